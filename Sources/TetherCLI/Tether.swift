@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct Tether: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tether",
+        abstract: "Keeps an agent's signaling WebSocket to its SFU alive, and explains every loss.",
+        subcommands: [ConnectCommand.self, SFUCommand.self]
+    )
+}

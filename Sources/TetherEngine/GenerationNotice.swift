@@ -1,0 +1,13 @@
+import TetherEvents
+
+/// Something one connection generation reports to its session after the join.
+public struct GenerationNotice: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
+        case signal(SignalEvent)
+        /// The generation's loss signal fired (at most once per generation).
+        case lost(reason: LossReason, closeCode: Int?, detail: String?, lastContact: ContinuousClock.Instant)
+    }
+
+    public var generation: UInt64
+    public var kind: Kind
+}

@@ -1,0 +1,37 @@
+import TetherEvents
+
+/// Everything a dialect needs to write a join for one attempt.
+public struct JoinParameters: Sendable, Equatable {
+    public var token: String
+    public var callID: String
+    public var userID: String
+    /// The SFU session to resume (FAST), or nil to start a new one.
+    public var resumeSessionID: String?
+    /// Why we are joining: nil for the first join.
+    public var reconnect: ReconnectContext?
+
+    public struct ReconnectContext: Sendable, Equatable {
+        public var strategy: ReconnectStrategy
+        public var attempt: Int
+        public var previousSessionID: String?
+        /// The node being left, for MIGRATE.
+        public var fromSFU: String?
+        public var reason: String
+
+        public init(strategy: ReconnectStrategy, attempt: Int, previousSessionID: String?, fromSFU: String?, reason: String) {
+            self.strategy = strategy
+            self.attempt = attempt
+            self.previousSessionID = previousSessionID
+            self.fromSFU = fromSFU
+            self.reason = reason
+        }
+    }
+
+    public init(token: String, callID: String, userID: String, resumeSessionID: String? = nil, reconnect: ReconnectContext? = nil) {
+        self.token = token
+        self.callID = callID
+        self.userID = userID
+        self.resumeSessionID = resumeSessionID
+        self.reconnect = reconnect
+    }
+}

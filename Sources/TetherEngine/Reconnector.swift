@@ -1,0 +1,390 @@
+import TetherEvents
+
+/// Decides what a session does after a loss: FAST, then REJOIN, MIGRATE on `go_away`,
+/// nothing after DISCONNECT or `call_ended`, all under one disconnection deadline.
+///
+/// A pure state machine: no I/O, time and randomness are inputs, and every method
+/// returns the actions for ``SessionRunner`` to execute, in order.
+public struct Reconnector: Sendable {
+    public typealias Instant = ContinuousClock.Instant
+
+    public enum Timer: Sendable, Hashable {
+        /// The disconnection deadline of the running reconnection.
+        case deadline
+        /// The backoff before the next REJOIN attempt.
+        case retry
+        /// The end of the SFU's fast-reconnect window for a FAST attempt in flight.
+        case fastWindow
+    }
+
+    /// One attempt for the executor to run: dial `nodeIndex`, join with these details.
+    public struct AttemptPlan: Sendable, Equatable {
+        public var strategy: ReconnectStrategy
+        /// 1-based count of attempts in this reconnection.
+        public var attempt: Int
+        public var nodeIndex: Int
+        /// The SFU session to resume (FAST only).
+        public var resumeSessionID: String?
+        public var previousSessionID: String?
+        /// The node being left (MIGRATE only).
+        public var fromNodeIndex: Int?
+        public var trigger: ReconnectTrigger
+    }
+
+    public enum Action: Sendable, Equatable {
+        case emit(SessionEventKind)
+        case setState(SessionState)
+        /// Close the current connection generation without a loss (we asked).
+        case retireConnection
+        /// Send the dialect's leave, then close with 1000.
+        case leave(reason: String)
+        case startAttempt(AttemptPlan)
+        /// Stop the attempt in flight and close whatever socket it opened.
+        case cancelAttempt
+        case armTimer(Timer, at: Instant)
+        case cancelTimer(Timer)
+    }
+
+    /// Why an attempt failed, as the executor saw it.
+    public struct AttemptFailure: Sendable, Equatable {
+        public var step: AttemptStep
+        public var message: String
+        /// The strategy an SFU `error` asked for, if it named one.
+        public var sfuStrategy: ReconnectStrategy?
+
+        public init(step: AttemptStep, message: String, sfuStrategy: ReconnectStrategy? = nil) {
+            self.step = step
+            self.message = message
+            self.sfuStrategy = sfuStrategy
+        }
+    }
+
+    struct Recovery: Sendable, Equatable {
+        var startedAt: Instant
+        var deadline: Instant
+        var trigger: ReconnectTrigger
+        var strategy: ReconnectStrategy
+        var attempts = 0
+        var rejoinRetries = 0
+        var inFlight: AttemptPlan?
+        /// The node the next attempt dials.
+        var targetNode: Int
+        /// Where a MIGRATE came from, for `migrated {from, to}`.
+        var migratingFrom: Int?
+        /// A strategy asked for by a trigger merged into this reconnection.
+        var mergedStrategy: ReconnectStrategy?
+        /// Until when the SFU still holds our session for FAST.
+        var fastValidUntil: Instant
+    }
+
+    public let policy: ReconnectPolicy
+    public let nodes: [String]
+    public private(set) var state: SessionState = .connecting
+    public private(set) var nodeIndex = 0
+    public private(set) var sfuSessionID: String?
+    private var fastWindow: Duration
+    private var recovery: Recovery?
+
+    public init(policy: ReconnectPolicy, nodes: [String]) {
+        precondition(!nodes.isEmpty, "a session needs at least one SFU node")
+        self.policy = policy
+        self.nodes = nodes
+        self.fastWindow = policy.fastReconnectWindow
+    }
+
+    /// The attempt count of the reconnection in progress (0 when none runs).
+    public var currentAttempt: Int { recovery?.attempts ?? 0 }
+    public var currentNode: String { nodes[nodeIndex] }
+
+    // MARK: - The first join
+
+    public mutating func initialJoinSucceeded(sfuSessionID: String, fastReconnectWindow: Duration?) -> [Action] {
+        guard state == .connecting else { return [] }
+        self.sfuSessionID = sfuSessionID
+        fastWindow = fastReconnectWindow ?? policy.fastReconnectWindow
+        state = .joined
+        return [.setState(.joined), .emit(.joined(sfuURL: currentNode, sfuSessionID: sfuSessionID))]
+    }
+
+    public mutating func initialJoinFailed(code: String, message: String) -> [Action] {
+        guard state == .connecting else { return [] }
+        state = .failed
+        return [.emit(.joinFailed(code: code, message: message)), .setState(.failed)]
+    }
+
+    // MARK: - Triggers
+
+    /// The current generation's loss signal fired. `lastContact` is the last moment the
+    /// SFU was heard from, which bounds how long it still holds the session.
+    public mutating func connectionLost(
+        reason: LossReason, closeCode: Int?, detail: String?, lastContact: Instant, now: Instant
+    ) -> [Action] {
+        let lost = Action.emit(.connectionLost(reason: reason, closeCode: closeCode, detail: detail))
+        switch state {
+        case .joined:
+            return [lost] + begin(trigger: .connectionLost, strategy: .fast, lastContact: lastContact, now: now)
+        case .reconnecting, .migrating:
+            return [lost, .emit(.triggerMerged(trigger: .connectionLost, strategy: nil))]
+        case .connecting, .left, .failed, .ended:
+            return []
+        }
+    }
+
+    public mutating func sfuErrorReceived(_ error: SFUError, now: Instant) -> [Action] {
+        let recorded = Action.emit(.sfuError(code: error.code, message: error.message, strategy: error.strategy))
+        switch state {
+        case .joined:
+            switch error.strategy {
+            case nil:
+                return [recorded]
+            case .disconnect:
+                state = .left
+                return [recorded, .leave(reason: "sfu_disconnect"), .emit(.left(reason: "sfu_disconnect")), .setState(.left)]
+            case .fast, .rejoin, .migrate:
+                return [recorded] + begin(trigger: .sfuError, strategy: error.strategy!, lastContact: now, now: now)
+            }
+        case .reconnecting, .migrating:
+            if error.strategy == .disconnect {
+                return [recorded] + finish(state: .left, event: .left(reason: "sfu_disconnect"))
+            }
+            merge(error.strategy)
+            return [recorded, .emit(.triggerMerged(trigger: .sfuError, strategy: error.strategy))]
+        case .connecting, .left, .failed, .ended:
+            return []
+        }
+    }
+
+    public mutating func goAwayReceived(reason: String, now: Instant) -> [Action] {
+        let recorded = Action.emit(.goAway(reason: reason))
+        switch state {
+        case .joined:
+            return [recorded] + begin(trigger: .goAway, strategy: .migrate, lastContact: now, now: now)
+        case .reconnecting, .migrating:
+            merge(.migrate)
+            return [recorded, .emit(.triggerMerged(trigger: .goAway, strategy: .migrate))]
+        case .connecting, .left, .failed, .ended:
+            return []
+        }
+    }
+
+    /// An operator asked to move the session to `targetNode` (or the next node).
+    public mutating func migrationRequested(targetNode: Int?, now: Instant) -> [Action] {
+        switch state {
+        case .joined:
+            return begin(trigger: .operatorRequest, strategy: .migrate, lastContact: now, now: now, migrateTo: targetNode)
+        case .reconnecting, .migrating:
+            merge(.migrate)
+            return [.emit(.triggerMerged(trigger: .operatorRequest, strategy: .migrate))]
+        case .connecting, .left, .failed, .ended:
+            return []
+        }
+    }
+
+    public mutating func callEnded(reason: String, now: Instant) -> [Action] {
+        guard !state.isTerminal, state != .connecting else { return [] }
+        return [.retireConnection] + finish(state: .ended, event: .callEnded(reason: reason))
+    }
+
+    /// DELETE, shutdown or a signal: leave cleanly from wherever we are.
+    public mutating func leaveRequested(reason: String, now: Instant) -> [Action] {
+        switch state {
+        case .joined:
+            state = .left
+            return [.leave(reason: reason), .emit(.left(reason: reason)), .setState(.left)]
+        case .connecting, .reconnecting, .migrating:
+            return [.retireConnection] + finish(state: .left, event: .left(reason: reason))
+        case .left, .failed, .ended:
+            return []
+        }
+    }
+
+    // MARK: - Attempt outcomes and timers
+
+    public mutating func attemptSucceeded(_ answer: JoinAnswer, now: Instant) -> [Action] {
+        guard var recovery, let plan = recovery.inFlight else { return [] }
+        if plan.strategy == .fast, !answer.reconnected {
+            // The SFU accepted the socket but did not resume the session: FAST failed.
+            return [.retireConnection] + attemptFailed(
+                AttemptFailure(step: .resume, message: "the SFU answered the FAST join without reconnected=true"),
+                unitRandom: 0, now: now)
+        }
+        recovery.inFlight = nil
+        self.recovery = nil
+        let previousNode = nodeIndex
+        nodeIndex = plan.nodeIndex
+        sfuSessionID = answer.sfuSessionID
+        fastWindow = answer.fastReconnectWindow ?? policy.fastReconnectWindow
+        state = .joined
+        var actions: [Action] = [
+            .cancelTimer(.deadline), .cancelTimer(.fastWindow), .cancelTimer(.retry),
+            .emit(.reconnected(
+                strategy: plan.strategy, attempts: recovery.attempts,
+                durationMs: (now - recovery.startedAt).wholeMilliseconds,
+                sfuURL: nodes[plan.nodeIndex], sfuSessionID: answer.sfuSessionID)),
+        ]
+        if previousNode != plan.nodeIndex {
+            actions.append(.emit(.migrated(from: nodes[previousNode], to: nodes[plan.nodeIndex])))
+        }
+        actions.append(.setState(.joined))
+        return actions
+    }
+
+    /// The attempt in flight failed. `unitRandom` in [0, 1) draws the backoff jitter.
+    public mutating func attemptFailed(_ failure: AttemptFailure, unitRandom: Double, now: Instant) -> [Action] {
+        guard var recovery, let plan = recovery.inFlight else { return [] }
+        recovery.inFlight = nil
+        var actions: [Action] = [
+            .cancelTimer(.fastWindow),
+            .emit(.reconnectAttemptFailed(
+                strategy: plan.strategy, attempt: plan.attempt, step: failure.step, error: failure.message)),
+        ]
+        if now >= recovery.deadline {
+            self.recovery = recovery
+            return actions + deadlineExceeded(now: now)
+        }
+        if failure.sfuStrategy == .disconnect {
+            self.recovery = recovery
+            return actions + finish(state: .left, event: .left(reason: "sfu_disconnect"))
+        }
+
+        let next = nextStrategy(after: plan.strategy, failure: failure, merged: recovery.mergedStrategy)
+        recovery.mergedStrategy = nil
+        switch plan.strategy {
+        case .migrate:
+            // The node we tried to move to failed us: rejoin on the node after it.
+            recovery.targetNode = (plan.nodeIndex + 1) % nodes.count
+        case .rejoin where failure.step == .connect && nodes.count > 1:
+            // That node is unreachable; another may not be.
+            recovery.targetNode = (plan.nodeIndex + 1) % nodes.count
+        default:
+            break
+        }
+        if next != plan.strategy {
+            actions.append(.emit(.strategyEscalated(from: plan.strategy, to: next, reason: failure.step.rawValue)))
+            recovery.strategy = next
+            if next == .migrate {
+                recovery.targetNode = (nodeIndex + 1) % nodes.count
+                recovery.migratingFrom = nodeIndex
+            }
+            state = next == .migrate ? .migrating : .reconnecting
+            self.recovery = recovery
+            return actions + [.setState(state)] + startAttempt(now: now)
+        }
+        recovery.rejoinRetries += 1
+        let backoff = RejoinBackoff(initial: policy.backoffInitial, maximum: policy.backoffMaximum)
+        let delay = backoff.delay(forRetry: recovery.rejoinRetries, unitRandom: unitRandom)
+        self.recovery = recovery
+        return actions + [.armTimer(.retry, at: now + delay)]
+    }
+
+    public mutating func retryTimerFired(now: Instant) -> [Action] {
+        guard let recovery, recovery.inFlight == nil else { return [] }
+        return startAttempt(now: now)
+    }
+
+    /// The SFU's fast-reconnect window closed while a FAST attempt was still running.
+    public mutating func fastWindowClosed(now: Instant) -> [Action] {
+        guard let recovery, let plan = recovery.inFlight, plan.strategy == .fast else { return [] }
+        return [.cancelAttempt] + attemptFailed(
+            AttemptFailure(step: .fastWindow, message: "the SFU's fast-reconnect window closed"),
+            unitRandom: 0, now: now)
+    }
+
+    public mutating func deadlineFired(now: Instant) -> [Action] {
+        guard recovery != nil else { return [] }
+        return deadlineExceeded(now: now)
+    }
+
+    // MARK: - Internals
+
+    private mutating func begin(
+        trigger: ReconnectTrigger, strategy requested: ReconnectStrategy,
+        lastContact: Instant, now: Instant, migrateTo: Int? = nil
+    ) -> [Action] {
+        var strategy = requested
+        var recovery = Recovery(
+            startedAt: now, deadline: now + policy.disconnectionTimeout, trigger: trigger,
+            strategy: strategy, targetNode: nodeIndex, fastValidUntil: lastContact + fastWindow)
+        var actions: [Action] = [
+            .emit(.reconnectStarted(strategy: strategy, trigger: trigger)),
+            .armTimer(.deadline, at: recovery.deadline),
+            .retireConnection,
+        ]
+        if strategy == .fast, now >= recovery.fastValidUntil {
+            // The SFU has already let the session go: resuming it cannot work.
+            actions.append(.emit(.strategyEscalated(from: .fast, to: .rejoin, reason: "fast_reconnect_deadline_passed")))
+            strategy = .rejoin
+        }
+        if strategy == .migrate {
+            let target = migrateTo.map { min(max($0, 0), nodes.count - 1) } ?? (nodeIndex + 1) % nodes.count
+            recovery.targetNode = target
+            recovery.migratingFrom = nodeIndex
+        }
+        recovery.strategy = strategy
+        state = strategy == .migrate ? .migrating : .reconnecting
+        self.recovery = recovery
+        return [.setState(state)] + actions + startAttempt(now: now)
+    }
+
+    private mutating func startAttempt(now: Instant) -> [Action] {
+        guard var recovery else { return [] }
+        recovery.attempts += 1
+        let plan = AttemptPlan(
+            strategy: recovery.strategy,
+            attempt: recovery.attempts,
+            nodeIndex: recovery.strategy == .fast ? nodeIndex : recovery.targetNode,
+            resumeSessionID: recovery.strategy == .fast ? sfuSessionID : nil,
+            previousSessionID: sfuSessionID,
+            fromNodeIndex: recovery.strategy == .migrate ? nodeIndex : nil,
+            trigger: recovery.trigger
+        )
+        recovery.inFlight = plan
+        self.recovery = recovery
+        if plan.strategy == .fast {
+            return [.armTimer(.fastWindow, at: recovery.fastValidUntil), .startAttempt(plan)]
+        }
+        return [.startAttempt(plan)]
+    }
+
+    private func nextStrategy(
+        after current: ReconnectStrategy, failure: AttemptFailure, merged: ReconnectStrategy?
+    ) -> ReconnectStrategy {
+        if let asked = failure.sfuStrategy, asked != .fast || current != .fast {
+            return asked
+        }
+        if let merged, merged != .fast { return merged }
+        switch current {
+        case .fast, .migrate, .rejoin, .disconnect: return .rejoin
+        }
+    }
+
+    private mutating func merge(_ strategy: ReconnectStrategy?) {
+        guard var recovery, let strategy else { return }
+        // The stronger request wins: MIGRATE over REJOIN over FAST.
+        let rank: [ReconnectStrategy: Int] = [.fast: 0, .rejoin: 1, .migrate: 2, .disconnect: 3]
+        if rank[strategy]! > rank[recovery.mergedStrategy ?? .fast]! {
+            recovery.mergedStrategy = strategy
+        }
+        self.recovery = recovery
+    }
+
+    private mutating func deadlineExceeded(now: Instant) -> [Action] {
+        let recovery = self.recovery!
+        return finish(
+            state: .failed,
+            event: .reconnectFailed(
+                reason: "deadline_exceeded", attempts: recovery.attempts,
+                durationMs: (now - recovery.startedAt).wholeMilliseconds))
+    }
+
+    private mutating func finish(state final: SessionState, event: SessionEventKind) -> [Action] {
+        var actions: [Action] = []
+        if recovery?.inFlight != nil { actions.append(.cancelAttempt) }
+        if recovery != nil {
+            actions += [.cancelTimer(.deadline), .cancelTimer(.retry), .cancelTimer(.fastWindow)]
+        }
+        recovery = nil
+        state = final
+        return actions + [.emit(event), .setState(final)]
+    }
+}

@@ -1,0 +1,285 @@
+import Foundation
+import Logging
+import NIOCore
+import TetherEvents
+
+/// Runs one session: executes the ``Reconnector``'s actions against a
+/// ``SignalingClient`` and reports every event to `record`. It decides nothing itself.
+public actor SessionRunner {
+    public nonisolated let configuration: SessionConfiguration
+    private let client: SignalingClient
+    private let record: @Sendable (SessionEvent) -> Void
+    private let logger: Logger
+    private var machine: Reconnector
+    private var activeGeneration: UInt64 = 0
+    /// Notices from a generation that joined but whose success this actor has not
+    /// processed yet; replayed when it becomes active, so no loss is ever dropped.
+    private var earlyNotices: [UInt64: [GenerationNotice]] = [:]
+    private var timers: [Reconnector.Timer: Task<Void, Never>] = [:]
+    private var timerTokens: [Reconnector.Timer: Int] = [:]
+    private var attempt: (token: Int, task: Task<Void, Never>)?
+    private var attemptTokens = 0
+    private var noticeTask: Task<Void, Never>?
+    private var terminalWaiters: [CheckedContinuation<SessionState, Never>] = []
+    private var snapshotValue: SessionSnapshot
+
+    public init(
+        configuration: SessionConfiguration,
+        dialect: any SignalingDialect,
+        eventLoopGroup: any EventLoopGroup,
+        logger: Logger = Logger(label: "tether.session"),
+        record: @escaping @Sendable (SessionEvent) -> Void
+    ) {
+        self.configuration = configuration
+        self.client = SignalingClient(dialect: dialect, policy: configuration.policy, eventLoopGroup: eventLoopGroup)
+        self.record = record
+        var logger = logger
+        logger[metadataKey: "session"] = "\(configuration.id)"
+        self.logger = logger
+        self.machine = Reconnector(policy: configuration.policy, nodes: configuration.sfuURLs)
+        self.snapshotValue = SessionSnapshot(
+            state: .connecting, sfuURL: configuration.sfuURLs[0], sfuSessionID: nil, generation: 0,
+            losses: 0, reconnects: 0, failedReconnects: 0, currentAttempt: 0, endReason: nil)
+    }
+
+    public var snapshot: SessionSnapshot {
+        var value = snapshotValue
+        value.currentAttempt = machine.currentAttempt
+        return value
+    }
+
+    public var state: SessionState { machine.state }
+
+    // MARK: - Commands
+
+    /// Records `session_created` and joins the primary node. Returns once joined;
+    /// throws ``SessionJoinError`` (and the session is `failed`) when the join fails.
+    public func start() async throws {
+        emit(.sessionCreated(callID: configuration.callID, userID: configuration.userID, sfuURL: configuration.sfuURLs[0]))
+        noticeTask = Task { [client] in
+            for await notice in client.notices { await self.handle(notice) }
+        }
+        let parameters = JoinParameters(token: configuration.token, callID: configuration.callID, userID: configuration.userID)
+        do {
+            let (generation, answer) = try await client.connect(to: configuration.sfuURLs[0], joining: parameters)
+            guard machine.state == .connecting else {
+                // Left while the join was in flight.
+                client.retire(generation: generation)
+                return
+            }
+            activate(generation)
+            await execute(machine.initialJoinSucceeded(
+                sfuSessionID: answer.sfuSessionID, fastReconnectWindow: answer.fastReconnectWindow))
+        } catch {
+            let failure = Self.joinError(from: error)
+            if machine.state == .connecting {
+                await execute(machine.initialJoinFailed(code: failure.code, message: failure.message))
+            }
+            throw failure
+        }
+    }
+
+    /// Leaves cleanly (leave request, then close 1000) from any state; idempotent.
+    public func leave(reason: String = "requested") async {
+        await execute(machine.leaveRequested(reason: reason, now: .now))
+    }
+
+    /// Moves the session to `nodeIndex` (or the next node) through MIGRATE.
+    public func migrate(toNode nodeIndex: Int? = nil) async {
+        await execute(machine.migrationRequested(targetNode: nodeIndex, now: .now))
+    }
+
+    /// Waits until the session reaches `left`, `failed` or `ended`.
+    public func waitUntilFinished() async -> SessionState {
+        if machine.state.isTerminal { return machine.state }
+        return await withCheckedContinuation { terminalWaiters.append($0) }
+    }
+
+    // MARK: - Inputs from the connection, attempts and timers
+
+    private func handle(_ notice: GenerationNotice) async {
+        if notice.generation > activeGeneration {
+            earlyNotices[notice.generation, default: []].append(notice)
+            return
+        }
+        // A report from a socket we already replaced: ignored by design.
+        guard notice.generation == activeGeneration else { return }
+        let now = ContinuousClock.now
+        switch notice.kind {
+        case .lost(let reason, let closeCode, let detail, let lastContact):
+            await execute(machine.connectionLost(
+                reason: reason, closeCode: closeCode, detail: detail, lastContact: lastContact, now: now))
+        case .signal(.sfuError(let error)):
+            await execute(machine.sfuErrorReceived(error, now: now))
+        case .signal(.goAway(let reason)):
+            await execute(machine.goAwayReceived(reason: reason, now: now))
+        case .signal(.callEnded(let reason)):
+            await execute(machine.callEnded(reason: reason, now: now))
+        case .signal(.participantJoined), .signal(.participantLeft), .signal(.healthCheckAnswered),
+            .signal(.joinAccepted):
+            break
+        }
+    }
+
+    private func attemptFinished(token: Int, result: Result<(generation: UInt64, answer: JoinAnswer), any Error>) async {
+        guard let attempt, attempt.token == token else {
+            // The attempt was cancelled, but its join may have completed: close it.
+            if case .success(let joined) = result { client.retire(generation: joined.generation) }
+            return
+        }
+        self.attempt = nil
+        let now = ContinuousClock.now
+        switch result {
+        case .success(let joined):
+            activate(joined.generation)
+            await execute(machine.attemptSucceeded(joined.answer, now: now))
+        case .failure(let error):
+            await execute(machine.attemptFailed(Self.attemptFailure(from: error), unitRandom: Double.random(in: 0..<1), now: now))
+        }
+    }
+
+    private func timerFired(_ timer: Reconnector.Timer, token: Int) async {
+        guard timerTokens[timer] == token else { return }
+        timers[timer] = nil
+        let now = ContinuousClock.now
+        switch timer {
+        case .deadline: await execute(machine.deadlineFired(now: now))
+        case .retry: await execute(machine.retryTimerFired(now: now))
+        case .fastWindow: await execute(machine.fastWindowClosed(now: now))
+        }
+    }
+
+    // MARK: - Executing actions
+
+    private func execute(_ actions: [Reconnector.Action]) async {
+        for action in actions {
+            switch action {
+            case .emit(let kind):
+                emit(kind)
+            case .setState(let state):
+                snapshotValue.state = state
+                snapshotValue.sfuURL = machine.currentNode
+                snapshotValue.sfuSessionID = machine.sfuSessionID
+                if state.isTerminal { finish() }
+            case .retireConnection:
+                client.retireCurrent()
+            case .leave(let reason):
+                let sessionID = machine.sfuSessionID ?? ""
+                await client.closeCurrent(leaving: .leave(sessionID: sessionID, reason: reason))
+            case .startAttempt(let plan):
+                startAttempt(plan)
+            case .cancelAttempt:
+                attempt?.task.cancel()
+                attempt = nil
+            case .armTimer(let timer, let instant):
+                arm(timer, at: instant)
+            case .cancelTimer(let timer):
+                timers.removeValue(forKey: timer)?.cancel()
+                timerTokens[timer, default: 0] += 1
+            }
+        }
+    }
+
+    private func startAttempt(_ plan: Reconnector.AttemptPlan) {
+        attemptTokens += 1
+        let token = attemptTokens
+        let parameters = JoinParameters(
+            token: configuration.token,
+            callID: configuration.callID,
+            userID: configuration.userID,
+            resumeSessionID: plan.resumeSessionID,
+            reconnect: .init(
+                strategy: plan.strategy,
+                attempt: plan.attempt,
+                previousSessionID: plan.previousSessionID,
+                fromSFU: plan.fromNodeIndex.map { configuration.sfuURLs[$0] },
+                reason: plan.trigger.rawValue))
+        let url = configuration.sfuURLs[plan.nodeIndex]
+        let task = Task { [client] in
+            let result: Result<(generation: UInt64, answer: JoinAnswer), any Error>
+            do {
+                result = .success(try await client.connect(to: url, joining: parameters))
+            } catch {
+                result = .failure(error)
+            }
+            await self.attemptFinished(token: token, result: result)
+        }
+        attempt = (token, task)
+    }
+
+    private func arm(_ timer: Reconnector.Timer, at instant: ContinuousClock.Instant) {
+        timers.removeValue(forKey: timer)?.cancel()
+        timerTokens[timer, default: 0] += 1
+        let token = timerTokens[timer]!
+        timers[timer] = Task {
+            try? await Task.sleep(until: instant, clock: .continuous)
+            guard !Task.isCancelled else { return }
+            await self.timerFired(timer, token: token)
+        }
+    }
+
+    private func activate(_ generation: UInt64) {
+        activeGeneration = generation
+        snapshotValue.generation = generation
+        let early = earlyNotices.removeValue(forKey: generation) ?? []
+        earlyNotices = earlyNotices.filter { $0.key > generation }
+        for notice in early {
+            Task { await self.handle(notice) }
+        }
+    }
+
+    private func emit(_ kind: SessionEventKind) {
+        switch kind {
+        case .connectionLost: snapshotValue.losses += 1
+        case .reconnected: snapshotValue.reconnects += 1
+        case .reconnectFailed: snapshotValue.failedReconnects += 1
+        case .left(let reason), .callEnded(let reason): snapshotValue.endReason = reason
+        case .joinFailed(let code, _): snapshotValue.endReason = "join_failed: \(code)"
+        default: break
+        }
+        if case .reconnectFailed(let reason, _, _) = kind { snapshotValue.endReason = reason }
+        let event = SessionEvent(
+            sessionID: configuration.id,
+            timeMs: Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)),
+            generation: activeGeneration,
+            kind: kind)
+        logger.debug("event", metadata: ["type": "\(event.type)"])
+        record(event)
+    }
+
+    private func finish() {
+        for timer in timers.values { timer.cancel() }
+        timers.removeAll()
+        attempt?.task.cancel()
+        attempt = nil
+        client.finish()
+        noticeTask?.cancel()
+        let waiters = terminalWaiters
+        terminalWaiters.removeAll()
+        for waiter in waiters { waiter.resume(returning: machine.state) }
+    }
+
+    // MARK: - Error mapping
+
+    static func joinError(from error: any Error) -> SessionJoinError {
+        switch error {
+        case let sfu as SFUError:
+            SessionJoinError(code: sfu.code, message: sfu.message, rejectedBySFU: true)
+        case let connect as ConnectFailure:
+            SessionJoinError(code: connect.kind.rawValue, message: connect.message, rejectedBySFU: false)
+        default:
+            SessionJoinError(code: "connect_failed", message: "\(error)", rejectedBySFU: false)
+        }
+    }
+
+    static func attemptFailure(from error: any Error) -> Reconnector.AttemptFailure {
+        switch error {
+        case let sfu as SFUError:
+            .init(step: .join, message: sfu.description, sfuStrategy: sfu.strategy)
+        case let connect as ConnectFailure:
+            .init(step: connect.isConnectStep ? .connect : .join, message: connect.description)
+        default:
+            .init(step: .connect, message: "\(error)")
+        }
+    }
+}

@@ -1,0 +1,271 @@
+import Foundation
+import NIOCore
+import NIOWebSocket
+import TetherEvents
+
+/// Runs one connection generation on its event loop: writes the dialect's frames,
+/// answers pings, drives the ``HealthMonitor`` and feeds the ``LossLatch`` from its
+/// three sites. Everything it does happens on the channel's event loop.
+final class SignalingChannelHandler: ChannelInboundHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias OutboundOut = WebSocketFrame
+
+    /// How long to wait for the server's close reply before closing the socket anyway.
+    static let closeGrace: TimeAmount = .milliseconds(500)
+
+    let generation: UInt64
+    private var codec: any SignalingCodec
+    private var latch = LossLatch()
+    private var monitor: HealthMonitor?
+    private let healthCheckInterval: Duration
+    private let healthCheckTimeout: Duration
+    private let notify: @Sendable (GenerationNotice) -> Void
+    private var context: ChannelHandlerContext?
+    private var joinPromise: EventLoopPromise<JoinAnswer>?
+    private var joinTimer: Scheduled<Void>?
+    private var healthTimer: Scheduled<Void>?
+    private var closeFrameSent = false
+
+    init(
+        generation: UInt64,
+        codec: any SignalingCodec,
+        healthCheckInterval: Duration,
+        healthCheckTimeout: Duration,
+        notify: @escaping @Sendable (GenerationNotice) -> Void
+    ) {
+        self.generation = generation
+        self.codec = codec
+        self.healthCheckInterval = healthCheckInterval
+        self.healthCheckTimeout = healthCheckTimeout
+        self.notify = notify
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        cancelTimers()
+        self.context = nil
+    }
+
+    // MARK: - Commands (called on the event loop through ConnectionGeneration)
+
+    func startJoin(_ parameters: JoinParameters, timeout: Duration, promise: EventLoopPromise<JoinAnswer>) {
+        guard let context, latch.phase == .handshaking else {
+            promise.fail(ConnectFailure(.closedDuringJoin, "the connection closed before the join was sent"))
+            return
+        }
+        joinPromise = promise
+        joinTimer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout.timeAmount) { [self] in
+            self.failJoin(ConnectFailure(.joinTimeout, "no answer to the join within \(timeout)"))
+        }
+        do {
+            for frame in try codec.encode(.join(parameters)) { write(frame) }
+            context.flush()
+        } catch {
+            failJoin(ConnectFailure(.closedDuringJoin, "could not encode the join: \(error)"))
+        }
+    }
+
+    /// A close we asked for: optionally leave first, then a 1000 close frame.
+    func requestClose(leaving request: SignalRequest?) {
+        latch.userRequestedClose()
+        cancelTimers()
+        guard let context, context.channel.isActive else { return }
+        if let request, let frames = try? codec.encode(request) {
+            for frame in frames { write(frame) }
+        }
+        sendClose(code: .normalClosure)
+        let channel = context.channel
+        context.eventLoop.scheduleTask(in: Self.closeGrace) { channel.close(promise: nil) }
+    }
+
+    /// Closes at once with no close frame; used to abandon an attempt.
+    func abort() {
+        latch.userRequestedClose()
+        cancelTimers()
+        failJoin(ConnectFailure(.cancelled, "the attempt was cancelled"))
+        context?.close(promise: nil)
+    }
+
+    // MARK: - Inbound
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        switch frame.opcode {
+        case .binary:
+            deliver(.binary(Array(frame.unmaskedData.readableBytesView)))
+        case .text:
+            var data = frame.unmaskedData
+            deliver(.text(data.readString(length: data.readableBytes) ?? ""))
+        case .ping:
+            let pong = WebSocketFrame(fin: true, opcode: .pong, maskKey: .random(), data: frame.unmaskedData)
+            context.writeAndFlush(wrapOutboundOut(pong), promise: nil)
+        case .connectionClose:
+            var data = frame.unmaskedData
+            let code = data.readInteger(as: UInt16.self).map(Int.init) ?? 1005
+            let reason = data.readString(length: data.readableBytes).flatMap { $0.isEmpty ? nil : $0 }
+            observe(.closed(code: code, detail: reason))
+            if !closeFrameSent { sendClose(code: .normalClosure) }
+            context.close(promise: nil)
+        default:
+            break
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        observe(.closed(code: 1006, detail: "the connection ended with no close frame"))
+        cancelTimers()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let io = error as? IOError, [ECONNRESET, EPIPE, ECONNABORTED].contains(io.errnoCode) {
+            observe(.closed(code: 1006, detail: "the connection was reset (\(io.errnoCode == ECONNRESET ? "ECONNRESET" : "errno \(io.errnoCode)"))"))
+        } else {
+            observe(.error("transport error: \(error)"))
+        }
+        context.close(promise: nil)
+    }
+
+    // MARK: - Internals
+
+    private func deliver(_ frame: WireFrame) {
+        let outputs: [CodecOutput]
+        do {
+            outputs = try codec.decode(frame)
+        } catch {
+            observe(.error("\(error)"))
+            if !closeFrameSent { sendClose(code: .protocolError) }
+            context?.close(promise: nil)
+            return
+        }
+        for output in outputs {
+            switch output {
+            case .send(let reply):
+                write(reply)
+                context?.flush()
+            case .event(let event):
+                handle(event)
+            }
+        }
+    }
+
+    private func handle(_ event: SignalEvent) {
+        if let promise = joinPromise {
+            switch event {
+            case .joinAccepted(let answer):
+                joinPromise = nil
+                joinTimer?.cancel()
+                latch.handshakeSucceeded()
+                startHealthChecks()
+                promise.succeed(answer)
+                return
+            case .sfuError(let error):
+                // An error before the join succeeded fails the join, it is not a loss.
+                failJoin(error)
+                return
+            default:
+                break
+            }
+        }
+        if case .healthCheckAnswered = event {
+            monitor?.answerReceived(now: .now)
+            return
+        }
+        guard latch.phase == .established else { return }
+        notify(GenerationNotice(generation: generation, kind: .signal(event)))
+    }
+
+    private func observe(_ observation: LossLatch.Observation) {
+        switch latch.observe(observation) {
+        case .ignore:
+            break
+        case .failHandshake(let message):
+            failJoin(ConnectFailure(.closedDuringJoin, message))
+        case .emitLoss(let reason, let closeCode, let detail):
+            cancelTimers()
+            let lastContact = monitor?.lastAnswerAt ?? .now
+            notify(GenerationNotice(
+                generation: generation,
+                kind: .lost(reason: reason, closeCode: closeCode, detail: detail, lastContact: lastContact)))
+        }
+    }
+
+    private func failJoin(_ error: any Error) {
+        guard let promise = joinPromise else { return }
+        joinPromise = nil
+        joinTimer?.cancel()
+        latch.userRequestedClose()
+        promise.fail(error)
+        context?.close(promise: nil)
+    }
+
+    private func startHealthChecks() {
+        monitor = HealthMonitor(interval: healthCheckInterval, timeout: healthCheckTimeout, now: .now)
+        scheduleHealthTick()
+    }
+
+    private func scheduleHealthTick() {
+        guard let context, let monitor else { return }
+        let delay = monitor.nextWakeUp - ContinuousClock.now
+        healthTimer = context.eventLoop.assumeIsolated().scheduleTask(in: delay.timeAmount) { [self] in
+            self.healthTick()
+        }
+    }
+
+    private func healthTick() {
+        guard var monitor, let context else { return }
+        let action = monitor.tick(now: .now)
+        self.monitor = monitor
+        switch action {
+        case .timedOut:
+            // Emit before closing, so the "we closed it" guard cannot swallow the loss.
+            observe(.healthCheckTimedOut)
+            if !closeFrameSent { sendClose(code: .goingAway) }
+            context.close(promise: nil)
+            return
+        case .sendHealthCheck:
+            if let frames = try? codec.encode(.healthCheck) {
+                for frame in frames { write(frame) }
+                context.flush()
+            }
+        case .wait:
+            break
+        }
+        scheduleHealthTick()
+    }
+
+    private func write(_ frame: WireFrame) {
+        guard let context else { return }
+        let opcode: WebSocketOpcode
+        var buffer: ByteBuffer
+        switch frame {
+        case .binary(let bytes):
+            opcode = .binary
+            buffer = context.channel.allocator.buffer(capacity: bytes.count)
+            buffer.writeBytes(bytes)
+        case .text(let text):
+            opcode = .text
+            buffer = context.channel.allocator.buffer(capacity: text.utf8.count)
+            buffer.writeString(text)
+        }
+        let wsFrame = WebSocketFrame(fin: true, opcode: opcode, maskKey: .random(), data: buffer)
+        context.write(wrapOutboundOut(wsFrame), promise: nil)
+    }
+
+    private func sendClose(code: WebSocketErrorCode) {
+        guard let context, !closeFrameSent else { return }
+        closeFrameSent = true
+        var buffer = context.channel.allocator.buffer(capacity: 2)
+        buffer.write(webSocketErrorCode: code)
+        let frame = WebSocketFrame(fin: true, opcode: .connectionClose, maskKey: .random(), data: buffer)
+        context.writeAndFlush(wrapOutboundOut(frame), promise: nil)
+    }
+
+    private func cancelTimers() {
+        healthTimer?.cancel()
+        healthTimer = nil
+        joinTimer?.cancel()
+        joinTimer = nil
+    }
+}

@@ -1,0 +1,46 @@
+/// One SFU wire protocol: how to join, health-check and leave, and how its messages
+/// decode into ``SignalEvent``.
+public protocol SignalingDialect: Sendable {
+    /// The name used in the API (`stream`, `janus`).
+    var name: String { get }
+    /// The `Sec-WebSocket-Protocol` to ask for, if the SFU requires one.
+    var webSocketSubprotocol: String? { get }
+    /// A codec for one connection generation. Codecs may keep per-connection state
+    /// (transaction ids, handles), so each generation gets a fresh one.
+    func makeCodec() -> any SignalingCodec
+}
+
+/// Requests the engine asks a codec to write.
+public enum SignalRequest: Sendable, Equatable {
+    case join(JoinParameters)
+    case healthCheck
+    case leave(sessionID: String, reason: String)
+}
+
+/// What a codec produces from an inbound frame.
+public enum CodecOutput: Sendable, Equatable {
+    case event(SignalEvent)
+    /// A frame to send back at once (a multi-step handshake's next step, for example).
+    case send(WireFrame)
+}
+
+/// Encodes requests and decodes frames for one connection generation. Lives on the
+/// connection's event loop; never shared between threads.
+public protocol SignalingCodec {
+    /// The frames that carry `request`, in order.
+    mutating func encode(_ request: SignalRequest) throws -> [WireFrame]
+    /// Decodes one frame. Unknown messages yield no output; a frame that cannot be
+    /// decoded at all throws (a protocol error: a loss with reason `error`).
+    mutating func decode(_ frame: WireFrame) throws -> [CodecOutput]
+}
+
+/// A frame the dialect could not make sense of.
+public struct UndecodableFrame: Error, Sendable, CustomStringConvertible {
+    public var dialect: String
+    public var detail: String
+    public init(dialect: String, detail: String) {
+        self.dialect = dialect
+        self.detail = detail
+    }
+    public var description: String { "undecodable \(dialect) frame: \(detail)" }
+}

@@ -1,0 +1,140 @@
+extension SessionEvent: Codable {
+    enum CodingKeys: String, CodingKey {
+        case id, type, generation, reason, detail, strategy, trigger, attempt, attempts, step, error
+        case from, to, code, message
+        case sessionID = "session_id"
+        case timeMs = "time_ms"
+        case closeCode = "close_code"
+        case durationMs = "duration_ms"
+        case callID = "call_id"
+        case userID = "user_id"
+        case sfuURL = "sfu_url"
+        case sfuSessionID = "sfu_session_id"
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encodeIfPresent(id, forKey: .id)
+        try c.encode(type, forKey: .type)
+        try c.encode(sessionID, forKey: .sessionID)
+        try c.encode(timeMs, forKey: .timeMs)
+        try c.encode(generation, forKey: .generation)
+        switch kind {
+        case .sessionCreated(let callID, let userID, let sfuURL):
+            try c.encode(callID, forKey: .callID)
+            try c.encode(userID, forKey: .userID)
+            try c.encode(sfuURL, forKey: .sfuURL)
+        case .joined(let sfuURL, let sfuSessionID):
+            try c.encode(sfuURL, forKey: .sfuURL)
+            try c.encode(sfuSessionID, forKey: .sfuSessionID)
+        case .joinFailed(let code, let message):
+            try c.encode(code, forKey: .code)
+            try c.encode(message, forKey: .message)
+        case .connectionLost(let reason, let closeCode, let detail):
+            try c.encode(reason, forKey: .reason)
+            try c.encodeIfPresent(closeCode, forKey: .closeCode)
+            try c.encodeIfPresent(detail, forKey: .detail)
+        case .reconnectStarted(let strategy, let trigger):
+            try c.encode(strategy, forKey: .strategy)
+            try c.encode(trigger, forKey: .trigger)
+        case .triggerMerged(let trigger, let strategy):
+            try c.encode(trigger, forKey: .trigger)
+            try c.encodeIfPresent(strategy, forKey: .strategy)
+        case .reconnectAttemptFailed(let strategy, let attempt, let step, let error):
+            try c.encode(strategy, forKey: .strategy)
+            try c.encode(attempt, forKey: .attempt)
+            try c.encode(step, forKey: .step)
+            try c.encode(error, forKey: .error)
+        case .strategyEscalated(let from, let to, let reason):
+            try c.encode(from.rawValue, forKey: .from)
+            try c.encode(to.rawValue, forKey: .to)
+            try c.encode(reason, forKey: .reason)
+        case .reconnected(let strategy, let attempts, let durationMs, let sfuURL, let sfuSessionID):
+            try c.encode(strategy, forKey: .strategy)
+            try c.encode(attempts, forKey: .attempts)
+            try c.encode(durationMs, forKey: .durationMs)
+            try c.encode(sfuURL, forKey: .sfuURL)
+            try c.encode(sfuSessionID, forKey: .sfuSessionID)
+        case .reconnectFailed(let reason, let attempts, let durationMs):
+            try c.encode(reason, forKey: .reason)
+            try c.encode(attempts, forKey: .attempts)
+            try c.encode(durationMs, forKey: .durationMs)
+        case .sfuError(let code, let message, let strategy):
+            try c.encode(code, forKey: .code)
+            try c.encode(message, forKey: .message)
+            try c.encodeIfPresent(strategy, forKey: .strategy)
+        case .goAway(let reason), .callEnded(let reason), .left(let reason):
+            try c.encode(reason, forKey: .reason)
+        case .migrated(let from, let to):
+            try c.encode(from, forKey: .from)
+            try c.encode(to, forKey: .to)
+        }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decodeIfPresent(Int64.self, forKey: .id)
+        sessionID = try c.decode(String.self, forKey: .sessionID)
+        timeMs = try c.decode(Int64.self, forKey: .timeMs)
+        generation = try c.decode(UInt64.self, forKey: .generation)
+        let type = try c.decode(String.self, forKey: .type)
+        func string(_ key: CodingKeys) throws -> String { try c.decode(String.self, forKey: key) }
+        func strategy(_ key: CodingKeys) throws -> ReconnectStrategy { try c.decode(ReconnectStrategy.self, forKey: key) }
+        switch type {
+        case "session_created":
+            kind = .sessionCreated(callID: try string(.callID), userID: try string(.userID), sfuURL: try string(.sfuURL))
+        case "joined":
+            kind = .joined(sfuURL: try string(.sfuURL), sfuSessionID: try string(.sfuSessionID))
+        case "join_failed":
+            kind = .joinFailed(code: try string(.code), message: try string(.message))
+        case "connection_lost":
+            kind = .connectionLost(
+                reason: try c.decode(LossReason.self, forKey: .reason),
+                closeCode: try c.decodeIfPresent(Int.self, forKey: .closeCode),
+                detail: try c.decodeIfPresent(String.self, forKey: .detail)
+            )
+        case "reconnect_started":
+            kind = .reconnectStarted(strategy: try strategy(.strategy), trigger: try c.decode(ReconnectTrigger.self, forKey: .trigger))
+        case "trigger_merged":
+            kind = .triggerMerged(
+                trigger: try c.decode(ReconnectTrigger.self, forKey: .trigger),
+                strategy: try c.decodeIfPresent(ReconnectStrategy.self, forKey: .strategy)
+            )
+        case "reconnect_attempt_failed":
+            kind = .reconnectAttemptFailed(
+                strategy: try strategy(.strategy),
+                attempt: try c.decode(Int.self, forKey: .attempt),
+                step: try c.decode(AttemptStep.self, forKey: .step),
+                error: try string(.error)
+            )
+        case "strategy_escalated":
+            kind = .strategyEscalated(from: try strategy(.from), to: try strategy(.to), reason: try string(.reason))
+        case "reconnected":
+            kind = .reconnected(
+                strategy: try strategy(.strategy),
+                attempts: try c.decode(Int.self, forKey: .attempts),
+                durationMs: try c.decode(Int64.self, forKey: .durationMs),
+                sfuURL: try string(.sfuURL),
+                sfuSessionID: try string(.sfuSessionID)
+            )
+        case "reconnect_failed":
+            kind = .reconnectFailed(
+                reason: try string(.reason),
+                attempts: try c.decode(Int.self, forKey: .attempts),
+                durationMs: try c.decode(Int64.self, forKey: .durationMs)
+            )
+        case "sfu_error":
+            kind = .sfuError(
+                code: try string(.code),
+                message: try string(.message),
+                strategy: try c.decodeIfPresent(ReconnectStrategy.self, forKey: .strategy)
+            )
+        case "go_away": kind = .goAway(reason: try string(.reason))
+        case "migrated": kind = .migrated(from: try string(.from), to: try string(.to))
+        case "call_ended": kind = .callEnded(reason: try string(.reason))
+        case "left": kind = .left(reason: try string(.reason))
+        default:
+            throw DecodingError.dataCorruptedError(forKey: .type, in: c, debugDescription: "unknown event type '\(type)'")
+        }
+    }
+}

@@ -1,0 +1,72 @@
+/// One entry in a session's history: what happened, when, on which connection generation.
+///
+/// Encoded as one flat JSON object whose field names are the API's
+/// (`type`, `reason`, `strategy`, `attempt`, `duration_ms`, ...).
+public struct SessionEvent: Sendable, Equatable {
+    /// Monotonic id assigned by the event log (the cursor); nil until stored.
+    public var id: Int64?
+    public var sessionID: String
+    /// Wall-clock time in milliseconds since 1970.
+    public var timeMs: Int64
+    /// The connection generation the event belongs to (0 before the first socket).
+    public var generation: UInt64
+    public var kind: SessionEventKind
+
+    public init(id: Int64? = nil, sessionID: String, timeMs: Int64, generation: UInt64, kind: SessionEventKind) {
+        self.id = id
+        self.sessionID = sessionID
+        self.timeMs = timeMs
+        self.generation = generation
+        self.kind = kind
+    }
+
+    /// The `type` field: a stable snake_case name.
+    public var type: String { kind.type }
+}
+
+/// The typed payload of a ``SessionEvent``.
+public enum SessionEventKind: Sendable, Equatable {
+    case sessionCreated(callID: String, userID: String, sfuURL: String)
+    case joined(sfuURL: String, sfuSessionID: String)
+    case joinFailed(code: String, message: String)
+    case connectionLost(reason: LossReason, closeCode: Int?, detail: String?)
+    case reconnectStarted(strategy: ReconnectStrategy, trigger: ReconnectTrigger)
+    /// A trigger that arrived while a reconnection was running: recorded, not started twice.
+    case triggerMerged(trigger: ReconnectTrigger, strategy: ReconnectStrategy?)
+    case reconnectAttemptFailed(strategy: ReconnectStrategy, attempt: Int, step: AttemptStep, error: String)
+    case strategyEscalated(from: ReconnectStrategy, to: ReconnectStrategy, reason: String)
+    case reconnected(strategy: ReconnectStrategy, attempts: Int, durationMs: Int64, sfuURL: String, sfuSessionID: String)
+    case reconnectFailed(reason: String, attempts: Int, durationMs: Int64)
+    case sfuError(code: String, message: String, strategy: ReconnectStrategy?)
+    case goAway(reason: String)
+    case migrated(from: String, to: String)
+    case callEnded(reason: String)
+    case left(reason: String)
+
+    public var type: String {
+        switch self {
+        case .sessionCreated: "session_created"
+        case .joined: "joined"
+        case .joinFailed: "join_failed"
+        case .connectionLost: "connection_lost"
+        case .reconnectStarted: "reconnect_started"
+        case .triggerMerged: "trigger_merged"
+        case .reconnectAttemptFailed: "reconnect_attempt_failed"
+        case .strategyEscalated: "strategy_escalated"
+        case .reconnected: "reconnected"
+        case .reconnectFailed: "reconnect_failed"
+        case .sfuError: "sfu_error"
+        case .goAway: "go_away"
+        case .migrated: "migrated"
+        case .callEnded: "call_ended"
+        case .left: "left"
+        }
+    }
+
+    /// Every `type` value, for validating filters.
+    public static let allTypes: [String] = [
+        "session_created", "joined", "join_failed", "connection_lost", "reconnect_started",
+        "trigger_merged", "reconnect_attempt_failed", "strategy_escalated", "reconnected",
+        "reconnect_failed", "sfu_error", "go_away", "migrated", "call_ended", "left",
+    ]
+}

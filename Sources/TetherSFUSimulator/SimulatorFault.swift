@@ -1,0 +1,19 @@
+/// A fault the simulator can be told to produce.
+public enum SimulatorFault: Sendable, Equatable {
+    /// End every connection with no close frame: FIN, or RST when `reset`.
+    case drop(reset: Bool)
+    /// Send a close frame with `code`, then close.
+    case close(code: UInt16, reason: String)
+    /// Stop answering health checks for this long.
+    case freezeHealthChecks(milliseconds: Int)
+    /// Send an `error` event; `strategy` is `fast`, `rejoin`, `migrate`, `disconnect` or nil.
+    case error(code: Int, message: String, strategy: String?)
+    case goAway(reason: String)
+    case callEnded(reason: String)
+    /// Send a binary frame that is not an SfuEvent, then optionally close with a code.
+    case garbage(thenCloseCode: UInt16?)
+    /// Forget every session and drop every connection, as a restart would.
+    case forgetSessions
+    /// Answer the next `count` joins with an `error`.
+    case rejectJoins(count: Int, code: Int, strategy: String?)
+}
