@@ -6,5 +6,11 @@ public struct SessionJoinError: Error, Sendable, Equatable, CustomStringConverti
     /// True when the SFU itself rejected the join (as opposed to not being reachable).
     public var rejectedBySFU: Bool
 
+    public init(code: String, message: String, rejectedBySFU: Bool) {
+        self.code = code
+        self.message = message
+        self.rejectedBySFU = rejectedBySFU
+    }
+
     public var description: String { "join failed: \(code): \(message)" }
 }

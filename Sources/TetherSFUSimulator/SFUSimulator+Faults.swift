@@ -99,8 +99,14 @@ extension SFUSimulator {
             public var callCID: String
             public var userID: String
             public var connected: Bool
+            public var joinKind: String
+            public var previousSessionID: String?
+            public var migratedFrom: String?
+            public var fastResumes: Int
             enum CodingKeys: String, CodingKey {
                 case sessionID = "session_id", callCID = "call_cid", userID = "user_id", connected
+                case joinKind = "join_kind", previousSessionID = "previous_session_id"
+                case migratedFrom = "migrated_from", fastResumes = "fast_resumes"
             }
         }
         public var nodeID: String
@@ -138,7 +144,10 @@ extension SFUSimulator {
                 nodeID: configuration.nodeID,
                 connections: registry.links.count,
                 sessions: registry.sessions.values.sorted { $0.id < $1.id }.map {
-                    .init(sessionID: $0.id, callCID: $0.callCID, userID: $0.userID, connected: $0.link != nil)
+                    .init(
+                        sessionID: $0.id, callCID: $0.callCID, userID: $0.userID, connected: $0.link != nil,
+                        joinKind: $0.joinKind, previousSessionID: $0.previousSessionID,
+                        migratedFrom: $0.migratedFrom, fastResumes: $0.fastResumes)
                 },
                 counters: .init(
                     connectionsAccepted: c.connectionsAccepted, joins: c.joins, fastResumes: c.fastResumes,

@@ -128,6 +128,8 @@ public final class SFUSimulator: Sendable {
                 }
                 session.link = link.id
                 session.lostAt = nil
+                session.joinKind = "fast"
+                session.fastResumes += 1
                 registry.sessions[session.id] = session
                 registry.linkSessions[link.id] = session.id
                 registry.counters.fastResumes += 1
@@ -143,8 +145,15 @@ public final class SFUSimulator: Sendable {
                let oldLink = registry.links[old] {
                 toDrop.append(oldLink)
             }
-            let session = SimulatorRegistry.Session(
+            var session = SimulatorRegistry.Session(
                 id: request.sessionID, callCID: claims.callCID, userID: claims.userID, link: link.id, lostAt: nil)
+            if request.hasReconnectDetails {
+                session.joinKind = request.reconnectDetails.strategy == .migrate ? "migrate" : "rejoin"
+                session.previousSessionID = previous.isEmpty ? nil : previous
+            }
+            if request.hasMigration, !request.migration.fromSfuID.isEmpty {
+                session.migratedFrom = request.migration.fromSfuID
+            }
             registry.sessions[session.id] = session
             registry.calls[session.callCID, default: []].insert(session.id)
             registry.linkSessions[link.id] = session.id

@@ -11,6 +11,13 @@ struct SimulatorRegistry {
         var link: ObjectIdentifier?
         /// When its socket went away; FAST can resume it until the deadline passes.
         var lostAt: NIODeadline?
+        /// How it last joined: `join`, `fast`, `rejoin` or `migrate`.
+        var joinKind = "join"
+        /// The session a REJOIN or MIGRATE named as its predecessor.
+        var previousSessionID: String?
+        /// The node a MIGRATE named as the one it left.
+        var migratedFrom: String?
+        var fastResumes = 0
     }
 
     struct Counters: Codable, Equatable {

@@ -1,0 +1,370 @@
+import Testing
+@testable import TetherEngine
+import TetherEvents
+
+/// The reconnector driven by a manual clock: `t0 + offset` is "now".
+@Suite struct ReconnectorTests {
+    let t0 = ContinuousClock.now
+    let nodes = ["ws://a/ws", "ws://b/ws", "ws://c/ws"]
+    let policy = ReconnectPolicy(
+        disconnectionTimeout: .seconds(30), backoffInitial: .milliseconds(200),
+        backoffMaximum: .seconds(2), fastReconnectWindow: .seconds(10))
+
+    func at(_ ms: Int) -> ContinuousClock.Instant { t0 + .milliseconds(ms) }
+
+    /// A joined machine on node 0 with SFU session "s1".
+    func joined() -> Reconnector {
+        var machine = Reconnector(policy: policy, nodes: nodes)
+        _ = machine.initialJoinSucceeded(sfuSessionID: "s1", fastReconnectWindow: nil)
+        return machine
+    }
+
+    func lose(_ machine: inout Reconnector, at ms: Int = 0, lastContact: Int? = nil) -> [Reconnector.Action] {
+        machine.connectionLost(
+            reason: .unexpectedClose, closeCode: 1006, detail: nil,
+            lastContact: at(lastContact ?? ms), now: at(ms))
+    }
+
+    // MARK: - Joining
+
+    @Test func initialJoinRecordsJoined() {
+        var machine = Reconnector(policy: policy, nodes: nodes)
+        let actions = machine.initialJoinSucceeded(sfuSessionID: "s1", fastReconnectWindow: .seconds(5))
+        #expect(actions == [.setState(.joined), .emit(.joined(sfuURL: "ws://a/ws", sfuSessionID: "s1"))])
+        #expect(machine.state == .joined)
+    }
+
+    @Test func initialJoinFailureFailsTheSession() {
+        var machine = Reconnector(policy: policy, nodes: nodes)
+        let actions = machine.initialJoinFailed(code: "SFU_FULL", message: "full")
+        #expect(actions == [.emit(.joinFailed(code: "SFU_FULL", message: "full")), .setState(.failed)])
+        #expect(lose(&machine).isEmpty, "a failed session ignores later inputs")
+    }
+
+    // MARK: - FAST
+
+    @Test func aLossStartsFastOnTheSameSessionUnderTheDeadline() {
+        var machine = joined()
+        let actions = lose(&machine, at: 100)
+        let plan = Reconnector.AttemptPlan(
+            strategy: .fast, attempt: 1, nodeIndex: 0, resumeSessionID: "s1", previousSessionID: "s1",
+            fromNodeIndex: nil, trigger: .connectionLost)
+        #expect(actions == [
+            .emit(.connectionLost(reason: .unexpectedClose, closeCode: 1006, detail: nil)),
+            .setState(.reconnecting),
+            .emit(.reconnectStarted(strategy: .fast, trigger: .connectionLost)),
+            .armTimer(.deadline, at: at(30_100)),
+            .retireConnection,
+            .armTimer(.fastWindow, at: at(10_100)),
+            .startAttempt(plan),
+        ])
+        #expect(machine.state == .reconnecting)
+        #expect(machine.currentAttempt == 1)
+    }
+
+    @Test func fastSuccessReportsStrategyAttemptsAndDuration() {
+        var machine = joined()
+        _ = lose(&machine, at: 0)
+        let actions = machine.attemptSucceeded(
+            JoinAnswer(sfuSessionID: "s1", reconnected: true, fastReconnectWindow: nil, participantCount: 1), now: at(7))
+        #expect(actions.contains(.emit(.reconnected(strategy: .fast, attempts: 1, durationMs: 7, sfuURL: "ws://a/ws", sfuSessionID: "s1"))))
+        #expect(actions.contains(.cancelTimer(.deadline)))
+        #expect(actions.last == .setState(.joined))
+        #expect(machine.state == .joined)
+        #expect(machine.currentAttempt == 0)
+    }
+
+    @Test(arguments: [
+        Reconnector.AttemptFailure(step: .connect, message: "refused"),
+        Reconnector.AttemptFailure(step: .join, message: "PARTICIPANT_RECONNECT_FAILED"),
+        Reconnector.AttemptFailure(step: .join, message: "join timeout"),
+    ])
+    func aFailedFastEscalatesToRejoinAtOnce(failure: Reconnector.AttemptFailure) {
+        var machine = joined()
+        _ = lose(&machine, at: 0)
+        let actions = machine.attemptFailed(failure, unitRandom: 0.9, now: at(5))
+        #expect(actions == [
+            .cancelTimer(.fastWindow),
+            .emit(.reconnectAttemptFailed(strategy: .fast, attempt: 1, step: failure.step, error: failure.message)),
+            .emit(.strategyEscalated(from: .fast, to: .rejoin, reason: failure.step.rawValue)),
+            .setState(.reconnecting),
+            .startAttempt(.init(
+                strategy: .rejoin, attempt: 2, nodeIndex: 0, resumeSessionID: nil, previousSessionID: "s1",
+                fromNodeIndex: nil, trigger: .connectionLost)),
+        ])
+    }
+
+    @Test func fastAnsweredWithoutReconnectedEscalates() {
+        var machine = joined()
+        _ = lose(&machine, at: 0)
+        let actions = machine.attemptSucceeded(
+            JoinAnswer(sfuSessionID: "s1", reconnected: false, fastReconnectWindow: nil, participantCount: 1), now: at(3))
+        #expect(actions.first == .retireConnection)
+        #expect(actions.contains(.emit(.reconnectAttemptFailed(
+            strategy: .fast, attempt: 1, step: .resume,
+            error: "the SFU answered the FAST join without reconnected=true"))))
+        #expect(actions.contains(.emit(.strategyEscalated(from: .fast, to: .rejoin, reason: "resume"))))
+        #expect(machine.state == .reconnecting)
+    }
+
+    @Test func theFastWindowClosingMidAttemptEscalates() {
+        var machine = joined()
+        _ = lose(&machine, at: 0)
+        let actions = machine.fastWindowClosed(now: at(10_000))
+        #expect(actions.first == .cancelAttempt)
+        #expect(actions.contains(.emit(.strategyEscalated(from: .fast, to: .rejoin, reason: "fast_window"))))
+        guard case .startAttempt(let plan) = actions.last else {
+            Issue.record("expected a REJOIN attempt")
+            return
+        }
+        #expect(plan.strategy == .rejoin)
+    }
+
+    @Test func aLossPastTheSFUsFastDeadlineSkipsToRejoin() {
+        var machine = joined()
+        // Last heard 12 s ago; the SFU keeps sessions for 10 s.
+        let actions = lose(&machine, at: 12_000, lastContact: 0)
+        #expect(actions.contains(.emit(.reconnectStarted(strategy: .fast, trigger: .connectionLost))))
+        #expect(actions.contains(.emit(.strategyEscalated(from: .fast, to: .rejoin, reason: "fast_reconnect_deadline_passed"))))
+        guard case .startAttempt(let plan) = actions.last else {
+            Issue.record("expected an attempt")
+            return
+        }
+        #expect(plan.strategy == .rejoin)
+        #expect(plan.resumeSessionID == nil)
+        #expect(!actions.contains(.armTimer(.fastWindow, at: at(10_000))))
+    }
+
+    @Test func theSFUsAnnouncedWindowReplacesTheDefault() {
+        var machine = Reconnector(policy: policy, nodes: nodes)
+        _ = machine.initialJoinSucceeded(sfuSessionID: "s1", fastReconnectWindow: .seconds(2))
+        let actions = lose(&machine, at: 3_000, lastContact: 0)
+        #expect(actions.contains(.emit(.strategyEscalated(from: .fast, to: .rejoin, reason: "fast_reconnect_deadline_passed"))))
+    }
+
+    // MARK: - REJOIN
+
+    @Test func rejoinRetriesBackOffExponentiallyWithFullJitter() {
+        var machine = joined()
+        _ = lose(&machine, at: 0)
+        _ = machine.attemptFailed(.init(step: .connect, message: "refused"), unitRandom: 0.5, now: at(1))
+        // Retry 1: ceiling 200 ms, half of it.
+        var actions = machine.attemptFailed(.init(step: .connect, message: "refused"), unitRandom: 0.5, now: at(2))
+        #expect(actions.last == .armTimer(.retry, at: at(2 + 100)))
+        #expect(!actions.contains { if case .startAttempt = $0 { true } else { false } })
+        actions = machine.retryTimerFired(now: at(102))
+        #expect(actions == [.startAttempt(.init(
+            strategy: .rejoin, attempt: 3, nodeIndex: 1, resumeSessionID: nil, previousSessionID: "s1",
+            fromNodeIndex: nil, trigger: .connectionLost))])
+        // Retry 2: ceiling 400 ms.
+        actions = machine.attemptFailed(.init(step: .join, message: "SFU_FULL"), unitRandom: 0.5, now: at(110))
+        #expect(actions.last == .armTimer(.retry, at: at(110 + 200)))
+        // Much later the ceiling is capped at backoffMaximum (2 s).
+        for _ in 0..<6 {
+            _ = machine.retryTimerFired(now: at(500))
+            actions = machine.attemptFailed(.init(step: .join, message: "x"), unitRandom: 0.999, now: at(500))
+        }
+        #expect(actions.last == .armTimer(.retry, at: at(500) + .seconds(2) * 0.999))
+    }
+
+    @Test func rejoinMovesOnToTheNextNodeWhenANodeIsUnreachable() {
+        var machine = joined()
+        _ = lose(&machine, at: 0)
+        let actions = machine.attemptFailed(.init(step: .connect, message: "refused"), unitRandom: 0, now: at(1))
+        guard case .startAttempt(let plan) = actions.last else {
+            Issue.record("expected a REJOIN attempt")
+            return
+        }
+        // FAST stays on its node; the REJOIN that follows starts on the same node…
+        #expect(plan.nodeIndex == 0)
+        _ = machine.attemptFailed(.init(step: .connect, message: "refused"), unitRandom: 0, now: at(2))
+        // …and a refused REJOIN tries the next one.
+        guard case .startAttempt(let next) = machine.retryTimerFired(now: at(3)).last else {
+            Issue.record("expected a retry")
+            return
+        }
+        #expect(next.nodeIndex == 1)
+    }
+
+    // MARK: - SFU errors, go_away, call_ended
+
+    @Test(arguments: [ReconnectStrategy.rejoin, .migrate, .fast])
+    func anSFUErrorNamingAStrategyUsesIt(strategy: ReconnectStrategy) {
+        var machine = joined()
+        let actions = machine.sfuErrorReceived(SFUError(code: "500", message: "oops", strategy: strategy), now: at(0))
+        #expect(actions.first == .emit(.sfuError(code: "500", message: "oops", strategy: strategy)))
+        #expect(actions.contains(.emit(.reconnectStarted(strategy: strategy, trigger: .sfuError))))
+        guard case .startAttempt(let plan) = actions.last else {
+            Issue.record("expected an attempt")
+            return
+        }
+        #expect(plan.strategy == strategy)
+        #expect(machine.state == (strategy == .migrate ? .migrating : .reconnecting))
+    }
+
+    @Test func anSFUErrorWithoutStrategyIsOnlyRecorded() {
+        var machine = joined()
+        let actions = machine.sfuErrorReceived(SFUError(code: "500", message: "oops", strategy: nil), now: at(0))
+        #expect(actions == [.emit(.sfuError(code: "500", message: "oops", strategy: nil))])
+        #expect(machine.state == .joined)
+    }
+
+    @Test func disconnectLeavesWithNoFurtherAttempts() {
+        var machine = joined()
+        let actions = machine.sfuErrorReceived(SFUError(code: "600", message: "bye", strategy: .disconnect), now: at(0))
+        #expect(actions == [
+            .emit(.sfuError(code: "600", message: "bye", strategy: .disconnect)),
+            .leave(reason: "sfu_disconnect"),
+            .emit(.left(reason: "sfu_disconnect")),
+            .setState(.left),
+        ])
+        #expect(lose(&machine, at: 10).isEmpty)
+    }
+
+    @Test func goAwayMigratesToTheNextNodeNamingTheOldOne() {
+        var machine = joined()
+        let actions = machine.goAwayReceived(reason: "shutting_down", now: at(0))
+        #expect(actions.contains(.emit(.goAway(reason: "shutting_down"))))
+        #expect(actions.contains(.emit(.reconnectStarted(strategy: .migrate, trigger: .goAway))))
+        #expect(actions.last == .startAttempt(.init(
+            strategy: .migrate, attempt: 1, nodeIndex: 1, resumeSessionID: nil, previousSessionID: "s1",
+            fromNodeIndex: 0, trigger: .goAway)))
+        #expect(machine.state == .migrating)
+        let done = machine.attemptSucceeded(
+            JoinAnswer(sfuSessionID: "s2", reconnected: false, fastReconnectWindow: nil, participantCount: 1), now: at(9))
+        #expect(done.contains(.emit(.reconnected(strategy: .migrate, attempts: 1, durationMs: 9, sfuURL: "ws://b/ws", sfuSessionID: "s2"))))
+        #expect(done.contains(.emit(.migrated(from: "ws://a/ws", to: "ws://b/ws"))))
+        #expect(machine.currentNode == "ws://b/ws")
+        #expect(machine.sfuSessionID == "s2")
+    }
+
+    @Test func aFailedMigrateFallsBackToRejoinOnTheNodeAfterTheTarget() {
+        var machine = joined()
+        _ = machine.goAwayReceived(reason: "shutting_down", now: at(0))
+        let actions = machine.attemptFailed(.init(step: .connect, message: "refused"), unitRandom: 0, now: at(3))
+        #expect(actions.contains(.emit(.strategyEscalated(from: .migrate, to: .rejoin, reason: "connect"))))
+        #expect(actions.last == .startAttempt(.init(
+            strategy: .rejoin, attempt: 2, nodeIndex: 2, resumeSessionID: nil, previousSessionID: "s1",
+            fromNodeIndex: nil, trigger: .goAway)))
+        #expect(machine.state == .reconnecting)
+    }
+
+    @Test func anOperatorMigrationTargetsTheNodeAsked() {
+        var machine = joined()
+        let actions = machine.migrationRequested(targetNode: 2, now: at(0))
+        #expect(actions.contains(.emit(.reconnectStarted(strategy: .migrate, trigger: .operatorRequest))))
+        guard case .startAttempt(let plan) = actions.last else {
+            Issue.record("expected an attempt")
+            return
+        }
+        #expect(plan.nodeIndex == 2)
+    }
+
+    @Test func callEndedEndsTheSessionWithoutReconnecting() {
+        var machine = joined()
+        let actions = machine.callEnded(reason: "ended", now: at(0))
+        #expect(actions == [.retireConnection, .emit(.callEnded(reason: "ended")), .setState(.ended)])
+        #expect(lose(&machine, at: 1).isEmpty)
+        #expect(machine.goAwayReceived(reason: "x", now: at(2)).isEmpty)
+    }
+
+    @Test func callEndedDuringAReconnectionCancelsIt() {
+        var machine = joined()
+        _ = lose(&machine)
+        let actions = machine.callEnded(reason: "ended", now: at(5))
+        #expect(actions.contains(.cancelAttempt))
+        #expect(actions.contains(.cancelTimer(.deadline)))
+        #expect(actions.last == .setState(.ended))
+    }
+
+    // MARK: - Single flight
+
+    @Test func triggersDuringAReconnectionAreRecordedAndMerged() {
+        var machine = joined()
+        _ = lose(&machine, at: 0)
+        let merged = machine.goAwayReceived(reason: "rebalance", now: at(1))
+        #expect(merged == [
+            .emit(.goAway(reason: "rebalance")),
+            .emit(.triggerMerged(trigger: .goAway, strategy: .migrate)),
+        ])
+        let lostAgain = lose(&machine, at: 2)
+        #expect(lostAgain == [
+            .emit(.connectionLost(reason: .unexpectedClose, closeCode: 1006, detail: nil)),
+            .emit(.triggerMerged(trigger: .connectionLost, strategy: nil)),
+        ], "no second attempt is started")
+        #expect(machine.currentAttempt == 1)
+        // The merged go_away shapes the next attempt: MIGRATE rather than REJOIN.
+        let next = machine.attemptFailed(.init(step: .connect, message: "refused"), unitRandom: 0, now: at(3))
+        #expect(next.contains(.emit(.strategyEscalated(from: .fast, to: .migrate, reason: "connect"))))
+        guard case .startAttempt(let plan) = next.last else {
+            Issue.record("expected an attempt")
+            return
+        }
+        #expect(plan.strategy == .migrate)
+        #expect(plan.nodeIndex == 1)
+    }
+
+    @Test func aMergedDisconnectEndsTheReconnection() {
+        var machine = joined()
+        _ = lose(&machine, at: 0)
+        let actions = machine.sfuErrorReceived(SFUError(code: "600", message: "bye", strategy: .disconnect), now: at(1))
+        #expect(actions.contains(.cancelAttempt))
+        #expect(actions.last == .setState(.left))
+    }
+
+    // MARK: - Deadline
+
+    @Test func theDeadlineFailsTheSessionAndStopsEverything() {
+        var machine = joined()
+        _ = lose(&machine, at: 0)
+        _ = machine.attemptFailed(.init(step: .connect, message: "refused"), unitRandom: 0, now: at(10))
+        let actions = machine.deadlineFired(now: at(30_000))
+        #expect(actions == [
+            .cancelAttempt,
+            .cancelTimer(.deadline), .cancelTimer(.retry), .cancelTimer(.fastWindow),
+            .emit(.reconnectFailed(reason: "deadline_exceeded", attempts: 2, durationMs: 30_000)),
+            .setState(.failed),
+        ])
+        #expect(machine.state == .failed)
+        #expect(machine.retryTimerFired(now: at(30_001)).isEmpty)
+        #expect(machine.attemptFailed(.init(step: .connect, message: "late"), unitRandom: 0, now: at(30_002)).isEmpty)
+    }
+
+    @Test func aFailureReportedAfterTheDeadlineFailsInsteadOfRetrying() {
+        var machine = joined()
+        _ = lose(&machine, at: 0)
+        let actions = machine.attemptFailed(.init(step: .connect, message: "timeout"), unitRandom: 0, now: at(31_000))
+        #expect(actions.contains(.emit(.reconnectFailed(reason: "deadline_exceeded", attempts: 1, durationMs: 31_000))))
+        #expect(actions.last == .setState(.failed))
+    }
+
+    @Test func aRetryDeadlineWhileWaitingHasNoAttemptToCancel() {
+        var machine = joined()
+        _ = lose(&machine, at: 0)
+        _ = machine.attemptFailed(.init(step: .connect, message: "refused"), unitRandom: 0, now: at(1))
+        _ = machine.attemptFailed(.init(step: .connect, message: "refused"), unitRandom: 1, now: at(2))
+        let actions = machine.deadlineFired(now: at(30_000))
+        #expect(!actions.contains(.cancelAttempt))
+        #expect(actions.contains(.cancelTimer(.retry)))
+    }
+
+    // MARK: - Leaving
+
+    @Test func leavingWhileJoinedSendsALeave() {
+        var machine = joined()
+        #expect(machine.leaveRequested(reason: "requested", now: at(0)) == [
+            .leave(reason: "requested"), .emit(.left(reason: "requested")), .setState(.left),
+        ])
+        #expect(machine.leaveRequested(reason: "again", now: at(1)).isEmpty, "leaving is idempotent")
+    }
+
+    @Test func leavingDuringAReconnectionCancelsTheAttempt() {
+        var machine = joined()
+        _ = lose(&machine, at: 0)
+        let actions = machine.leaveRequested(reason: "requested", now: at(1))
+        #expect(actions.first == .retireConnection)
+        #expect(actions.contains(.cancelAttempt))
+        #expect(actions.last == .setState(.left))
+        #expect(machine.deadlineFired(now: at(30_000)).isEmpty)
+    }
+}

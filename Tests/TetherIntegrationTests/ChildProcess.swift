@@ -1,0 +1,105 @@
+import Foundation
+import NIOConcurrencyHelpers
+import Testing
+
+/// A `tether` subcommand run as a real process, with its stdout read line by line.
+/// Stopped by PID when the test is done with it.
+final class ChildProcess: Sendable {
+    private let process: Process
+    private let lines = NIOLockedValueBox<[String]>([])
+    private let partial = NIOLockedValueBox<String>("")
+
+    /// The `tether` executable built next to this test bundle.
+    static let tetherBinary: URL = {
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tether")
+        if FileManager.default.isExecutableFile(atPath: beside.path) { return beside }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return root.appendingPathComponent(".build/debug/tether")
+    }()
+
+    init(_ arguments: [String]) throws {
+        process = Process()
+        process.executableURL = Self.tetherBinary
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.standardError
+        let lines = self.lines
+        let partial = self.partial
+        output.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            guard !data.isEmpty else {
+                handle.readabilityHandler = nil
+                return
+            }
+            let text = String(decoding: data, as: UTF8.self)
+            let complete = partial.withLockedValue { buffer -> [String] in
+                buffer += text
+                var parts = buffer.components(separatedBy: "\n")
+                buffer = parts.removeLast()
+                return parts
+            }
+            lines.withLockedValue { $0 += complete }
+        }
+        try process.run()
+    }
+
+    var pid: Int32 { process.processIdentifier }
+    var output: [String] { lines.withLockedValue { $0 } }
+
+    /// The JSON objects printed so far.
+    var jsonLines: [[String: Any]] {
+        output.compactMap { line in
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
+        }
+    }
+
+    var eventTypes: [String] { jsonLines.compactMap { $0["type"] as? String } }
+
+    func waitForLine(
+        timeout: Duration = .seconds(15), sourceLocation: SourceLocation = #_sourceLocation,
+        where predicate: (String) -> Bool
+    ) async throws -> String {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let line = output.first(where: predicate) { return line }
+            if !process.isRunning, let line = output.first(where: predicate) { return line }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        Issue.record("no matching line within \(timeout); output: \(output)", sourceLocation: sourceLocation)
+        throw CancellationError()
+    }
+
+    func waitForEvent(_ type: String, count: Int = 1, timeout: Duration = .seconds(15), sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if eventTypes.filter({ $0 == type }).count >= count { return }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        Issue.record("no \(type) event within \(timeout); events: \(eventTypes)", sourceLocation: sourceLocation)
+        throw CancellationError()
+    }
+
+    func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
+
+    /// Waits for the process to exit (killing it after `timeout`) and returns its status.
+    func waitForExit(timeout: Duration = .seconds(10)) async -> Int32 {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        return process.terminationStatus
+    }
+
+    /// Stops the process by PID if it still runs.
+    func stop() async {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+}
