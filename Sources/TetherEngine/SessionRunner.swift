@@ -97,7 +97,7 @@ public actor SessionRunner {
 
     // MARK: - Inputs from the connection, attempts and timers
 
-    private func handle(_ notice: GenerationNotice) async {
+    func handle(_ notice: GenerationNotice) async {
         if notice.generation > activeGeneration {
             earlyNotices[notice.generation, default: []].append(notice)
             return

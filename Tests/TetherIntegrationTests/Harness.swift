@@ -5,7 +5,7 @@ import FoundationNetworking
 import NIOConcurrencyHelpers
 import NIOPosix
 import Testing
-import TetherEngine
+@testable import TetherEngine
 import TetherEvents
 import TetherSFUSimulator
 
