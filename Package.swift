@@ -15,6 +15,14 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: ["FullFoundation"]),
+        .package(url: "https://github.com/apple/swift-openapi-generator.git", from: "1.14.3"),
+        .package(url: "https://github.com/apple/swift-openapi-runtime.git", from: "1.13.4"),
+        .package(url: "https://github.com/hummingbird-project/swift-openapi-hummingbird.git", from: "2.1.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // The typed events and value types every layer shares: session states, loss
@@ -53,6 +61,42 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // Types and the server protocol generated from openapi.yaml (a symlink to the root file).
+        .target(
+            name: "TetherAPI",
+            dependencies: [.product(name: "OpenAPIRuntime", package: "swift-openapi-runtime")],
+            plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]
+        ),
+        // The history: SQLite through GRDB, migrations/*.sql embedded in the binary.
+        .target(
+            name: "TetherEventLog",
+            dependencies: [
+                "TetherEvents",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.embedInCode("migrations")]
+        ),
+        // `tether serve`: the HTTP API, sessions, lifecycle, metrics.
+        .target(
+            name: "TetherService",
+            dependencies: [
+                "TetherAPI",
+                "TetherEngine",
+                "TetherEvents",
+                "TetherEventLog",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+                .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         // `tether`: reads flags, then hands over to the engine or the simulator.
         .executableTarget(
             name: "TetherCLI",
@@ -60,6 +104,7 @@ let package = Package(
                 "TetherEngine",
                 "TetherEvents",
                 "TetherSFUSimulator",
+                "TetherService",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -70,6 +115,19 @@ let package = Package(
         .testTarget(
             name: "TetherEngineTests",
             dependencies: ["TetherEngine", "TetherEvents", "StreamSFUProtocol"]
+        ),
+        .testTarget(
+            name: "TetherServiceTests",
+            dependencies: [
+                "TetherService",
+                "TetherEventLog",
+                "TetherEngine",
+                "TetherEvents",
+                "TetherSFUSimulator",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
         .testTarget(
             name: "TetherIntegrationTests",

@@ -112,6 +112,16 @@ public struct Reconnector: Sendable {
         return [.emit(.joinFailed(code: code, message: message)), .setState(.failed)]
     }
 
+    /// The process restarted while this session was live on `nodeIndex`: rejoin it
+    /// (the old socket, and so the SFU session, are gone with the old process).
+    public mutating func resumeAfterRestart(sfuSessionID: String?, nodeIndex: Int, now: Instant) -> [Action] {
+        guard state == .connecting else { return [] }
+        self.sfuSessionID = sfuSessionID
+        self.nodeIndex = min(max(nodeIndex, 0), nodes.count - 1)
+        return [.emit(.resumedAfterRestart(sfuURL: currentNode, previousSFUSessionID: sfuSessionID))]
+            + begin(trigger: .restart, strategy: .rejoin, lastContact: now, now: now)
+    }
+
     // MARK: - Triggers
 
     /// The current generation's loss signal fired. `lastContact` is the last moment the

@@ -9,6 +9,8 @@ public actor SessionRunner {
     public nonisolated let configuration: SessionConfiguration
     private let client: SignalingClient
     private let record: @Sendable (SessionEvent) -> Void
+    private let onSnapshot: @Sendable (SessionSnapshot) -> Void
+    private var lastReportedSnapshot: SessionSnapshot?
     private let logger: Logger
     private var machine: Reconnector
     private var activeGeneration: UInt64 = 0
@@ -28,8 +30,10 @@ public actor SessionRunner {
         dialect: any SignalingDialect,
         eventLoopGroup: any EventLoopGroup,
         logger: Logger = Logger(label: "tether.session"),
+        onSnapshot: @escaping @Sendable (SessionSnapshot) -> Void = { _ in },
         record: @escaping @Sendable (SessionEvent) -> Void
     ) {
+        self.onSnapshot = onSnapshot
         self.configuration = configuration
         self.client = SignalingClient(dialect: dialect, policy: configuration.policy, eventLoopGroup: eventLoopGroup)
         self.record = record
@@ -77,6 +81,19 @@ public actor SessionRunner {
             }
             throw failure
         }
+    }
+
+    /// Picks up a session that was live when the process stopped: records
+    /// `resumed_after_restart` and rejoins it under the disconnection deadline.
+    public func resumeAfterRestart(sfuSessionID: String?, sfuURL: String, counters: (losses: Int, reconnects: Int, failedReconnects: Int)) async {
+        snapshotValue.losses = counters.losses
+        snapshotValue.reconnects = counters.reconnects
+        snapshotValue.failedReconnects = counters.failedReconnects
+        noticeTask = Task { [client] in
+            for await notice in client.notices { await self.handle(notice) }
+        }
+        let nodeIndex = configuration.sfuURLs.firstIndex(of: sfuURL) ?? 0
+        await execute(machine.resumeAfterRestart(sfuSessionID: sfuSessionID, nodeIndex: nodeIndex, now: .now))
     }
 
     /// Leaves cleanly (leave request, then close 1000) from any state; idempotent.
@@ -152,6 +169,7 @@ public actor SessionRunner {
     // MARK: - Executing actions
 
     private func execute(_ actions: [Reconnector.Action]) async {
+        defer { reportSnapshotIfChanged() }
         for action in actions {
             switch action {
             case .emit(let kind):
@@ -178,6 +196,14 @@ public actor SessionRunner {
                 timerTokens[timer, default: 0] += 1
             }
         }
+    }
+
+    /// Tells the owner (the registry, which persists it) what changed, once per batch of actions.
+    private func reportSnapshotIfChanged() {
+        let current = snapshot
+        guard current != lastReportedSnapshot else { return }
+        lastReportedSnapshot = current
+        onSnapshot(current)
     }
 
     private func startAttempt(_ plan: Reconnector.AttemptPlan) {

@@ -68,6 +68,9 @@ extension SessionEvent: Codable {
         case .migrated(let from, let to):
             try c.encode(from, forKey: .from)
             try c.encode(to, forKey: .to)
+        case .resumedAfterRestart(let sfuURL, let previous):
+            try c.encode(sfuURL, forKey: .sfuURL)
+            try c.encodeIfPresent(previous, forKey: .sfuSessionID)
         }
     }
 
@@ -133,6 +136,8 @@ extension SessionEvent: Codable {
         case "migrated": kind = .migrated(from: try string(.from), to: try string(.to))
         case "call_ended": kind = .callEnded(reason: try string(.reason))
         case "left": kind = .left(reason: try string(.reason))
+        case "resumed_after_restart":
+            kind = .resumedAfterRestart(sfuURL: try string(.sfuURL), previousSFUSessionID: try c.decodeIfPresent(String.self, forKey: .sfuSessionID))
         default:
             throw DecodingError.dataCorruptedError(forKey: .type, in: c, debugDescription: "unknown event type '\(type)'")
         }

@@ -42,6 +42,8 @@ public enum SessionEventKind: Sendable, Equatable {
     case migrated(from: String, to: String)
     case callEnded(reason: String)
     case left(reason: String)
+    /// Tether restarted while the session was live; it is being rejoined.
+    case resumedAfterRestart(sfuURL: String, previousSFUSessionID: String?)
 
     public var type: String {
         switch self {
@@ -60,6 +62,7 @@ public enum SessionEventKind: Sendable, Equatable {
         case .migrated: "migrated"
         case .callEnded: "call_ended"
         case .left: "left"
+        case .resumedAfterRestart: "resumed_after_restart"
         }
     }
 
@@ -68,5 +71,6 @@ public enum SessionEventKind: Sendable, Equatable {
         "session_created", "joined", "join_failed", "connection_lost", "reconnect_started",
         "trigger_merged", "reconnect_attempt_failed", "strategy_escalated", "reconnected",
         "reconnect_failed", "sfu_error", "go_away", "migrated", "call_ended", "left",
+        "resumed_after_restart",
     ]
 }

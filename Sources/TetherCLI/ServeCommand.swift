@@ -1,0 +1,139 @@
+import ArgumentParser
+import Foundation
+import Logging
+import NIOPosix
+import ServiceLifecycle
+import TetherEvents
+import TetherService
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the HTTP control plane: sessions, history, stats, metrics.",
+        discussion: """
+            Every setting is a flag or an environment variable (the flag wins). Lists in
+            environment variables are comma-separated.
+
+            Binding a non-loopback address requires at least one API token. On start, sessions
+            that were live when the process last stopped (a crash, kill -9) are resumed by REJOIN.
+            SIGTERM or SIGINT makes every session leave cleanly and flushes the history.
+            """
+    )
+
+    @Option(help: "Address to bind. (env TETHER_HOST, default 127.0.0.1)")
+    var host: String?
+
+    @Option(help: "Port to bind; 0 picks a free one. (env TETHER_PORT, default 8080)")
+    var port: Int?
+
+    @Option(name: .customLong("db"), help: "SQLite file for sessions and history. (env TETHER_DB, default ./tether.sqlite)")
+    var databasePath: String?
+
+    @Option(name: .customLong("api-token"), help: "Bearer token accepted on /v1/*; repeat for several; at least 16 characters. Required off loopback. (env TETHER_API_TOKEN)")
+    var apiTokens: [String] = []
+
+    @Option(name: .customLong("allow-sfu-host"), help: "Host or host:port sessions may dial; repeat for several; '*' allows any. (env TETHER_ALLOW_SFU_HOSTS, default 127.0.0.1,localhost,::1)")
+    var allowedSFUHosts: [String] = []
+
+    @Option(help: "Default health-check interval. (env TETHER_HEALTH_CHECK_INTERVAL, default 5s)")
+    var healthCheckInterval: DurationArgument?
+
+    @Option(help: "Default health-check timeout. (env TETHER_HEALTH_CHECK_TIMEOUT, default 15s)")
+    var healthCheckTimeout: DurationArgument?
+
+    @Option(help: "Default connect (TCP + WebSocket upgrade) timeout. (env TETHER_CONNECT_TIMEOUT, default 5s)")
+    var connectTimeout: DurationArgument?
+
+    @Option(help: "Default join timeout. (env TETHER_JOIN_TIMEOUT, default 5s)")
+    var joinTimeout: DurationArgument?
+
+    @Option(help: "Default disconnection deadline. (env TETHER_DISCONNECTION_TIMEOUT, default 30s)")
+    var disconnectionTimeout: DurationArgument?
+
+    @Option(help: "Default first REJOIN backoff bound. (env TETHER_BACKOFF_INITIAL, default 250ms)")
+    var backoffInitial: DurationArgument?
+
+    @Option(help: "Default largest REJOIN backoff. (env TETHER_BACKOFF_MAX, default 5s)")
+    var backoffMax: DurationArgument?
+
+    @Option(help: "Delete events older than this. (env TETHER_EVENT_RETENTION, default 7d as 168h)")
+    var eventRetention: DurationArgument?
+
+    @Option(help: "Largest request body in bytes. (env TETHER_MAX_BODY_BYTES, default 65536)")
+    var maxBodyBytes: Int?
+
+    @Option(help: "Log level for stderr. (env TETHER_LOG_LEVEL, default info)")
+    var logLevel: Logger.Level?
+
+    /// Flag, then environment, then default.
+    func resolved() throws -> ServiceConfiguration {
+        let env = ProcessInfo.processInfo.environment
+        func list(_ name: String) -> [String] {
+            env[name].map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } } ?? []
+        }
+        func duration(_ flag: DurationArgument?, _ name: String, _ fallback: Duration) throws -> Duration {
+            if let flag { return flag.duration }
+            guard let text = env[name] else { return fallback }
+            guard let value = Duration(parsing: text), value > .zero else {
+                throw ValidationError("\(name)='\(text)' is not a duration (500ms, 5s, 2m)")
+            }
+            return value
+        }
+        func integer(_ flag: Int?, _ name: String, _ fallback: Int) throws -> Int {
+            if let flag { return flag }
+            guard let text = env[name] else { return fallback }
+            guard let value = Int(text) else { throw ValidationError("\(name)='\(text)' is not an integer") }
+            return value
+        }
+        let defaults = ReconnectPolicy.default
+        let hosts = allowedSFUHosts.isEmpty ? list("TETHER_ALLOW_SFU_HOSTS") : allowedSFUHosts
+        return ServiceConfiguration(
+            host: host ?? env["TETHER_HOST"] ?? "127.0.0.1",
+            port: try integer(port, "TETHER_PORT", 8080),
+            databasePath: databasePath ?? env["TETHER_DB"] ?? "./tether.sqlite",
+            apiTokens: apiTokens.isEmpty ? list("TETHER_API_TOKEN") : apiTokens,
+            allowedSFUHosts: hosts.isEmpty ? ServiceConfiguration.loopbackHosts : hosts,
+            defaultPolicy: ReconnectPolicy(
+                healthCheckInterval: try duration(healthCheckInterval, "TETHER_HEALTH_CHECK_INTERVAL", defaults.healthCheckInterval),
+                healthCheckTimeout: try duration(healthCheckTimeout, "TETHER_HEALTH_CHECK_TIMEOUT", defaults.healthCheckTimeout),
+                connectTimeout: try duration(connectTimeout, "TETHER_CONNECT_TIMEOUT", defaults.connectTimeout),
+                joinTimeout: try duration(joinTimeout, "TETHER_JOIN_TIMEOUT", defaults.joinTimeout),
+                disconnectionTimeout: try duration(disconnectionTimeout, "TETHER_DISCONNECTION_TIMEOUT", defaults.disconnectionTimeout),
+                backoffInitial: try duration(backoffInitial, "TETHER_BACKOFF_INITIAL", defaults.backoffInitial),
+                backoffMaximum: try duration(backoffMax, "TETHER_BACKOFF_MAX", defaults.backoffMaximum)),
+            eventRetention: try duration(eventRetention, "TETHER_EVENT_RETENTION", .seconds(7 * 24 * 3600)),
+            maxBodyBytes: try integer(maxBodyBytes, "TETHER_MAX_BODY_BYTES", 64 * 1024))
+    }
+
+    func run() async throws {
+        let configuration: ServiceConfiguration
+        do {
+            configuration = try resolved()
+            try configuration.validate()
+        } catch {
+            FileHandle.standardError.write(Data("tether serve: \(error)\n".utf8))
+            throw ExitCode(64)
+        }
+        let level = logLevel ?? ProcessInfo.processInfo.environment["TETHER_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "tether")
+        let app: TetherApplication
+        do {
+            app = try buildApplication(configuration: configuration, logger: logger) { port in
+                let host = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
+                FileHandle.standardOutput.write(Data("tether serve listening on http://\(host):\(port)\n".utf8))
+            }
+        } catch {
+            FileHandle.standardError.write(Data("tether serve: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: [app.application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownTimeout
+        try await ServiceGroup(configuration: groupConfiguration).run()
+    }
+}

@@ -1,0 +1,175 @@
+import Foundation
+import GRDB
+import Logging
+import ServiceLifecycle
+import Synchronization
+import TetherEvents
+
+/// The one writer of the history: events and session rows are queued, written in
+/// batched transactions, and only then shown to live subscribers.
+///
+/// ``flush()`` returns once everything queued before it is committed, which is how the
+/// API keeps its promise that an event any response has shown is on disk.
+public final class EventLog: Service, Sendable {
+    public enum Write: Sendable {
+        case event(SessionEvent)
+        case session(SessionRecord)
+    }
+
+    public let store: EventStore
+    /// The most writes one transaction takes.
+    public let batchSize: Int
+    private let logger: Logger
+    private let state = Mutex(State())
+
+    private struct State: ~Copyable {
+        var pending: [Write] = []
+        var enqueued: UInt64 = 0
+        var committed: UInt64 = 0
+        var flushWaiters: [(target: UInt64, continuation: CheckedContinuation<Void, Never>)] = []
+        var subscribers: [UInt64: AsyncStream<SessionEvent>.Continuation] = [:]
+        var nextSubscriber: UInt64 = 0
+        var wake: CheckedContinuation<Void, Never>?
+        var stopping = false
+    }
+
+    public init(store: EventStore, batchSize: Int = 1000, logger: Logger = Logger(label: "tether.eventlog")) {
+        self.store = store
+        self.batchSize = batchSize
+        self.logger = logger
+    }
+
+    // MARK: - Producers
+
+    public func append(_ event: SessionEvent) { enqueue(.event(event)) }
+
+    public func save(_ session: SessionRecord) { enqueue(.session(session)) }
+
+    public func enqueue(_ write: Write) {
+        let wake = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            state.pending.append(write)
+            state.enqueued += 1
+            defer { state.wake = nil }
+            return state.wake
+        }
+        wake?.resume()
+    }
+
+    /// Waits until every write queued before this call is committed.
+    public func flush() async {
+        await withCheckedContinuation { continuation in
+            let done = state.withLock { state -> Bool in
+                if state.committed >= state.enqueued { return true }
+                state.flushWaiters.append((state.enqueued, continuation))
+                return false
+            }
+            if done { continuation.resume() }
+        }
+    }
+
+    // MARK: - Live subscribers
+
+    /// Committed events as they are written, with their ids. End it with `unsubscribe`.
+    public func subscribe() -> (id: UInt64, events: AsyncStream<SessionEvent>) {
+        let (stream, continuation) = AsyncStream.makeStream(of: SessionEvent.self, bufferingPolicy: .bufferingNewest(100_000))
+        let id = state.withLock { state -> UInt64 in
+            state.nextSubscriber += 1
+            state.subscribers[state.nextSubscriber] = continuation
+            return state.nextSubscriber
+        }
+        return (id, stream)
+    }
+
+    public func unsubscribe(_ id: UInt64) {
+        state.withLock { $0.subscribers.removeValue(forKey: id) }?.finish()
+    }
+
+    // MARK: - The writer
+
+    /// Writes until graceful shutdown, then drains what is queued and returns.
+    public func run() async throws {
+        await withGracefulShutdownHandler {
+            await writeLoop()
+        } onGracefulShutdown: {
+            self.stop()
+        }
+    }
+
+    /// Ends ``run()`` after the queue is drained.
+    public func stop() {
+        let wake = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            state.stopping = true
+            defer { state.wake = nil }
+            return state.wake
+        }
+        wake?.resume()
+    }
+
+    private func writeLoop() async {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        while true {
+            let batch = state.withLock { state -> [Write]? in
+                if state.pending.isEmpty { return state.stopping ? nil : [] }
+                let count = min(batchSize, state.pending.count)
+                defer { state.pending.removeFirst(count) }
+                return Array(state.pending.prefix(count))
+            }
+            guard let batch else { break }
+            if batch.isEmpty {
+                await withCheckedContinuation { continuation in
+                    let ready = state.withLock { state -> Bool in
+                        if !state.pending.isEmpty || state.stopping { return true }
+                        state.wake = continuation
+                        return false
+                    }
+                    if ready { continuation.resume() }
+                }
+                continue
+            }
+            await write(batch, encoder: encoder)
+        }
+        let subscribers = state.withLock { state -> [AsyncStream<SessionEvent>.Continuation] in
+            defer { state.subscribers.removeAll() }
+            return Array(state.subscribers.values)
+        }
+        for subscriber in subscribers { subscriber.finish() }
+    }
+
+    private func write(_ batch: [Write], encoder: JSONEncoder) async {
+        var stored: [SessionEvent] = []
+        while true {
+            do {
+                stored = try await store.database.write { db in
+                    var stored: [SessionEvent] = []
+                    stored.reserveCapacity(batch.count)
+                    for write in batch {
+                        switch write {
+                        case .event(let event):
+                            stored.append(try EventStore.insert(event, encoder: encoder, in: db))
+                        case .session(let record):
+                            try EventStore.upsert(record, in: db)
+                        }
+                    }
+                    return stored
+                }
+                break
+            } catch {
+                // Never drop history: keep the batch and try again.
+                logger.error("writing \(batch.count) history rows failed; retrying", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .milliseconds(200))
+            }
+        }
+        let (waiters, subscribers) = state.withLock { state in
+            state.committed += UInt64(batch.count)
+            let committed = state.committed
+            let ready = state.flushWaiters.filter { $0.target <= committed }.map(\.continuation)
+            state.flushWaiters.removeAll { $0.target <= committed }
+            return (ready, Array(state.subscribers.values))
+        }
+        for subscriber in subscribers {
+            for event in stored { subscriber.yield(event) }
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+}

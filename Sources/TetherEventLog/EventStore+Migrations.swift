@@ -1,0 +1,14 @@
+import Foundation
+
+extension EventStore {
+    struct Migration: Sendable {
+        var name: String
+        var sql: String
+    }
+
+    /// `migrations/*.sql` (add each new file here; a test checks none is missing), compiled into the binary (SwiftPM `embedInCode`) so the shipped
+    /// executable migrates a fresh database from any directory, with no resource bundle.
+    static let embeddedMigrations: [Migration] = [
+        Migration(name: "0001_init", sql: String(decoding: PackageResources._001_init_sql, as: UTF8.self)),
+    ]
+}

@@ -1,0 +1,101 @@
+import Foundation
+import GRDB
+import TetherEvents
+
+extension EventStore {
+    // MARK: - Writes (called by EventLog's single writer)
+
+    static let insertEventSQL = """
+        INSERT INTO events (session_id, type, time_ms, generation, reason, strategy, duration_ms, payload)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        """
+
+    /// Inserts `event` with a prepared statement and returns it with its new id.
+    static func insert(_ event: SessionEvent, encoder: JSONEncoder, in db: Database) throws -> SessionEvent {
+        let statement = try db.cachedStatement(sql: insertEventSQL)
+        let payload = String(decoding: try encoder.encode(event), as: UTF8.self)
+        let (reason, strategy, duration) = event.statsColumns
+        try statement.execute(arguments: [
+            event.sessionID, event.type, event.timeMs, Int64(event.generation), reason, strategy, duration, payload,
+        ])
+        var stored = event
+        stored.id = db.lastInsertedRowID
+        return stored
+    }
+
+    static func upsert(_ record: SessionRecord, in db: Database) throws {
+        try record.upsert(db)
+    }
+
+    // MARK: - Reads
+
+    public func events(_ query: EventQuery) throws -> [SessionEvent] {
+        var clauses: [String] = []
+        var arguments: StatementArguments = []
+        if let sessionID = query.sessionID { clauses.append("session_id = ?"); arguments += [sessionID] }
+        if let type = query.type { clauses.append("type = ?"); arguments += [type] }
+        if let since = query.sinceMs { clauses.append("time_ms >= ?"); arguments += [since] }
+        if let until = query.untilMs { clauses.append("time_ms < ?"); arguments += [until] }
+        if let after = query.afterID { clauses.append("id > ?"); arguments += [after] }
+        let whereSQL = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
+        arguments += [query.limit]
+        let decoder = JSONDecoder()
+        return try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, payload FROM events \(whereSQL) ORDER BY id LIMIT ?", arguments: arguments)
+                .map { row in
+                    var event = try decoder.decode(SessionEvent.self, from: Data((row["payload"] as String).utf8))
+                    event.id = row["id"]
+                    return event
+                }
+        }
+    }
+
+    /// The largest event id stored (0 when none).
+    public func lastEventID() throws -> Int64 {
+        try database.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM events") ?? 0 }
+    }
+
+    public func session(id: String) throws -> SessionRecord? {
+        try database.read { db in try SessionRecord.fetchOne(db, key: ["id": id]) }
+    }
+
+    public func session(idempotencyKey: String) throws -> SessionRecord? {
+        try database.read { db in try SessionRecord.fetchOne(db, key: ["idempotency_key": idempotencyKey]) }
+    }
+
+    public func sessions(_ query: SessionQuery) throws -> [SessionRecord] {
+        try database.read { db in
+            var request = SessionRecord.order(Column("seq").desc).limit(query.limit)
+            if let state = query.state { request = request.filter(Column("state") == state) }
+            if let callID = query.callID { request = request.filter(Column("call_id") == callID) }
+            if let before = query.beforeSeq { request = request.filter(Column("seq") < before) }
+            return try request.fetchAll(db)
+        }
+    }
+
+    /// Sessions that were live when the process last stopped: resumed at start.
+    public func liveSessions() throws -> [SessionRecord] {
+        try database.read { db in
+            try SessionRecord
+                .filter(![SessionState.left.rawValue, SessionState.failed.rawValue, SessionState.ended.rawValue].contains(Column("state")))
+                .order(Column("seq"))
+                .fetchAll(db)
+        }
+    }
+}
+
+extension SessionEvent {
+    /// `reason`, `strategy` and `duration_ms`, copied into their own columns for stats.
+    var statsColumns: (String?, String?, Int64?) {
+        switch kind {
+        case .connectionLost(let reason, _, _): (reason.rawValue, nil, nil)
+        case .reconnectStarted(let strategy, let trigger): (trigger.rawValue, strategy.rawValue, nil)
+        case .reconnectAttemptFailed(let strategy, _, let step, _): (step.rawValue, strategy.rawValue, nil)
+        case .reconnected(let strategy, _, let duration, _, _): (nil, strategy.rawValue, duration)
+        case .reconnectFailed(let reason, _, let duration): (reason, nil, duration)
+        case .strategyEscalated(_, let to, let reason): (reason, to.rawValue, nil)
+        case .left(let reason), .callEnded(let reason), .goAway(let reason): (reason, nil, nil)
+        default: (nil, nil, nil)
+        }
+    }
+}

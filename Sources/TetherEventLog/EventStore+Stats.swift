@@ -1,0 +1,39 @@
+import GRDB
+
+extension EventStore {
+    public func stats(sinceMs: Int64, untilMs: Int64) throws -> EventStats {
+        try database.read { db in
+            let window: StatementArguments = [sinceMs, untilMs]
+            func grouped(_ type: String, by column: String) throws -> [String: Int] {
+                var result: [String: Int] = [:]
+                for row in try Row.fetchAll(
+                    db,
+                    sql: "SELECT \(column) AS key, COUNT(*) AS n FROM events WHERE type = ? AND time_ms >= ? AND time_ms < ? GROUP BY \(column)",
+                    arguments: [type] + window)
+                {
+                    result[row["key"] ?? "unknown"] = row["n"]
+                }
+                return result
+            }
+            let started = try grouped("reconnect_started", by: "strategy")
+            let failed = try grouped("reconnect_attempt_failed", by: "strategy")
+            let succeeded = try grouped("reconnected", by: "strategy")
+            let strategies = Set(started.keys).union(failed.keys).union(succeeded.keys)
+            let order = ["fast", "rejoin", "migrate", "disconnect"]
+            let outcomes = strategies.sorted { (order.firstIndex(of: $0) ?? 9, $0) < (order.firstIndex(of: $1) ?? 9, $1) }.map {
+                EventStats.StrategyOutcome(
+                    strategy: $0, started: started[$0] ?? 0, attemptsFailed: failed[$0] ?? 0, succeeded: succeeded[$0] ?? 0)
+            }
+            let durations = try Int64.fetchAll(
+                db,
+                sql: "SELECT duration_ms FROM events WHERE type = 'reconnected' AND time_ms >= ? AND time_ms < ? ORDER BY duration_ms",
+                arguments: window)
+            return EventStats(
+                sinceMs: sinceMs, untilMs: untilMs,
+                lossesByReason: try grouped("connection_lost", by: "reason"),
+                reconnectsByStrategy: outcomes,
+                reconnectsFailed: try grouped("reconnect_failed", by: "reason"),
+                recoveryTimesMs: durations)
+        }
+    }
+}

@@ -1,0 +1,58 @@
+import Foundation
+import GRDB
+import TetherEvents
+
+/// The SQLite file behind the history: sessions and events, through GRDB in WAL mode.
+///
+/// Writes go through ``EventLog`` (one writer, batched); reads come straight from here
+/// and never wait for a write.
+public struct EventStore: Sendable {
+    let database: any DatabaseWriter
+
+    /// Opens (creating if needed) the database at `path` and applies `migrations/*.sql`.
+    public static func open(path: String) throws -> EventStore {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(5)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        let pool = try DatabasePool(path: path, configuration: configuration)
+        let store = EventStore(database: pool)
+        try store.migrator.migrate(pool)
+        return store
+    }
+
+    /// The migrations embedded from `migrations/*.sql`, in file-name order.
+    public var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        for migration in Self.embeddedMigrations {
+            migrator.registerMigration(migration.name) { db in
+                try db.execute(sql: migration.sql)
+            }
+        }
+        return migrator
+    }
+
+    /// The names of the migrations applied to this database, in order.
+    public func appliedMigrations() throws -> [String] {
+        try database.read { try migrator.appliedIdentifiers($0) }.sorted()
+    }
+
+    /// Proves the database takes writes: what `/readyz` checks.
+    public func checkWritable() throws {
+        try database.write { db in
+            try db.execute(sql: "CREATE TABLE IF NOT EXISTS readiness (at INTEGER)")
+            try db.execute(sql: "DELETE FROM readiness")
+            try db.execute(sql: "INSERT INTO readiness (at) VALUES (?)", arguments: [Int64(Date().timeIntervalSince1970 * 1000)])
+        }
+    }
+
+    /// Deletes events older than `cutoffMs`; returns how many.
+    @discardableResult
+    public func prune(eventsBefore cutoffMs: Int64) throws -> Int {
+        try database.write { db in
+            try db.execute(sql: "DELETE FROM events WHERE time_ms < ?", arguments: [cutoffMs])
+            return db.changesCount
+        }
+    }
+}

@@ -1,0 +1,75 @@
+import GRDB
+import TetherEvents
+
+/// One row of `sessions`: what a session is, where it is, and how it has fared.
+public struct SessionRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "sessions"
+
+    public var seq: Int64?
+    public var id: String
+    public var state: String
+    public var callID: String
+    public var userID: String
+    public var dialect: String
+    /// JSON array of URLs.
+    public var sfuURLs: String
+    /// The SFU's token: stored to resume after a restart, never returned or logged.
+    public var sfuToken: String
+    public var dialectOptions: String?
+    /// JSON object, milliseconds.
+    public var policy: String
+    /// JSON object of strings.
+    public var metadata: String
+    public var sfuURL: String
+    public var sfuSessionID: String?
+    public var generation: Int64
+    public var losses: Int
+    public var reconnects: Int
+    public var failedReconnects: Int
+    public var endReason: String?
+    public var idempotencyKey: String?
+    public var requestFingerprint: String?
+    public var createdAtMs: Int64
+    public var updatedAtMs: Int64
+    public var endedAtMs: Int64?
+
+    enum CodingKeys: String, CodingKey {
+        case seq, id, state, dialect, policy, metadata, generation, losses, reconnects
+        case callID = "call_id", userID = "user_id", sfuURLs = "sfu_urls", sfuToken = "sfu_token"
+        case dialectOptions = "dialect_options", sfuURL = "sfu_url", sfuSessionID = "sfu_session_id"
+        case failedReconnects = "failed_reconnects", endReason = "end_reason"
+        case idempotencyKey = "idempotency_key", requestFingerprint = "request_fingerprint"
+        case createdAtMs = "created_at_ms", updatedAtMs = "updated_at_ms", endedAtMs = "ended_at_ms"
+    }
+
+    public init(
+        id: String, state: String, callID: String, userID: String, dialect: String, sfuURLs: String,
+        sfuToken: String, dialectOptions: String?, policy: String, metadata: String, sfuURL: String,
+        idempotencyKey: String?, requestFingerprint: String?, createdAtMs: Int64
+    ) {
+        self.id = id
+        self.state = state
+        self.callID = callID
+        self.userID = userID
+        self.dialect = dialect
+        self.sfuURLs = sfuURLs
+        self.sfuToken = sfuToken
+        self.dialectOptions = dialectOptions
+        self.policy = policy
+        self.metadata = metadata
+        self.sfuURL = sfuURL
+        self.sfuSessionID = nil
+        self.generation = 0
+        self.losses = 0
+        self.reconnects = 0
+        self.failedReconnects = 0
+        self.endReason = nil
+        self.idempotencyKey = idempotencyKey
+        self.requestFingerprint = requestFingerprint
+        self.createdAtMs = createdAtMs
+        self.updatedAtMs = createdAtMs
+        self.endedAtMs = nil
+    }
+
+    public var isLive: Bool { !(SessionState(rawValue: state)?.isTerminal ?? true) }
+}

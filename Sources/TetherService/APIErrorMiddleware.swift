@@ -1,0 +1,77 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import OpenAPIRuntime
+
+/// The API's edge: every error becomes the one JSON shape with a stable code.
+///
+/// The OpenAPI runtime throws `ServerError` for input it could not decode (bad JSON,
+/// wrong types, a bad enum value, `limit=abc`), with `operationInput` still nil; those are
+/// the client's fault (400), not the 500 with an empty body they would otherwise be.
+struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    let logger: Logger
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            var response = try await next(request, context)
+            // swift-openapi-hummingbird percent-encodes header values ("%2Fv1%2F…").
+            if let location = response.headers[.location], let decoded = location.removingPercentEncoding {
+                response.headers[.location] = decoded
+            }
+            return response
+        } catch let error as APIError {
+            return Self.response(for: error)
+        } catch let error as ServerError {
+            if let api = error.underlyingError as? APIError { return Self.response(for: api) }
+            if error.operationInput == nil {
+                return Self.response(for: APIError.badRequest("the request could not be read: \(Self.describe(error.underlyingError))"))
+            }
+            logger.error("request failed", metadata: ["operation": "\(error.operationID)", "error": "\(error.underlyingError)"])
+            return Self.response(for: APIError(.internalServerError, code: "internal_error", message: "the request failed inside Tether"))
+        } catch let error as HTTPError {
+            let code = switch error.status {
+            case .notFound: "not_found"
+            case .contentTooLarge: "body_too_large"
+            case .methodNotAllowed: "method_not_allowed"
+            case .unauthorized: "unauthorized"
+            default: "http_\(error.status.code)"
+            }
+            return Self.response(for: APIError(error.status, code: code, message: error.body ?? error.status.reasonPhrase))
+        } catch {
+            logger.error("request failed", metadata: ["error": "\(error)"])
+            return Self.response(for: APIError(.internalServerError, code: "internal_error", message: "the request failed inside Tether"))
+        }
+    }
+
+    static func response(for error: APIError) -> Response {
+        var payload: [String: String] = ["code": error.code, "message": error.message]
+        if let sfuCode = error.sfuCode { payload["sfu_code"] = sfuCode }
+        if let sessionID = error.sessionID { payload["session_id"] = sessionID }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let body = (try? encoder.encode(["error": payload])) ?? Data(#"{"error":{"code":"internal_error","message":""}}"#.utf8)
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json; charset=utf-8"
+        if error.status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
+        return Response(status: error.status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    /// A decoding error in words a client can act on, without Swift type names.
+    static func describe(_ error: any Error) -> String {
+        switch error {
+        case DecodingError.keyNotFound(let key, let context):
+            return "missing field '\(path(context.codingPath + [key]))'"
+        case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
+            return "wrong type at '\(path(context.codingPath))'"
+        case DecodingError.dataCorrupted(let context):
+            return context.codingPath.isEmpty ? "the body is not valid JSON" : "invalid value at '\(path(context.codingPath))': \(context.debugDescription)"
+        default:
+            return "\(error)"
+        }
+    }
+
+    private static func path(_ keys: [any CodingKey]) -> String {
+        keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+    }
+}

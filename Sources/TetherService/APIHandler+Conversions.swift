@@ -1,0 +1,97 @@
+import Foundation
+import TetherAPI
+import TetherEventLog
+import TetherEngine
+import TetherEvents
+
+extension Components.Schemas.Session {
+    init(_ record: SessionRecord, currentAttempt: Int) {
+        let decoder = JSONDecoder()
+        let urls = (try? decoder.decode([String].self, from: Data(record.sfuURLs.utf8))) ?? []
+        let metadata = (try? decoder.decode([String: String].self, from: Data(record.metadata.utf8))) ?? [:]
+        let policy = (try? decoder.decode(PolicyDocument.self, from: Data(record.policy.utf8))) ?? PolicyDocument(.default)
+        self.init(
+            id: record.id,
+            state: Components.Schemas.SessionState(rawValue: record.state) ?? .failed,
+            call_id: record.callID,
+            user_id: record.userID,
+            dialect: record.dialect,
+            sfu_urls: urls,
+            sfu_url: record.sfuURL,
+            sfu_session_id: record.sfuSessionID,
+            generation: record.generation,
+            counters: .init(losses: record.losses, reconnects: record.reconnects, failed_reconnects: record.failedReconnects),
+            current_attempt: currentAttempt,
+            end_reason: record.endReason,
+            created_at_ms: record.createdAtMs,
+            updated_at_ms: record.updatedAtMs,
+            ended_at_ms: record.endedAtMs,
+            policy: .init(
+                health_check_interval_ms: policy.healthCheckIntervalMs,
+                health_check_timeout_ms: policy.healthCheckTimeoutMs,
+                connect_timeout_ms: policy.connectTimeoutMs,
+                join_timeout_ms: policy.joinTimeoutMs,
+                disconnection_timeout_ms: policy.disconnectionTimeoutMs,
+                backoff_initial_ms: policy.backoffInitialMs,
+                backoff_max_ms: policy.backoffMaxMs),
+            metadata: .init(additionalProperties: metadata))
+    }
+}
+
+extension Components.Schemas.Event {
+    /// The stored JSON and the API's schema share field names, so a round trip converts.
+    init(_ event: SessionEvent) throws {
+        let data = try JSONEncoder().encode(event)
+        self = try JSONDecoder().decode(Components.Schemas.Event.self, from: data)
+    }
+}
+
+extension CreateSessionRequest {
+    /// Checks what the generated decoder does not (lengths, ranges, URLs, allowed hosts).
+    init(validating body: Components.Schemas.CreateSessionRequest, idempotencyKey: String?, configuration: ServiceConfiguration) throws(APIError) {
+        func require(_ condition: Bool, _ message: String, code: String = "validation_failed") throws(APIError) {
+            if !condition { throw APIError.invalid(message, code: code) }
+        }
+        try require(!body.call_id.isEmpty && body.call_id.count <= 256, "call_id must be 1 to 256 characters")
+        try require(!body.user_id.isEmpty && body.user_id.count <= 256, "user_id must be 1 to 256 characters")
+        try require(!body.sfu.token.isEmpty && body.sfu.token.count <= 8192, "sfu.token must be 1 to 8192 characters")
+        try require(!body.sfu.urls.isEmpty && body.sfu.urls.count <= 16, "sfu.urls must hold 1 to 16 URLs")
+        for url in body.sfu.urls {
+            let parsed: SignalingURL
+            do { parsed = try SignalingURL(url) } catch { throw APIError.invalid("sfu.urls: \(error)", code: "invalid_sfu_url") }
+            try require(
+                configuration.allows(host: parsed.host, port: parsed.port),
+                "sfu.urls: host '\(parsed.host)' is not in the allowed SFU hosts (--allow-sfu-host)",
+                code: "sfu_host_not_allowed")
+        }
+        if let key = idempotencyKey {
+            try require(!key.isEmpty && key.count <= 200, "Idempotency-Key must be 1 to 200 characters")
+        }
+        let metadata = body.metadata?.additionalProperties ?? [:]
+        try require(metadata.count <= 32, "metadata holds at most 32 entries")
+        try require(metadata.allSatisfy { $0.key.count <= 256 && $0.value.count <= 1024 }, "metadata keys are at most 256 and values 1024 characters")
+
+        var policy = configuration.defaultPolicy
+        if let given = body.policy {
+            func duration(_ value: Int64?, _ name: String, _ range: ClosedRange<Int64>, into keyPath: WritableKeyPath<ReconnectPolicy, Duration>) throws(APIError) {
+                guard let value else { return }
+                try require(range.contains(value), "policy.\(name) must be \(range.lowerBound) to \(range.upperBound)")
+                policy[keyPath: keyPath] = .milliseconds(value)
+            }
+            try duration(given.health_check_interval_ms, "health_check_interval_ms", 50...600_000, into: \.healthCheckInterval)
+            try duration(given.health_check_timeout_ms, "health_check_timeout_ms", 50...3_600_000, into: \.healthCheckTimeout)
+            try duration(given.connect_timeout_ms, "connect_timeout_ms", 50...600_000, into: \.connectTimeout)
+            try duration(given.join_timeout_ms, "join_timeout_ms", 50...600_000, into: \.joinTimeout)
+            try duration(given.disconnection_timeout_ms, "disconnection_timeout_ms", 100...86_400_000, into: \.disconnectionTimeout)
+            try duration(given.backoff_initial_ms, "backoff_initial_ms", 1...600_000, into: \.backoffInitial)
+            try duration(given.backoff_max_ms, "backoff_max_ms", 1...3_600_000, into: \.backoffMaximum)
+        }
+        let problems = policy.problems
+        try require(problems.isEmpty, "policy: " + problems.joined(separator: "; "))
+
+        self.init(
+            callID: body.call_id, userID: body.user_id, dialect: body.sfu.dialect.rawValue,
+            sfuURLs: body.sfu.urls, token: body.sfu.token, policy: policy, metadata: metadata,
+            idempotencyKey: idempotencyKey)
+    }
+}

@@ -1,0 +1,128 @@
+import Foundation
+import OpenAPIRuntime
+import TetherAPI
+import TetherEventLog
+import TetherEvents
+
+/// Implements the operations of `openapi.yaml` (all but the SSE stream). Errors are
+/// thrown as ``APIError`` and shaped into JSON by ``APIErrorMiddleware``.
+struct APIHandler: APIProtocol {
+    let configuration: ServiceConfiguration
+    let registry: SessionRegistry
+    let log: EventLog
+    let metrics: TetherMetrics
+
+    static let defaultLimit = 100
+
+    func createSession(_ input: Operations.createSession.Input) async throws -> Operations.createSession.Output {
+        guard case .json(let body) = input.body else { throw APIError.badRequest("the body must be JSON") }
+        let request = try CreateSessionRequest(
+            validating: body, idempotencyKey: input.headers.Idempotency_hyphen_Key, configuration: configuration)
+        let record = try await registry.create(request)
+        return .created(.init(
+            headers: .init(Location: "/v1/sessions/\(record.id)"),
+            body: .json(.init(record, currentAttempt: 0))))
+    }
+
+    func listSessions(_ input: Operations.listSessions.Input) async throws -> Operations.listSessions.Output {
+        let limit = try Self.limit(input.query.limit)
+        let before = try input.query.cursor.map { cursor throws(APIError) in try Cursor.decode(cursor, kind: "s") }
+        await log.flush()
+        let records = try log.store.sessions(SessionQuery(
+            state: input.query.state?.rawValue, callID: input.query.call_id, beforeSeq: before, limit: limit))
+        let attempts = await registry.currentAttempts(for: records.map(\.id))
+        let next = records.count == limit ? records.last?.seq.map { Cursor.encode(kind: "s", value: $0) } : nil
+        return .ok(.init(body: .json(.init(
+            sessions: records.map { .init($0, currentAttempt: attempts[$0.id] ?? 0) },
+            next_cursor: next))))
+    }
+
+    func getSession(_ input: Operations.getSession.Input) async throws -> Operations.getSession.Output {
+        guard let (record, attempt) = try await registry.session(id: input.path.id) else {
+            throw APIError.notFound(session: input.path.id)
+        }
+        return .ok(.init(body: .json(.init(record, currentAttempt: attempt))))
+    }
+
+    func deleteSession(_ input: Operations.deleteSession.Input) async throws -> Operations.deleteSession.Output {
+        guard try await registry.delete(id: input.path.id) else { throw APIError.notFound(session: input.path.id) }
+        return .noContent(.init())
+    }
+
+    func listSessionEvents(_ input: Operations.listSessionEvents.Input) async throws -> Operations.listSessionEvents.Output {
+        let limit = try Self.limit(input.query.limit)
+        let after = try input.query.cursor.map { cursor throws(APIError) in try Cursor.decode(cursor, kind: "e") }
+        await log.flush()
+        guard try log.store.session(id: input.path.id) != nil else { throw APIError.notFound(session: input.path.id) }
+        let events = try log.store.events(EventQuery(sessionID: input.path.id, afterID: after, limit: limit))
+        return .ok(.init(body: .json(try Self.page(events, limit: limit))))
+    }
+
+    func listEvents(_ input: Operations.listEvents.Input) async throws -> Operations.listEvents.Output {
+        let limit = try Self.limit(input.query.limit)
+        let after = try input.query.cursor.map { cursor throws(APIError) in try Cursor.decode(cursor, kind: "e") }
+        if let since = input.query.since, let until = input.query.until, since > until {
+            throw APIError.badRequest("since must not be after until", code: "invalid_time_range")
+        }
+        await log.flush()
+        let events = try log.store.events(EventQuery(
+            sessionID: input.query.session_id, type: input.query._type?.rawValue,
+            sinceMs: input.query.since, untilMs: input.query.until, afterID: after, limit: limit))
+        return .ok(.init(body: .json(try Self.page(events, limit: limit))))
+    }
+
+    func getStats(_ input: Operations.getStats.Input) async throws -> Operations.getStats.Output {
+        let until = input.query.until ?? Int64(Date().timeIntervalSince1970 * 1000) + 1
+        let since = input.query.since ?? max(0, until - 3_600_000)
+        guard since <= until else { throw APIError.badRequest("since must not be after until", code: "invalid_time_range") }
+        await log.flush()
+        let stats = try log.store.stats(sinceMs: since, untilMs: until)
+        return .ok(.init(body: .json(.init(
+            since_ms: since,
+            until_ms: until,
+            losses_by_reason: .init(additionalProperties: stats.lossesByReason),
+            reconnects_by_strategy: stats.reconnectsByStrategy.compactMap { outcome in
+                Components.Schemas.Strategy(rawValue: outcome.strategy).map {
+                    .init(strategy: $0, started: outcome.started, attempts_failed: outcome.attemptsFailed, succeeded: outcome.succeeded)
+                }
+            },
+            reconnects_failed: .init(additionalProperties: stats.reconnectsFailed),
+            recovery_time: .init(
+                count: stats.recoveryTimesMs.count,
+                p50_ms: stats.recoveryPercentile(50),
+                p95_ms: stats.recoveryPercentile(95),
+                p99_ms: stats.recoveryPercentile(99))))))
+    }
+
+    func getMetrics(_ input: Operations.getMetrics.Input) async throws -> Operations.getMetrics.Output {
+        .ok(.init(body: .plainText(HTTPBody(metrics.exposition()))))
+    }
+
+    func getHealth(_ input: Operations.getHealth.Input) async throws -> Operations.getHealth.Output {
+        .ok(.init(body: .json(.init(status: "ok"))))
+    }
+
+    func getReadiness(_ input: Operations.getReadiness.Input) async throws -> Operations.getReadiness.Output {
+        do {
+            try log.store.checkWritable()
+            return .ok(.init(body: .json(.init(status: "ok"))))
+        } catch {
+            return .serviceUnavailable(.init(body: .json(.init(status: "unavailable", detail: "the database is not writable: \(error)"))))
+        }
+    }
+
+    // MARK: - Helpers
+
+    static func limit(_ value: Int?) throws(APIError) -> Int {
+        guard let value else { return defaultLimit }
+        guard (1...1000).contains(value) else {
+            throw APIError.badRequest("limit must be 1 to 1000, got \(value)", code: "invalid_limit")
+        }
+        return value
+    }
+
+    static func page(_ events: [SessionEvent], limit: Int) throws -> Components.Schemas.EventPage {
+        let next = events.count == limit ? events.last?.id.map { Cursor.encode(kind: "e", value: $0) } : nil
+        return .init(events: try events.map(Components.Schemas.Event.init), next_cursor: next)
+    }
+}

@@ -1,0 +1,64 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import NIOPosix
+import OpenAPIHummingbird
+import ServiceLifecycle
+import TetherAPI
+import TetherEventLog
+
+/// What ``buildApplication(configuration:logger:onServerRunning:)`` assembles: the app
+/// plus handles that tests and the CLI use.
+public struct TetherApplication: Sendable {
+    public let application: Application<RouterResponder<BasicRequestContext>>
+    public let log: EventLog
+    public let registry: SessionRegistry
+    public let metrics: TetherMetrics
+}
+
+public struct StartupError: Error, CustomStringConvertible {
+    public var description: String
+}
+
+/// Builds the service: the event log, the session registry, the HTTP API, and the
+/// services they run as (started in that order, stopped in reverse).
+public func buildApplication(
+    configuration: ServiceConfiguration,
+    logger: Logger = Logger(label: "tether"),
+    eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+    sseHeartbeat: Duration = .seconds(15),
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) throws -> TetherApplication {
+    try configuration.validate()
+    let store: EventStore
+    do {
+        store = try EventStore.open(path: configuration.databasePath)
+    } catch {
+        throw StartupError(description: "cannot open the database at \(configuration.databasePath): \(error)")
+    }
+    let log = EventLog(store: store, logger: logger)
+    let metrics = TetherMetrics()
+    let registry = SessionRegistry(configuration: configuration, log: log, metrics: metrics, eventLoopGroup: eventLoopGroup, logger: logger)
+
+    let router = Router()
+    router.add(middleware: APIErrorMiddleware(logger: logger))
+    router.add(middleware: BodyLimitMiddleware(maxBytes: configuration.maxBodyBytes))
+    router.add(middleware: BearerAuthMiddleware(tokens: configuration.apiTokens))
+    let handler = APIHandler(configuration: configuration, registry: registry, log: log, metrics: metrics)
+    try handler.registerHandlers(on: router, configuration: .init(jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes]))
+    EventStreamRoute(log: log, heartbeat: sseHeartbeat).register(on: router)
+
+    let application = Application(
+        router: router,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "tether"),
+        services: [
+            log,
+            registry,
+            RetentionService(store: store, retention: configuration.eventRetention, interval: configuration.pruneInterval, logger: logger),
+        ],
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
+        eventLoopGroupProvider: .shared(eventLoopGroup),
+        logger: logger)
+    return TetherApplication(application: application, log: log, registry: registry, metrics: metrics)
+}

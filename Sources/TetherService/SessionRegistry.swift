@@ -1,0 +1,215 @@
+import Foundation
+import Logging
+import NIOCore
+import ServiceLifecycle
+import TetherEngine
+import TetherEventLog
+import TetherEvents
+
+/// Every session this process runs: create, find, delete, and on start-up resume the
+/// sessions a crash left live; on graceful shutdown make them all leave.
+public actor SessionRegistry: Service {
+    let configuration: ServiceConfiguration
+    let log: EventLog
+    let metrics: TetherMetrics
+    let eventLoopGroup: any EventLoopGroup
+    let logger: Logger
+    private var live: [String: LiveSession] = [:]
+    private var creating: [String: Task<Result<SessionRecord, APIError>, Never>] = [:]
+
+    public init(configuration: ServiceConfiguration, log: EventLog, metrics: TetherMetrics, eventLoopGroup: any EventLoopGroup, logger: Logger = Logger(label: "tether.sessions")) {
+        self.configuration = configuration
+        self.log = log
+        self.metrics = metrics
+        self.eventLoopGroup = eventLoopGroup
+        self.logger = logger
+    }
+
+    // MARK: - Service
+
+    public func run() async throws {
+        await resumeLiveSessions()
+        try? await gracefulShutdown()
+        await leaveAll(reason: "shutdown")
+        await log.flush()
+    }
+
+    /// Picks up the sessions that were live when the process last stopped.
+    func resumeLiveSessions() async {
+        let records: [SessionRecord]
+        do {
+            records = try log.store.liveSessions()
+        } catch {
+            logger.error("cannot read live sessions to resume", metadata: ["error": "\(error)"])
+            return
+        }
+        for record in records {
+            guard let urls = try? JSONDecoder().decode([String].self, from: Data(record.sfuURLs.utf8)),
+                  let policy = try? JSONDecoder().decode(PolicyDocument.self, from: Data(record.policy.utf8)),
+                  !urls.isEmpty, let dialect = Self.dialect(named: record.dialect)
+            else {
+                logger.error("cannot resume session: unreadable row", metadata: ["session": "\(record.id)"])
+                continue
+            }
+            let session = LiveSession(record: record)
+            let runner = makeRunner(for: session, urls: urls, token: record.sfuToken, policy: policy.policy, dialect: dialect)
+            live[record.id] = session
+            metrics.sessionMoved(from: nil, to: record.state)
+            await runner.resumeAfterRestart(
+                sfuSessionID: record.sfuSessionID, sfuURL: record.sfuURL,
+                counters: (record.losses, record.reconnects, record.failedReconnects))
+        }
+        if !records.isEmpty { logger.notice("resumed \(records.count) session(s) left live by the previous process") }
+    }
+
+    func leaveAll(reason: String) async {
+        let runners = live.values.compactMap(\.runner)
+        await withTaskGroup(of: Void.self) { group in
+            for runner in runners { group.addTask { await runner.leave(reason: reason) } }
+        }
+    }
+
+    // MARK: - Sessions
+
+    /// Creates and joins; answers once joined. The same Idempotency-Key returns the
+    /// same session, waiting for its join if it is still in flight.
+    func create(_ request: CreateSessionRequest) async throws(APIError) -> SessionRecord {
+        guard let key = request.idempotencyKey else {
+            return try await performCreate(request).get()
+        }
+        if let task = creating[key] {
+            return try await task.value.get()
+        }
+        if let existing = try? log.store.session(idempotencyKey: key) {
+            guard existing.requestFingerprint == request.fingerprint else {
+                throw APIError.invalid("Idempotency-Key '\(key)' was used for a different request", code: "idempotency_key_reused")
+            }
+            if existing.state == SessionState.failed.rawValue, existing.endReason?.hasPrefix("join_failed") == true {
+                throw Self.joinFailure(code: String(existing.endReason!.dropFirst("join_failed: ".count)),
+                                       message: "the join of this session failed", sessionID: existing.id)
+            }
+            return existing
+        }
+        let task = Task { await self.performCreate(request) }
+        creating[key] = task
+        let result = await task.value
+        creating[key] = nil
+        return try result.get()
+    }
+
+    private func performCreate(_ request: CreateSessionRequest) async -> Result<SessionRecord, APIError> {
+        guard let dialect = Self.dialect(named: request.dialect) else {
+            return .failure(.invalid("unknown dialect '\(request.dialect)'", code: "unknown_dialect"))
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let record = SessionRecord(
+            id: UUID().uuidString.lowercased(),
+            state: SessionState.connecting.rawValue,
+            callID: request.callID, userID: request.userID, dialect: request.dialect,
+            sfuURLs: String(decoding: (try? encoder.encode(request.sfuURLs)) ?? Data("[]".utf8), as: UTF8.self),
+            sfuToken: request.token, dialectOptions: nil,
+            policy: String(decoding: (try? encoder.encode(PolicyDocument(request.policy))) ?? Data("{}".utf8), as: UTF8.self),
+            metadata: String(decoding: (try? encoder.encode(request.metadata)) ?? Data("{}".utf8), as: UTF8.self),
+            sfuURL: request.sfuURLs[0],
+            idempotencyKey: request.idempotencyKey, requestFingerprint: request.idempotencyKey == nil ? nil : request.fingerprint,
+            createdAtMs: now)
+        let session = LiveSession(record: record)
+        live[record.id] = session
+        log.save(record)
+        metrics.sessionMoved(from: nil, to: record.state)
+        let runner = makeRunner(for: session, urls: request.sfuURLs, token: request.token, policy: request.policy, dialect: dialect)
+        do {
+            try await runner.start()
+            await log.flush()
+            return .success(session.currentRecord)
+        } catch let error as SessionJoinError {
+            await log.flush()
+            return .failure(Self.joinFailure(code: error.code, message: error.message, sessionID: record.id))
+        } catch {
+            await log.flush()
+            return .failure(Self.joinFailure(code: "connect_failed", message: "\(error)", sessionID: record.id))
+        }
+    }
+
+    static func joinFailure(code: String, message: String, sessionID: String) -> APIError {
+        let timedOut = ["connect_timeout", "upgrade_timeout", "join_timeout"].contains(code)
+        return APIError(
+            timedOut ? .gatewayTimeout : .badGateway, code: "join_failed",
+            message: "the SFU join failed: \(code): \(message)", sfuCode: code, sessionID: sessionID)
+    }
+
+    /// The session's row (fresh for a live one) and its current attempt; nil when unknown.
+    func session(id: String) async throws -> (record: SessionRecord, currentAttempt: Int)? {
+        await log.flush()
+        if let session = live[id] {
+            let attempt = await session.runner?.snapshot.currentAttempt ?? 0
+            return (session.currentRecord, attempt)
+        }
+        guard let record = try log.store.session(id: id) else { return nil }
+        return (record, 0)
+    }
+
+    /// Leaves cleanly; false when no such session ever existed.
+    func delete(id: String) async throws -> Bool {
+        if let session = live[id], let runner = session.runner {
+            await runner.leave(reason: "requested")
+            await log.flush()
+            return true
+        }
+        await log.flush()
+        return try log.store.session(id: id) != nil
+    }
+
+    func currentAttempts(for ids: [String]) async -> [String: Int] {
+        var attempts: [String: Int] = [:]
+        for id in ids {
+            if let runner = live[id]?.runner { attempts[id] = await runner.snapshot.currentAttempt }
+        }
+        return attempts
+    }
+
+    var liveCount: Int { live.count }
+
+    private func retire(_ id: String) {
+        live[id] = nil
+    }
+
+    // MARK: - Wiring a runner
+
+    private func makeRunner(
+        for session: LiveSession, urls: [String], token: String, policy: ReconnectPolicy, dialect: any SignalingDialect
+    ) -> SessionRunner {
+        let record = session.currentRecord
+        let log = self.log
+        let metrics = self.metrics
+        let runner = SessionRunner(
+            configuration: SessionConfiguration(
+                id: record.id, callID: record.callID, userID: record.userID, token: token, sfuURLs: urls, policy: policy),
+            dialect: dialect,
+            eventLoopGroup: eventLoopGroup,
+            logger: logger,
+            onSnapshot: { [weak self] snapshot in
+                let (updated, previous) = session.apply(snapshot)
+                log.save(updated)
+                metrics.sessionMoved(from: previous, to: updated.state)
+                if snapshot.state.isTerminal, let self {
+                    Task { await self.retire(session.id) }
+                }
+            },
+            record: { event in
+                log.append(event)
+                metrics.observe(event)
+            })
+        session.runner = runner
+        return runner
+    }
+
+    static func dialect(named name: String) -> (any SignalingDialect)? {
+        switch name {
+        case "stream": StreamDialect()
+        default: nil
+        }
+    }
+}

@@ -1,0 +1,65 @@
+import CoreMetrics
+import Metrics
+import Prometheus
+import Synchronization
+import TetherEvents
+
+/// The service's Prometheus metrics, made through swift-metrics with a registry of its
+/// own (no global bootstrap, so several services can live in one test process).
+public final class TetherMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    private let factory: PrometheusMetricsFactory
+    private let stateCounts = Mutex([String: Int]())
+
+    public init() {
+        registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.durationHistogramBuckets["tether_reconnect_duration_seconds"] = [
+            .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+            .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(5), .seconds(10), .seconds(30),
+        ]
+        self.factory = factory
+        for state in SessionState.allCases { gauge(state.rawValue).record(0) }
+    }
+
+    /// Counts what an event says about losses and reconnects.
+    func observe(_ event: SessionEvent) {
+        switch event.kind {
+        case .connectionLost(let reason, _, _):
+            Counter(label: "tether_losses_total", dimensions: [("reason", reason.rawValue)], factory: factory).increment()
+        case .reconnected(let strategy, _, let durationMs, _, _):
+            Counter(label: "tether_reconnects_total", dimensions: [("strategy", strategy.rawValue), ("outcome", "succeeded")], factory: factory).increment()
+            Metrics.Timer(label: "tether_reconnect_duration_seconds", dimensions: [("strategy", strategy.rawValue)], factory: factory)
+                .recordMilliseconds(durationMs)
+        case .reconnectAttemptFailed(let strategy, _, _, _):
+            Counter(label: "tether_reconnects_total", dimensions: [("strategy", strategy.rawValue), ("outcome", "attempt_failed")], factory: factory).increment()
+        case .reconnectFailed(let reason, _, _):
+            Counter(label: "tether_reconnects_failed_total", dimensions: [("reason", reason)], factory: factory).increment()
+        default:
+            break
+        }
+    }
+
+    /// Moves one session between states in the `tether_sessions` gauge.
+    func sessionMoved(from old: String?, to new: String) {
+        guard old != new else { return }
+        let counts = stateCounts.withLock { counts -> [String: Int] in
+            if let old { counts[old, default: 0] -= 1 }
+            counts[new, default: 0] += 1
+            return counts
+        }
+        if let old { gauge(old).record(counts[old] ?? 0) }
+        gauge(new).record(counts[new] ?? 0)
+    }
+
+    private func gauge(_ state: String) -> CoreMetrics.Gauge {
+        CoreMetrics.Gauge(label: "tether_sessions", dimensions: [("state", state)], factory: factory)
+    }
+
+    /// The Prometheus text exposition.
+    public func exposition() -> String {
+        var buffer: [UInt8] = []
+        registry.emit(into: &buffer)
+        return String(decoding: buffer, as: UTF8.self)
+    }
+}
