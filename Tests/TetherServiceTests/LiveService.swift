@@ -1,0 +1,162 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import ServiceLifecycle
+import Testing
+import TetherEvents
+import TetherSFUSimulator
+@testable import TetherService
+
+/// `tether serve` in this process on a free port, with its own SQLite file, stopped
+/// through graceful shutdown when the test is done.
+final class LiveService: Sendable {
+    let app: TetherApplication
+    let port: Int
+    let databasePath: String
+    let token: String?
+    private let group: ServiceGroup
+    private let task: Task<Void, any Error>
+
+    static func start(
+        databasePath: String? = nil,
+        apiTokens: [String] = [],
+        policy: ReconnectPolicy = servicePolicy,
+        maxBodyBytes: Int = 64 * 1024
+    ) async throws -> LiveService {
+        let path = databasePath ?? FileManager.default.temporaryDirectory
+            .appendingPathComponent("tether-test-\(UUID().uuidString).sqlite").path
+        let configuration = ServiceConfiguration(
+            host: "127.0.0.1", port: 0, databasePath: path, apiTokens: apiTokens,
+            defaultPolicy: policy, maxBodyBytes: maxBodyBytes)
+        let (portStream, portContinuation) = AsyncStream.makeStream(of: Int.self)
+        var logger = Logger(label: "tether.test")
+        logger.logLevel = .warning
+        let app = try buildApplication(configuration: configuration, logger: logger, sseHeartbeat: .milliseconds(200)) { port in
+            portContinuation.yield(port)
+        }
+        let group = ServiceGroup(configuration: .init(services: [app.application], logger: logger))
+        let task = Task { try await group.run() }
+        var port = 0
+        for await bound in portStream {
+            port = bound
+            break
+        }
+        return LiveService(app: app, port: port, databasePath: path, token: apiTokens.first, group: group, task: task)
+    }
+
+    private init(app: TetherApplication, port: Int, databasePath: String, token: String?, group: ServiceGroup, task: Task<Void, any Error>) {
+        self.app = app
+        self.port = port
+        self.databasePath = databasePath
+        self.token = token
+        self.group = group
+        self.task = task
+    }
+
+    func stop() async {
+        await group.triggerGracefulShutdown()
+        _ = try? await task.value
+    }
+
+    var baseURL: String { "http://127.0.0.1:\(port)" }
+
+    struct Reply: Sendable {
+        var status: Int
+        var headers: HTTPHeaders
+        var body: Data
+        var json: [String: Any] { ((try? JSONSerialization.jsonObject(with: body)) as? [String: Any]) ?? [:] }
+        var errorCode: String? { (json["error"] as? [String: Any])?["code"] as? String }
+        var text: String { String(decoding: body, as: UTF8.self) }
+    }
+
+    func request(
+        _ method: HTTPMethod, _ path: String, body: Data? = nil, headers: [(String, String)] = [], authorize: Bool = true
+    ) async throws -> Reply {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = method
+        if let body {
+            request.body = .bytes(ByteBuffer(bytes: body))
+            request.headers.add(name: "Content-Type", value: "application/json")
+        }
+        if authorize, let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        for (name, value) in headers { request.headers.replaceOrAdd(name: name, value: value) }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let collected = try await response.body.collect(upTo: 16 * 1024 * 1024)
+        return Reply(status: Int(response.status.code), headers: response.headers, body: Data(buffer: collected))
+    }
+
+    func json(_ method: HTTPMethod, _ path: String, _ object: Any, headers: [(String, String)] = []) async throws -> Reply {
+        try await request(method, path, body: try JSONSerialization.data(withJSONObject: object), headers: headers)
+    }
+
+    /// The history of one session, in order.
+    func events(of sessionID: String) async throws -> [[String: Any]] {
+        let reply = try await request(.GET, "/v1/sessions/\(sessionID)/events?limit=1000")
+        return reply.json["events"] as? [[String: Any]] ?? []
+    }
+
+    func eventTypes(of sessionID: String) async throws -> [String] {
+        try await events(of: sessionID).compactMap { $0["type"] as? String }
+    }
+
+    /// Polls the history until `condition` holds.
+    @discardableResult
+    func waitForEvents(
+        of sessionID: String, timeout: Duration = .seconds(10), sourceLocation: SourceLocation = #_sourceLocation,
+        until condition: ([String]) -> Bool
+    ) async throws -> [String] {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let types = try await eventTypes(of: sessionID)
+            if condition(types) { return types }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let types = try await eventTypes(of: sessionID)
+        Issue.record("timed out waiting on the history of \(sessionID): \(types)", sourceLocation: sourceLocation)
+        throw CancellationError()
+    }
+}
+
+let servicePolicy = ReconnectPolicy(
+    healthCheckInterval: .milliseconds(100),
+    healthCheckTimeout: .milliseconds(400),
+    connectTimeout: .seconds(1),
+    joinTimeout: .seconds(1),
+    disconnectionTimeout: .seconds(5),
+    backoffInitial: .milliseconds(50),
+    backoffMaximum: .milliseconds(200))
+
+let sfuToken = SimulatorToken.make(callCID: "default:demo", userID: "agent-7")
+
+func createBody(urls: [String], extra: [String: Any] = [:]) -> [String: Any] {
+    var body: [String: Any] = [
+        "call_id": "default:demo", "user_id": "agent-7",
+        "sfu": ["dialect": "stream", "urls": urls, "token": sfuToken],
+    ]
+    for (key, value) in extra { body[key] = value }
+    return body
+}
+
+/// A simulator on a free port, and its admin surface.
+struct Simulator: Sendable {
+    let simulator: SFUSimulator
+
+    static func start(port: Int = 0) async throws -> Simulator {
+        let simulator = SFUSimulator(configuration: .init(port: port))
+        try await simulator.start()
+        return Simulator(simulator: simulator)
+    }
+
+    var url: String { simulator.signalingURL }
+
+    func inject(_ fault: String) async throws {
+        var request = HTTPClientRequest(url: simulator.adminURL + "/" + fault)
+        request.method = .POST
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
+        #expect(response.status == .ok, "admin \(fault)")
+    }
+
+    func stop() async { await simulator.stop() }
+}
