@@ -116,9 +116,16 @@ let package = Package(
             name: "TetherEngineTests",
             dependencies: ["TetherEngine", "TetherEvents", "StreamSFUProtocol"]
         ),
+        // Helpers the test targets share: running `tether` as a real process.
+        .target(
+            name: "TetherTestSupport",
+            dependencies: [.product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
+            path: "Tests/TetherTestSupport"
+        ),
         .testTarget(
             name: "TetherServiceTests",
             dependencies: [
+                "TetherTestSupport",
                 "TetherService",
                 "TetherEventLog",
                 "TetherEngine",
@@ -132,6 +139,7 @@ let package = Package(
         .testTarget(
             name: "TetherIntegrationTests",
             dependencies: [
+                "TetherTestSupport",
                 "TetherEngine",
                 "TetherEvents",
                 "TetherSFUSimulator",

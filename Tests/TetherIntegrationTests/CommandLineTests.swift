@@ -4,6 +4,7 @@ import FoundationNetworking
 #endif
 import Testing
 import TetherSFUSimulator
+import TetherTestSupport
 
 /// `tether connect` and `tether sfu` as real processes.
 @Suite(.serialized) struct CommandLineTests {

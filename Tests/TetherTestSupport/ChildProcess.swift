@@ -4,23 +4,24 @@ import Testing
 
 /// A `tether` subcommand run as a real process, with its stdout read line by line.
 /// Stopped by PID when the test is done with it.
-final class ChildProcess: Sendable {
+public final class ChildProcess: Sendable {
     private let process: Process
     private let lines = NIOLockedValueBox<[String]>([])
     private let partial = NIOLockedValueBox<String>("")
 
     /// The `tether` executable built next to this test bundle.
-    static let tetherBinary: URL = {
+    public static let tetherBinary: URL = {
         let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tether")
         if FileManager.default.isExecutableFile(atPath: beside.path) { return beside }
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         return root.appendingPathComponent(".build/debug/tether")
     }()
 
-    init(_ arguments: [String]) throws {
+    public init(_ arguments: [String], currentDirectory: URL? = nil) throws {
         process = Process()
         process.executableURL = Self.tetherBinary
         process.arguments = arguments
+        if let currentDirectory { process.currentDirectoryURL = currentDirectory }
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.standardError
@@ -44,19 +45,19 @@ final class ChildProcess: Sendable {
         try process.run()
     }
 
-    var pid: Int32 { process.processIdentifier }
-    var output: [String] { lines.withLockedValue { $0 } }
+    public var pid: Int32 { process.processIdentifier }
+    public var output: [String] { lines.withLockedValue { $0 } }
 
     /// The JSON objects printed so far.
-    var jsonLines: [[String: Any]] {
+    public var jsonLines: [[String: Any]] {
         output.compactMap { line in
             (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
         }
     }
 
-    var eventTypes: [String] { jsonLines.compactMap { $0["type"] as? String } }
+    public var eventTypes: [String] { jsonLines.compactMap { $0["type"] as? String } }
 
-    func waitForLine(
+    public func waitForLine(
         timeout: Duration = .seconds(15), sourceLocation: SourceLocation = #_sourceLocation,
         where predicate: (String) -> Bool
     ) async throws -> String {
@@ -70,7 +71,7 @@ final class ChildProcess: Sendable {
         throw CancellationError()
     }
 
-    func waitForEvent(_ type: String, count: Int = 1, timeout: Duration = .seconds(15), sourceLocation: SourceLocation = #_sourceLocation) async throws {
+    public func waitForEvent(_ type: String, count: Int = 1, timeout: Duration = .seconds(15), sourceLocation: SourceLocation = #_sourceLocation) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if eventTypes.filter({ $0 == type }).count >= count { return }
@@ -80,10 +81,10 @@ final class ChildProcess: Sendable {
         throw CancellationError()
     }
 
-    func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
+    public func signal(_ signal: Int32) { kill(process.processIdentifier, signal) }
 
     /// Waits for the process to exit (killing it after `timeout`) and returns its status.
-    func waitForExit(timeout: Duration = .seconds(10)) async -> Int32 {
+    public func waitForExit(timeout: Duration = .seconds(10)) async -> Int32 {
         let deadline = ContinuousClock.now + timeout
         while process.isRunning, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(10))
@@ -96,7 +97,7 @@ final class ChildProcess: Sendable {
     }
 
     /// Stops the process by PID if it still runs.
-    func stop() async {
+    public func stop() async {
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()

@@ -1,0 +1,105 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import Testing
+import TetherTestSupport
+
+/// `kill -9` of a real `tether serve` process with live sessions.
+@Suite(.serialized) struct CrashRecoveryTests {
+    func startServe(database: String, in folder: URL) async throws -> (ChildProcess, String) {
+        let serve = try ChildProcess([
+            "serve", "--port", "0", "--db", database, "--log-level", "warning",
+            "--health-check-interval", "100ms", "--health-check-timeout", "500ms", "--disconnection-timeout", "10s",
+        ], currentDirectory: folder)
+        let line = try await serve.waitForLine { $0.contains("listening on") }
+        let base = String(try #require(line.split(separator: " ").last))
+        return (serve, base)
+    }
+
+    func call(_ method: HTTPMethod, _ url: String, json: [String: Any]? = nil) async throws -> (Int, [String: Any]) {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        if let json {
+            request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: json)))
+            request.headers.add(name: "Content-Type", value: "application/json")
+        }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let body = try await response.body.collect(upTo: 16 << 20)
+        let object = (try? JSONSerialization.jsonObject(with: Data(buffer: body))) as? [String: Any] ?? [:]
+        return (Int(response.status.code), object)
+    }
+
+    @Test func killNineLosesNoEventAndResumesLiveSessionsByRejoin() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tether-crash-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        // A relative path, from a directory that is not the project: the shipped binary
+        // must create and migrate the database on its own.
+        let database = "history.sqlite"
+        let sfu = try await Simulator.start()
+        var (serve, base) = try await startServe(database: database, in: folder)
+        do {
+            var ids: [String] = []
+            for _ in 0..<3 {
+                let (status, session) = try await call(.POST, base + "/v1/sessions", json: createBody(urls: [sfu.url]))
+                #expect(status == 201)
+                ids.append(try #require(session["id"] as? String))
+            }
+            try await sfu.inject("drop")
+            for id in ids {
+                try await waitFor(base, id) { $0.contains("reconnected") }
+            }
+            let before = try #require(try await call(.GET, base + "/v1/events?limit=1000").1["events"] as? [[String: Any]])
+
+            serve.signal(SIGKILL)
+            _ = await serve.waitForExit()
+            (serve, base) = try await startServe(database: database, in: folder)
+
+            for id in ids {
+                let types = try await waitFor(base, id) { $0.last == "reconnected" && $0.contains("resumed_after_restart") }
+                let tail = Array(types.suffix(3))
+                #expect(tail == ["resumed_after_restart", "reconnect_started", "reconnected"], "\(types)")
+                let events = try await events(base, id)
+                let started = try #require(events.last { $0["type"] as? String == "reconnect_started" })
+                #expect(started["strategy"] as? String == "rejoin")
+                #expect(started["trigger"] as? String == "restart")
+                let (_, session) = try await call(.GET, base + "/v1/sessions/\(id)")
+                #expect(session["state"] as? String == "joined")
+            }
+            // Every event shown before the kill is still there, unchanged.
+            let after = try #require(try await call(.GET, base + "/v1/events?limit=1000").1["events"] as? [[String: Any]])
+            let afterByID = Dictionary(uniqueKeysWithValues: after.compactMap { event in (event["id"] as? Int).map { ($0, event) } })
+            for event in before {
+                let id = try #require(event["id"] as? Int)
+                #expect(afterByID[id].map { NSDictionary(dictionary: $0) } == NSDictionary(dictionary: event))
+            }
+            #expect(sfu.simulator.state.sessions.filter(\.connected).count == 3)
+            serve.signal(SIGTERM)
+            #expect(await serve.waitForExit() == 0)
+            #expect(sfu.simulator.state.counters.leaves == 3)
+        } catch {
+            await serve.stop()
+            await sfu.stop()
+            throw error
+        }
+        await sfu.stop()
+        try? FileManager.default.removeItem(at: folder)
+    }
+
+    func events(_ base: String, _ id: String) async throws -> [[String: Any]] {
+        try await call(.GET, base + "/v1/sessions/\(id)/events?limit=1000").1["events"] as? [[String: Any]] ?? []
+    }
+
+    @discardableResult
+    func waitFor(_ base: String, _ id: String, sourceLocation: SourceLocation = #_sourceLocation, until condition: ([String]) -> Bool) async throws -> [String] {
+        let deadline = ContinuousClock.now + .seconds(15)
+        var types: [String] = []
+        while ContinuousClock.now < deadline {
+            types = try await events(base, id).compactMap { $0["type"] as? String }
+            if condition(types) { return types }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        Issue.record("timed out; history: \(types)", sourceLocation: sourceLocation)
+        throw CancellationError()
+    }
+}
