@@ -43,6 +43,9 @@ struct SFUCommand: AsyncParsableCommand {
     @Option(help: "Seconds a lost session stays resumable by FAST (sent as fast_reconnect_deadline_seconds).")
     var fastReconnectDeadline = 10
 
+    @Flag(help: "Accept tokens without call_cid/user_id claims as an anonymous participant (for fuzzing; ignored with --secret).")
+    var anonymousTokens = false
+
     @Option(help: "Log level for stderr diagnostics.")
     var logLevel: Logger.Level = .warning
 
@@ -61,7 +64,7 @@ struct SFUCommand: AsyncParsableCommand {
         let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
         let simulator = SFUSimulator(configuration: .init(
             host: host, port: port, nodeID: nodeID ?? "sfu-\(port)", tokenSecret: secret,
-            fastReconnectDeadlineSeconds: fastReconnectDeadline))
+            fastReconnectDeadlineSeconds: fastReconnectDeadline, acceptAnonymousTokens: anonymousTokens))
         do {
             try await simulator.start()
         } catch {

@@ -9,8 +9,15 @@ public struct SimulatorConfiguration: Sendable {
     public var tokenSecret: String?
     /// How long a lost session stays resumable by FAST; sent as `fast_reconnect_deadline_seconds`.
     public var fastReconnectDeadlineSeconds: Int
+    /// Accept tokens that carry no claims as an anonymous participant (for fuzzing the
+    /// API with random tokens); never combined with a secret.
+    public var acceptAnonymousTokens: Bool
 
-    public init(host: String = "127.0.0.1", port: Int = 0, nodeID: String = "sfu", tokenSecret: String? = nil, fastReconnectDeadlineSeconds: Int = 10) {
+    public init(
+        host: String = "127.0.0.1", port: Int = 0, nodeID: String = "sfu", tokenSecret: String? = nil,
+        fastReconnectDeadlineSeconds: Int = 10, acceptAnonymousTokens: Bool = false
+    ) {
+        self.acceptAnonymousTokens = acceptAnonymousTokens
         self.host = host
         self.port = port
         self.nodeID = nodeID

@@ -10,6 +10,11 @@ struct TokenClaims: Sendable, Equatable {
         var description: String
     }
 
+    init(callCID: String, userID: String) {
+        self.callCID = callCID
+        self.userID = userID
+    }
+
     /// Reads the payload; checks the HS256 signature only when `secret` is given.
     init(token: String, secret: String?) throws {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)

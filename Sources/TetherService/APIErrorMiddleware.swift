@@ -29,6 +29,15 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             }
             logger.error("request failed", metadata: ["operation": "\(error.operationID)", "error": "\(error.underlyingError)"])
             return Self.response(for: APIError(.internalServerError, code: "internal_error", message: "the request failed inside Tether"))
+        } catch let error as HTTPError where error.status == .notFound {
+            if let methods = RouteTable.methods(for: request.uri.path) {
+                var response = Self.response(for: APIError(
+                    .methodNotAllowed, code: "method_not_allowed",
+                    message: "\(request.method) is not supported on \(request.uri.path); use \(methods.joined(separator: " or "))"))
+                response.headers[.allow] = methods.joined(separator: ", ")
+                return response
+            }
+            return Self.response(for: APIError(.notFound, code: "not_found", message: "no route \(request.method) \(request.uri.path)"))
         } catch let error as HTTPError {
             let code = switch error.status {
             case .notFound: "not_found"

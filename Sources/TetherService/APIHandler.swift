@@ -26,12 +26,12 @@ struct APIHandler: APIProtocol {
 
     func listSessions(_ input: Operations.listSessions.Input) async throws -> Operations.listSessions.Output {
         let limit = try Self.limit(input.query.limit)
-        let before = try input.query.cursor.map { cursor throws(APIError) in try Cursor.decode(cursor, kind: "s") }
+        let before = try input.query.cursor.map { cursor throws(APIError) in try Cursor.decode(cursor) }
         await log.flush()
         let records = try log.store.sessions(SessionQuery(
             state: input.query.state?.rawValue, callID: input.query.call_id, beforeSeq: before, limit: limit))
         let attempts = await registry.currentAttempts(for: records.map(\.id))
-        let next = records.count == limit ? records.last?.seq.map { Cursor.encode(kind: "s", value: $0) } : nil
+        let next = records.count == limit ? records.last?.seq.map { Cursor.encode($0) } : nil
         return .ok(.init(body: .json(.init(
             sessions: records.map { .init($0, currentAttempt: attempts[$0.id] ?? 0) },
             next_cursor: next))))
@@ -51,7 +51,7 @@ struct APIHandler: APIProtocol {
 
     func listSessionEvents(_ input: Operations.listSessionEvents.Input) async throws -> Operations.listSessionEvents.Output {
         let limit = try Self.limit(input.query.limit)
-        let after = try input.query.cursor.map { cursor throws(APIError) in try Cursor.decode(cursor, kind: "e") }
+        let after = try input.query.cursor.map { cursor throws(APIError) in try Cursor.decode(cursor) }
         await log.flush()
         guard try log.store.session(id: input.path.id) != nil else { throw APIError.notFound(session: input.path.id) }
         let events = try log.store.events(EventQuery(sessionID: input.path.id, afterID: after, limit: limit))
@@ -60,10 +60,9 @@ struct APIHandler: APIProtocol {
 
     func listEvents(_ input: Operations.listEvents.Input) async throws -> Operations.listEvents.Output {
         let limit = try Self.limit(input.query.limit)
-        let after = try input.query.cursor.map { cursor throws(APIError) in try Cursor.decode(cursor, kind: "e") }
-        if let since = input.query.since, let until = input.query.until, since > until {
-            throw APIError.badRequest("since must not be after until", code: "invalid_time_range")
-        }
+        let after = try input.query.cursor.map { cursor throws(APIError) in try Cursor.decode(cursor) }
+        try Self.nonNegative(input.query.since, "since")
+        try Self.nonNegative(input.query.until, "until")
         await log.flush()
         let events = try log.store.events(EventQuery(
             sessionID: input.query.session_id, type: input.query._type?.rawValue,
@@ -72,9 +71,10 @@ struct APIHandler: APIProtocol {
     }
 
     func getStats(_ input: Operations.getStats.Input) async throws -> Operations.getStats.Output {
+        try Self.nonNegative(input.query.since, "since")
+        try Self.nonNegative(input.query.until, "until")
         let until = input.query.until ?? Int64(Date().timeIntervalSince1970 * 1000) + 1
         let since = input.query.since ?? max(0, until - 3_600_000)
-        guard since <= until else { throw APIError.badRequest("since must not be after until", code: "invalid_time_range") }
         await log.flush()
         let stats = try log.store.stats(sinceMs: since, untilMs: until)
         return .ok(.init(body: .json(.init(
@@ -121,8 +121,12 @@ struct APIHandler: APIProtocol {
         return value
     }
 
+    static func nonNegative(_ value: Int64?, _ name: String) throws(APIError) {
+        if let value, value < 0 { throw APIError.badRequest("\(name) must be a time in ms since 1970, got \(value)", code: "invalid_time") }
+    }
+
     static func page(_ events: [SessionEvent], limit: Int) throws -> Components.Schemas.EventPage {
-        let next = events.count == limit ? events.last?.id.map { Cursor.encode(kind: "e", value: $0) } : nil
+        let next = events.count == limit ? events.last?.id.map { Cursor.encode($0) } : nil
         return .init(events: try events.map(Components.Schemas.Event.init), next_cursor: next)
     }
 }

@@ -1,22 +1,11 @@
-import Foundation
-
-/// Opaque page cursors: base64url of a kind letter and a number (`e:123`, `s:45`).
+/// Page cursors: the decimal id (events) or creation sequence (sessions) of the last
+/// item of the previous page. Clients pass them back as given.
 enum Cursor {
-    static func encode(kind: Character, value: Int64) -> String {
-        Data("\(kind):\(value)".utf8).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
+    static func encode(_ value: Int64) -> String { String(value) }
 
-    static func decode(_ text: String, kind: Character) throws(APIError) -> Int64 {
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.count % 4 != 0 { base64 += "=" }
-        guard let data = Data(base64Encoded: base64),
-              let decoded = String(data: data, encoding: .utf8),
-              decoded.first == kind, decoded.dropFirst().first == ":",
-              let value = Int64(decoded.dropFirst(2)), value >= 0
-        else {
-            throw APIError.badRequest("'\(text)' is not a cursor this endpoint gave out", code: "invalid_cursor")
+    static func decode(_ text: String) throws(APIError) -> Int64 {
+        guard !text.isEmpty, text.count <= 18, text.allSatisfy(\.isASCII), let value = Int64(text), value >= 0 else {
+            throw APIError.badRequest("'\(text)' is not a cursor this API gave out", code: "invalid_cursor")
         }
         return value
     }

@@ -29,7 +29,8 @@ struct EventStreamRoute: Sendable {
         let headerID = request.headers[HTTPField.Name("Last-Event-ID")!]
         let queryID: String? = request.uri.queryParameters.get("after").map { String($0) }
         var resumeFrom: Int64 = 0
-        if let text = headerID ?? queryID {
+        // An empty Last-Event-ID means the client has seen nothing yet.
+        if let text = [headerID, queryID].compactMap({ $0 }).first(where: { !$0.isEmpty }) {
             guard let value = Int64(text.trimmingCharacters(in: .whitespaces)), value >= 0 else {
                 throw APIError.badRequest("Last-Event-ID / after must be an event id, got '\(text)'", code: "invalid_last_event_id")
             }
