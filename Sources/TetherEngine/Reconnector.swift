@@ -36,6 +36,9 @@ public struct Reconnector: Sendable {
         case setState(SessionState)
         /// Close the current connection generation without a loss (we asked).
         case retireConnection
+        /// Leave the current node (its leave request, then close 1000) without waiting,
+        /// before moving elsewhere, so the old node lets the participant go at once.
+        case retireConnectionLeaving(reason: String)
         /// Send the dialect's leave, then close with 1000.
         case leave(reason: String)
         case startAttempt(AttemptPlan)
@@ -318,7 +321,7 @@ public struct Reconnector: Sendable {
         var actions: [Action] = [
             .emit(.reconnectStarted(strategy: strategy, trigger: trigger)),
             .armTimer(.deadline, at: recovery.deadline),
-            .retireConnection,
+            strategy == .migrate ? .retireConnectionLeaving(reason: "migrating") : .retireConnection,
         ]
         if strategy == .fast, now >= recovery.fastValidUntil {
             // The SFU has already let the session go: resuming it cannot work.

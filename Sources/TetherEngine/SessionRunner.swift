@@ -181,6 +181,8 @@ public actor SessionRunner {
                 if state.isTerminal { finish() }
             case .retireConnection:
                 client.retireCurrent()
+            case .retireConnectionLeaving(let reason):
+                client.retireCurrent(leaving: .leave(sessionID: machine.sfuSessionID ?? "", reason: reason))
             case .leave(let reason):
                 let sessionID = machine.sfuSessionID ?? ""
                 await client.closeCurrent(leaving: .leave(sessionID: sessionID, reason: reason))

@@ -82,12 +82,12 @@ public final class SignalingClient: Sendable {
         try? await current.closed.get()
     }
 
-    /// Closes the current generation without waiting (and without a leave).
-    public func retireCurrent() {
+    /// Closes the current generation without waiting; `request` (a leave) is sent first.
+    public func retireCurrent(leaving request: SignalRequest? = nil) {
         generations.withLockedValue { state -> ConnectionGeneration? in
             defer { state.current = nil }
             return state.current
-        }?.close(leaving: nil)
+        }?.close(leaving: request)
     }
 
     /// Closes `generation` without a loss if it is still the current one.

@@ -10,12 +10,14 @@ extension Components.Schemas.Session {
         let urls = (try? decoder.decode([String].self, from: Data(record.sfuURLs.utf8))) ?? []
         let metadata = (try? decoder.decode([String: String].self, from: Data(record.metadata.utf8))) ?? [:]
         let policy = (try? decoder.decode(PolicyDocument.self, from: Data(record.policy.utf8))) ?? PolicyDocument(.default)
+        let janus = record.dialectOptions.flatMap { try? decoder.decode(JanusOptions.self, from: Data($0.utf8)) }
         self.init(
             id: record.id,
             state: Components.Schemas.SessionState(rawValue: record.state) ?? .failed,
             call_id: record.callID,
             user_id: record.userID,
             dialect: record.dialect,
+            janus: janus.map { .init(room: $0.room, display: $0.display, create_room: $0.createRoom) },
             sfu_urls: urls,
             sfu_url: record.sfuURL,
             sfu_session_id: record.sfuSessionID,
@@ -67,6 +69,19 @@ extension CreateSessionRequest {
         if let key = idempotencyKey {
             try require(!key.isEmpty && key.count <= 200, "Idempotency-Key must be 1 to 200 characters")
         }
+        var janus: JanusOptions?
+        switch body.sfu.dialect {
+        case .janus:
+            guard let options = body.sfu.janus else {
+                throw APIError.invalid("sfu.janus (room, display, create_room) is required for the janus dialect", code: "validation_failed")
+            }
+            try require(options.room >= 1, "sfu.janus.room must be a positive integer")
+            let display = options.display ?? body.user_id
+            try require(!display.isEmpty && display.count <= 256, "sfu.janus.display must be 1 to 256 characters")
+            janus = JanusOptions(room: options.room, display: display, createRoom: options.create_room ?? false)
+        case .stream:
+            try require(body.sfu.janus == nil, "sfu.janus only applies to the janus dialect")
+        }
         let metadata = body.metadata?.additionalProperties ?? [:]
         try require(metadata.count <= 32, "metadata holds at most 32 entries")
         try require(metadata.allSatisfy { $0.key.count <= 256 && $0.value.count <= 1024 }, "metadata keys are at most 256 and values 1024 characters")
@@ -92,6 +107,6 @@ extension CreateSessionRequest {
         self.init(
             callID: body.call_id, userID: body.user_id, dialect: body.sfu.dialect.rawValue,
             sfuURLs: body.sfu.urls, token: body.sfu.token, policy: policy, metadata: metadata,
-            idempotencyKey: idempotencyKey)
+            janus: janus, idempotencyKey: idempotencyKey)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import OpenAPIRuntime
 import TetherAPI
+import TetherEngine
 import TetherEventLog
 import TetherEvents
 
@@ -47,6 +48,23 @@ struct APIHandler: APIProtocol {
     func deleteSession(_ input: Operations.deleteSession.Input) async throws -> Operations.deleteSession.Output {
         guard try await registry.delete(id: input.path.id) else { throw APIError.notFound(session: input.path.id) }
         return .noContent(.init())
+    }
+
+    func migrateSession(_ input: Operations.migrateSession.Input) async throws -> Operations.migrateSession.Output {
+        var target: String?
+        if case .json(let body) = input.body { target = body.target_url }
+        let record = try await registry.migrate(id: input.path.id, to: target)
+        let attempt = try await registry.session(id: input.path.id)?.currentAttempt ?? 0
+        return .accepted(.init(body: .json(.init(record, currentAttempt: attempt))))
+    }
+
+    func drainNode(_ input: Operations.drainNode.Input) async throws -> Operations.drainNode.Output {
+        guard case .json(let body) = input.body else { throw APIError.badRequest("the body must be JSON") }
+        for url in [body.sfu_url] + (body.target_url.map { [$0] } ?? []) {
+            do { _ = try SignalingURL(url) } catch { throw APIError.invalid("\(error)", code: "invalid_sfu_url") }
+        }
+        let (moved, skipped) = await registry.drain(sfuURL: body.sfu_url, to: body.target_url)
+        return .accepted(.init(body: .json(.init(moved: moved, skipped: skipped))))
     }
 
     func listSessionEvents(_ input: Operations.listSessionEvents.Input) async throws -> Operations.listSessionEvents.Output {

@@ -1,6 +1,7 @@
 import Hummingbird
 
-/// Refuses request bodies over the limit with 413 before anything reads them.
+/// Refuses request bodies over the limit with 413 before anything reads them, and reads
+/// an empty POST body with no Content-Type as `{}` (so `POST …/migrate` needs no body).
 struct BodyLimitMiddleware<Context: RequestContext>: RouterMiddleware {
     let maxBytes: Int
 
@@ -12,10 +13,16 @@ struct BodyLimitMiddleware<Context: RequestContext>: RouterMiddleware {
             return try await next(request, context)
         }
         var request = request
+        let body: ByteBuffer
         do {
-            _ = try await request.collectBody(upTo: maxBytes)
+            body = try await request.collectBody(upTo: maxBytes)
         } catch let error as HTTPError where error.status == .contentTooLarge {
             throw APIError(.contentTooLarge, code: "body_too_large", message: "the body is larger than the limit of \(maxBytes) bytes")
+        }
+        if body.readableBytes == 0, request.headers[.contentType] == nil {
+            var head = request.head
+            head.headerFields[.contentType] = "application/json"
+            request = Request(head: head, body: .init(buffer: ByteBuffer(string: "{}")))
         }
         return try await next(request, context)
     }

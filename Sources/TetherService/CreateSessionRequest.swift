@@ -9,6 +9,7 @@ struct CreateSessionRequest: Sendable, Equatable {
     var token: String
     var policy: ReconnectPolicy
     var metadata: [String: String]
+    var janus: JanusOptions?
     var idempotencyKey: String?
 
     /// Identifies the request's content, to tell a retry from a different request that
@@ -18,7 +19,20 @@ struct CreateSessionRequest: Sendable, Equatable {
             callID, userID, dialect, sfuURLs.joined(separator: ","), String(token.count),
             metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "&"),
             "\(PolicyDocument(policy))",
+            janus.map { "\($0.room)/\($0.display)/\($0.createRoom)" } ?? "",
         ]
         return parts.joined(separator: "|")
+    }
+}
+
+/// The `janus` dialect's options: the videoroom, as stored with the session.
+struct JanusOptions: Codable, Sendable, Equatable {
+    var room: Int64
+    var display: String
+    var createRoom: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case room, display
+        case createRoom = "create_room"
     }
 }

@@ -46,7 +46,7 @@ public actor SessionRegistry: Service {
         for record in records {
             guard let urls = try? JSONDecoder().decode([String].self, from: Data(record.sfuURLs.utf8)),
                   let policy = try? JSONDecoder().decode(PolicyDocument.self, from: Data(record.policy.utf8)),
-                  !urls.isEmpty, let dialect = Self.dialect(named: record.dialect)
+                  !urls.isEmpty, let dialect = Self.dialect(named: record.dialect, options: record.dialectOptions)
             else {
                 logger.error("cannot resume session: unreadable row", metadata: ["session": "\(record.id)"])
                 continue
@@ -98,7 +98,8 @@ public actor SessionRegistry: Service {
     }
 
     private func performCreate(_ request: CreateSessionRequest) async -> Result<SessionRecord, APIError> {
-        guard let dialect = Self.dialect(named: request.dialect) else {
+        let options = request.janus.flatMap { try? JSONEncoder().encode($0) }.map { String(decoding: $0, as: UTF8.self) }
+        guard let dialect = Self.dialect(named: request.dialect, options: options) else {
             return .failure(.invalid("unknown dialect '\(request.dialect)'", code: "unknown_dialect"))
         }
         let encoder = JSONEncoder()
@@ -109,7 +110,7 @@ public actor SessionRegistry: Service {
             state: SessionState.connecting.rawValue,
             callID: request.callID, userID: request.userID, dialect: request.dialect,
             sfuURLs: String(decoding: (try? encoder.encode(request.sfuURLs)) ?? Data("[]".utf8), as: UTF8.self),
-            sfuToken: request.token, dialectOptions: nil,
+            sfuToken: request.token, dialectOptions: options,
             policy: String(decoding: (try? encoder.encode(PolicyDocument(request.policy))) ?? Data("{}".utf8), as: UTF8.self),
             metadata: String(decoding: (try? encoder.encode(request.metadata)) ?? Data("{}".utf8), as: UTF8.self),
             sfuURL: request.sfuURLs[0],
@@ -162,6 +163,57 @@ public actor SessionRegistry: Service {
         return try log.store.session(id: id) != nil
     }
 
+    /// Starts a MIGRATE of one live session to `targetURL` (or its next node).
+    func migrate(id: String, to targetURL: String?) async throws -> SessionRecord {
+        guard let session = live[id], let runner = session.runner else {
+            await log.flush()
+            guard try log.store.session(id: id) != nil else { throw APIError.notFound(session: id) }
+            throw APIError(.conflict, code: "session_not_live", message: "session '\(id)' has ended; only a live session can move")
+        }
+        let urls = runner.configuration.sfuURLs
+        var target: Int?
+        if let targetURL {
+            guard let index = urls.firstIndex(of: targetURL) else {
+                throw APIError.invalid("target_url '\(targetURL)' is not one of the session's sfu_urls \(urls)", code: "unknown_target")
+            }
+            guard targetURL != session.currentRecord.sfuURL else {
+                throw APIError.invalid("the session is already on \(targetURL)", code: "already_there")
+            }
+            target = index
+        } else if urls.count < 2 {
+            throw APIError.invalid("the session has a single SFU URL; there is nowhere to move it", code: "no_other_node")
+        }
+        await runner.migrate(toNode: target)
+        await log.flush()
+        return session.currentRecord
+    }
+
+    /// Starts a MIGRATE of every live session on `sfuURL`; returns moved and skipped ids.
+    func drain(sfuURL: String, to targetURL: String?) async -> (moved: [String], skipped: [String]) {
+        var moved: [String] = []
+        var skipped: [String] = []
+        for session in live.values.sorted(by: { $0.id < $1.id }) {
+            let record = session.currentRecord
+            guard record.sfuURL == sfuURL, record.isLive, let runner = session.runner else { continue }
+            let urls = runner.configuration.sfuURLs
+            var target: Int?
+            if let targetURL {
+                guard let index = urls.firstIndex(of: targetURL), targetURL != sfuURL else {
+                    skipped.append(record.id)
+                    continue
+                }
+                target = index
+            } else if urls.count < 2 {
+                skipped.append(record.id)
+                continue
+            }
+            await runner.migrate(toNode: target)
+            moved.append(record.id)
+        }
+        await log.flush()
+        return (moved, skipped)
+    }
+
     func currentAttempts(for ids: [String]) async -> [String: Int] {
         var attempts: [String: Int] = [:]
         for id in ids {
@@ -206,10 +258,15 @@ public actor SessionRegistry: Service {
         return runner
     }
 
-    static func dialect(named name: String) -> (any SignalingDialect)? {
+    static func dialect(named name: String, options: String?) -> (any SignalingDialect)? {
         switch name {
-        case "stream": StreamDialect()
-        default: nil
+        case "stream":
+            return StreamDialect()
+        case "janus":
+            guard let options = options.flatMap({ try? JSONDecoder().decode(JanusOptions.self, from: Data($0.utf8)) }) else { return nil }
+            return JanusDialect(room: options.room, display: options.display, createRoom: options.createRoom)
+        default:
+            return nil
         }
     }
 }

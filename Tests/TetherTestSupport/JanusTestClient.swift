@@ -1,0 +1,186 @@
+import Foundation
+import HTTPTypes
+import Logging
+import NIOConcurrencyHelpers
+import Testing
+import WSClient
+
+/// A plain Janus WebSocket client for assertions from the server's side: the admin API
+/// (`janus-admin-protocol`) or an observer participant (`janus-protocol`). Built on
+/// swift-websocket's `WSClient`, independent of the dialect under test.
+public final class JanusTestClient: Sendable {
+    private let incoming = NIOLockedValueBox<[String]>([])
+    private let outgoing: AsyncStream<String>.Continuation
+    private let task: Task<Void, any Error>
+    private let counter = NIOLockedValueBox(0)
+    public let adminSecret: String?
+
+    public init(url: String, subprotocol: String = "janus-protocol", adminSecret: String? = nil) {
+        let (stream, continuation) = AsyncStream.makeStream(of: String.self)
+        outgoing = continuation
+        self.adminSecret = adminSecret
+        let incoming = self.incoming
+        var configuration = WebSocketClientConfiguration(maxFrameSize: 1 << 20)
+        configuration.additionalHeaders[.secWebSocketProtocol] = subprotocol
+        task = Task {
+            try await WebSocketClient.connect(url: url, configuration: configuration, logger: Logger(label: "janus.test")) { inbound, outbound, _ in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        for await text in stream { try await outbound.write(.text(text)) }
+                    }
+                    group.addTask {
+                        for try await message in inbound.messages(maxSize: 1 << 20) {
+                            guard case .text(let text) = message else { continue }
+                            incoming.withLockedValue { $0.append(text) }
+                        }
+                    }
+                    try await group.next()
+                    group.cancelAll()
+                }
+            }
+        }
+    }
+
+    public var messages: [[String: Any]] {
+        incoming.withLockedValue { $0 }.compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }
+    }
+
+    /// Sends `body` with a fresh transaction and waits for the final reply to it (not an ack).
+    @discardableResult
+    public func request(_ body: [String: Any], timeout: Duration = .seconds(5)) async throws -> [String: Any] {
+        let transaction = "obs-\(counter.withLockedValue { $0 += 1; return $0 })"
+        var message = body
+        message["transaction"] = transaction
+        if let adminSecret { message["admin_secret"] = adminSecret }
+        let data = try JSONSerialization.data(withJSONObject: message)
+        outgoing.yield(String(decoding: data, as: UTF8.self))
+        return try await waitFor(timeout: timeout) {
+            $0["transaction"] as? String == transaction && $0["janus"] as? String != "ack"
+        }
+    }
+
+    /// Sends `body` with a fresh transaction, without waiting for anything.
+    public func send(_ body: [String: Any]) {
+        var message = body
+        message["transaction"] = "obs-\(counter.withLockedValue { $0 += 1; return $0 })"
+        if let adminSecret { message["admin_secret"] = adminSecret }
+        if let data = try? JSONSerialization.data(withJSONObject: message) {
+            outgoing.yield(String(decoding: data, as: UTF8.self))
+        }
+    }
+
+    /// Waits for a message satisfying `predicate`.
+    public func waitFor(timeout: Duration = .seconds(5), sourceLocation: SourceLocation = #_sourceLocation, _ predicate: ([String: Any]) -> Bool) async throws -> [String: Any] {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let found = messages.first(where: predicate) { return found }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        Issue.record("no matching Janus message within \(timeout); got \(messages.suffix(5))", sourceLocation: sourceLocation)
+        throw CancellationError()
+    }
+
+    public func close() {
+        outgoing.finish()
+        task.cancel()
+    }
+}
+
+extension JanusInstance {
+    /// Janus session ids the admin API lists.
+    public func listSessions() async throws -> [Int64] {
+        let admin = JanusTestClient(url: adminURL, subprotocol: "janus-admin-protocol", adminSecret: adminSecret)
+        defer { admin.close() }
+        let reply = try await admin.request(["janus": "list_sessions"])
+        return (reply["sessions"] as? [Any] ?? []).compactMap { ($0 as? NSNumber)?.int64Value }
+    }
+
+    /// The participants of `room`, through an observer's `listparticipants`.
+    public func participants(in room: Int) async throws -> [(id: Int64, display: String)] {
+        let observer = try await JanusObserver.join(self, room: room, display: "lister", create: false)
+        defer { observer.close() }
+        return try await observer.listParticipants()
+    }
+}
+
+/// A second participant in a room, watching joins and leaves the way a real peer would.
+public final class JanusObserver: Sendable {
+    public let client: JanusTestClient
+    public let session: Int64
+    public let handle: Int64
+    public let room: Int
+    private let keepAliveTask = NIOLockedValueBox<Task<Void, Never>?>(nil)
+
+    public static func join(_ janus: JanusInstance, room: Int, display: String = "observer", create: Bool = true) async throws -> JanusObserver {
+        let client = JanusTestClient(url: janus.url)
+        let created = try await client.request(["janus": "create"])
+        let session = try #require(((created["data"] as? [String: Any])?["id"] as? NSNumber)?.int64Value)
+        let attached = try await client.request(["janus": "attach", "session_id": session, "plugin": "janus.plugin.videoroom"])
+        let handle = try #require(((attached["data"] as? [String: Any])?["id"] as? NSNumber)?.int64Value)
+        if create {
+            _ = try await client.request(["janus": "message", "session_id": session, "handle_id": handle,
+                                          "body": ["request": "create", "room": room, "publishers": 100, "permanent": false, "notify_joining": true]])
+        }
+        _ = try await client.request(["janus": "message", "session_id": session, "handle_id": handle,
+                                      "body": ["request": "join", "ptype": "publisher", "room": room, "display": display]])
+        let observer = JanusObserver(client: client, session: session, handle: handle, room: room)
+        observer.keepAlive()
+        return observer
+    }
+
+    private init(client: JanusTestClient, session: Int64, handle: Int64, room: Int) {
+        self.client = client
+        self.session = session
+        self.handle = handle
+        self.room = room
+    }
+
+    private func keepAlive() {
+        let client = self.client
+        let session = self.session
+        let task = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(10))
+                client.send(["janus": "keepalive", "session_id": session])
+            }
+        }
+        keepAliveTask.withLockedValue { $0 = task }
+    }
+
+    public func listParticipants() async throws -> [(id: Int64, display: String)] {
+        let reply = try await client.request(["janus": "message", "session_id": session, "handle_id": handle,
+                                              "body": ["request": "listparticipants", "room": room]])
+        let data = (reply["plugindata"] as? [String: Any])?["data"] as? [String: Any]
+        return (data?["participants"] as? [[String: Any]] ?? []).compactMap { participant in
+            guard let id = (participant["id"] as? NSNumber)?.int64Value else { return nil }
+            return (id, participant["display"] as? String ?? "")
+        }
+    }
+
+    /// Participant ids that the observer saw leave.
+    public var leavingIDs: [Int64] {
+        client.messages.compactMap { message in
+            let data = (message["plugindata"] as? [String: Any])?["data"] as? [String: Any]
+            return (data?["leaving"] as? NSNumber)?.int64Value ?? (data?["unpublished"] as? NSNumber)?.int64Value
+        }
+    }
+
+    /// Participant ids the observer saw join.
+    public var joiningIDs: [Int64] {
+        client.messages.compactMap { message in
+            let data = (message["plugindata"] as? [String: Any])?["data"] as? [String: Any]
+            return ((data?["joining"] as? [String: Any])?["id"] as? NSNumber)?.int64Value
+        }
+    }
+
+    /// Destroys the observer's Janus session (so it leaves the room now), then closes.
+    public func close() {
+        keepAliveTask.withLockedValue { $0 }?.cancel()
+        client.send(["janus": "destroy", "session_id": session])
+        let client = self.client
+        Task {
+            try? await Task.sleep(for: .milliseconds(100))
+            client.close()
+        }
+    }
+}
