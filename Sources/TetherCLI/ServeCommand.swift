@@ -62,6 +62,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Largest request body in bytes. (env TETHER_MAX_BODY_BYTES, default 65536)")
     var maxBodyBytes: Int?
 
+    @Option(help: "Cap on reconnect attempts running at once, service-wide. (env TETHER_MAX_RECONNECTS_IN_FLIGHT, default 256)")
+    var maxReconnectsInFlight: Int?
+
+    @Option(help: "Cap on reconnect attempts started per second, service-wide, spread with jitter. (env TETHER_MAX_RECONNECTS_PER_SECOND, default 1000)")
+    var maxReconnectsPerSecond: Int?
+
     @Option(help: "Log level for stderr. (env TETHER_LOG_LEVEL, default info)")
     var logLevel: Logger.Level?
 
@@ -102,7 +108,9 @@ struct ServeCommand: AsyncParsableCommand {
                 backoffInitial: try duration(backoffInitial, "TETHER_BACKOFF_INITIAL", defaults.backoffInitial),
                 backoffMaximum: try duration(backoffMax, "TETHER_BACKOFF_MAX", defaults.backoffMaximum)),
             eventRetention: try duration(eventRetention, "TETHER_EVENT_RETENTION", .seconds(7 * 24 * 3600)),
-            maxBodyBytes: try integer(maxBodyBytes, "TETHER_MAX_BODY_BYTES", 64 * 1024))
+            maxBodyBytes: try integer(maxBodyBytes, "TETHER_MAX_BODY_BYTES", 64 * 1024),
+            maxReconnectsInFlight: try integer(maxReconnectsInFlight, "TETHER_MAX_RECONNECTS_IN_FLIGHT", 256),
+            maxReconnectsPerSecond: try integer(maxReconnectsPerSecond, "TETHER_MAX_RECONNECTS_PER_SECOND", 1000))
     }
 
     func run() async throws {

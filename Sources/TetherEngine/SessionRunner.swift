@@ -12,6 +12,7 @@ public actor SessionRunner {
     private let onSnapshot: @Sendable (SessionSnapshot) -> Void
     private var lastReportedSnapshot: SessionSnapshot?
     private let logger: Logger
+    private let limiter: ReconnectLimiter?
     private var machine: Reconnector
     private var activeGeneration: UInt64 = 0
     /// Notices from a generation that joined but whose success this actor has not
@@ -30,10 +31,12 @@ public actor SessionRunner {
         dialect: any SignalingDialect,
         eventLoopGroup: any EventLoopGroup,
         logger: Logger = Logger(label: "tether.session"),
+        limiter: ReconnectLimiter? = nil,
         onSnapshot: @escaping @Sendable (SessionSnapshot) -> Void = { _ in },
         record: @escaping @Sendable (SessionEvent) -> Void
     ) {
         self.onSnapshot = onSnapshot
+        self.limiter = limiter
         self.configuration = configuration
         self.client = SignalingClient(dialect: dialect, policy: configuration.policy, eventLoopGroup: eventLoopGroup)
         self.record = record
@@ -223,13 +226,21 @@ public actor SessionRunner {
                 fromSFU: plan.fromNodeIndex.map { configuration.sfuURLs[$0] },
                 reason: plan.trigger.rawValue))
         let url = configuration.sfuURLs[plan.nodeIndex]
-        let task = Task { [client] in
+        let task = Task { [client, limiter] in
             let result: Result<(generation: UInt64, answer: JoinAnswer), any Error>
+            do {
+                // The service-wide cap: a queued attempt that is cancelled (deadline,
+                // leave) simply never starts.
+                try await limiter?.acquire()
+            } catch {
+                return
+            }
             do {
                 result = .success(try await client.connect(to: url, joining: parameters))
             } catch {
                 result = .failure(error)
             }
+            await limiter?.release()
             await self.attemptFinished(token: token, result: result)
         }
         attempt = (token, task)

@@ -21,6 +21,10 @@ public struct ServiceConfiguration: Sendable {
     public var maxBodyBytes: Int
     /// How long graceful shutdown may take before the process exits anyway.
     public var shutdownTimeout: Duration
+    /// Service-wide cap on reconnect attempts running at once.
+    public var maxReconnectsInFlight: Int
+    /// Service-wide cap on reconnect attempts started per second (spread with jitter).
+    public var maxReconnectsPerSecond: Int
 
     public init(
         host: String = "127.0.0.1",
@@ -32,8 +36,12 @@ public struct ServiceConfiguration: Sendable {
         eventRetention: Duration = .seconds(7 * 24 * 3600),
         pruneInterval: Duration = .seconds(60),
         maxBodyBytes: Int = 64 * 1024,
-        shutdownTimeout: Duration = .seconds(10)
+        shutdownTimeout: Duration = .seconds(10),
+        maxReconnectsInFlight: Int = 256,
+        maxReconnectsPerSecond: Int = 1000
     ) {
+        self.maxReconnectsInFlight = maxReconnectsInFlight
+        self.maxReconnectsPerSecond = maxReconnectsPerSecond
         self.host = host
         self.port = port
         self.databasePath = databasePath
@@ -72,6 +80,8 @@ public struct ServiceConfiguration: Sendable {
         if !problems.isEmpty { throw Invalid(description: "default policy: " + problems.joined(separator: "; ")) }
         if allowedSFUHosts.isEmpty { throw Invalid(description: "allow at least one SFU host") }
         if maxBodyBytes < 1024 { throw Invalid(description: "the body limit must be at least 1024 bytes") }
+        if maxReconnectsInFlight < 1 { throw Invalid(description: "max reconnects in flight must be at least 1") }
+        if maxReconnectsPerSecond < 2 { throw Invalid(description: "max reconnects per second must be at least 2") }
     }
 
     /// True when `host` (and `port`) may be dialed.

@@ -14,6 +14,8 @@ public actor SessionRegistry: Service {
     let metrics: TetherMetrics
     let eventLoopGroup: any EventLoopGroup
     let logger: Logger
+    /// One cap for every session's reconnect attempts: an SFU restart must not stampede.
+    let limiter: ReconnectLimiter
     private var live: [String: LiveSession] = [:]
     private var creating: [String: Task<Result<SessionRecord, APIError>, Never>] = [:]
 
@@ -23,6 +25,7 @@ public actor SessionRegistry: Service {
         self.metrics = metrics
         self.eventLoopGroup = eventLoopGroup
         self.logger = logger
+        self.limiter = ReconnectLimiter(maxInFlight: configuration.maxReconnectsInFlight, perSecond: configuration.maxReconnectsPerSecond)
     }
 
     // MARK: - Service
@@ -242,6 +245,7 @@ public actor SessionRegistry: Service {
             dialect: dialect,
             eventLoopGroup: eventLoopGroup,
             logger: logger,
+            limiter: limiter,
             onSnapshot: { [weak self] snapshot in
                 let (updated, previous) = session.apply(snapshot)
                 log.save(updated)
