@@ -98,6 +98,21 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // `tether bench`: measured scenarios on loopback with real processes.
+        .target(
+            name: "TetherBench",
+            dependencies: [
+                "TetherEngine",
+                "TetherEvents",
+                "TetherEventLog",
+                "TetherService",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         // `tether`: reads flags, then hands over to the engine or the simulator.
         .executableTarget(
             name: "TetherCLI",
@@ -106,6 +121,7 @@ let package = Package(
                 "TetherEvents",
                 "TetherSFUSimulator",
                 "TetherService",
+                "TetherBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),

@@ -5,6 +5,6 @@ struct Tether: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tether",
         abstract: "Keeps an agent's signaling WebSocket to its SFU alive, and explains every loss.",
-        subcommands: [ServeCommand.self, ConnectCommand.self, SFUCommand.self]
+        subcommands: [ServeCommand.self, ConnectCommand.self, SFUCommand.self, BenchCommand.self]
     )
 }

@@ -1,0 +1,114 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOPosix
+import Synchronization
+import TetherEngine
+import TetherEvents
+
+/// Many sessions in this process against one simulator, with every event time-stamped
+/// on the monotonic clock as the engine emits it.
+final class Fleet: Sendable {
+    struct Stamp: Sendable {
+        var session: String
+        var type: String
+        var at: ContinuousClock.Instant
+    }
+
+    let runners: [SessionRunner]
+    private let box: Box
+
+    private init(runners: [SessionRunner], box: Box) {
+        self.runners = runners
+        self.box = box
+    }
+
+    /// Creates `count` sessions on `url` and joins them, `concurrency` at a time.
+    static func join(
+        count: Int, url: String, policy: ReconnectPolicy, limiter: ReconnectLimiter? = nil, concurrency: Int = 100
+    ) async throws -> Fleet {
+        let box = Box()
+        var runners: [SessionRunner] = []
+        for index in 0..<count {
+            runners.append(SessionRunner(
+                configuration: SessionConfiguration(
+                    id: "bench-\(index)", callID: "default:bench-\(index % 100)", userID: "agent-\(index)",
+                    token: Self.token(call: "default:bench-\(index % 100)", user: "agent-\(index)"),
+                    sfuURLs: [url], policy: policy),
+                dialect: StreamDialect(),
+                eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
+                limiter: limiter,
+                record: { event in box.add(Stamp(session: event.sessionID, type: event.type, at: .now)) }))
+        }
+        let fleet = Fleet(runners: runners, box: box)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (index, runner) in runners.enumerated() {
+                if index >= concurrency { try await group.next() }
+                group.addTask { try await runner.start() }
+            }
+            try await group.waitForAll()
+        }
+        return fleet
+    }
+
+    final class Box: Sendable {
+        let stamps = Mutex<[Stamp]>([])
+        func add(_ stamp: Stamp) { stamps.withLock { $0.append(stamp) } }
+    }
+
+    func all() -> [Stamp] { box.stamps.withLock { $0 } }
+
+    func count(_ type: String, since: ContinuousClock.Instant) -> Int {
+        box.stamps.withLock { $0.filter { $0.type == type && $0.at >= since }.count }
+    }
+
+    /// The first `type` stamp of each session at or after `since`.
+    func first(_ type: String, since: ContinuousClock.Instant) -> [String: ContinuousClock.Instant] {
+        var firsts: [String: ContinuousClock.Instant] = [:]
+        for stamp in all() where stamp.type == type && stamp.at >= since && firsts[stamp.session] == nil {
+            firsts[stamp.session] = stamp.at
+        }
+        return firsts
+    }
+
+    /// Polls until `condition` holds or `timeout` passes; returns whether it held.
+    @discardableResult
+    func wait(timeout: Duration, until condition: () -> Bool) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if condition() { return true }
+            try? await Task.sleep(for: .milliseconds(2))
+        }
+        return condition()
+    }
+
+    func leaveAll() async {
+        await withTaskGroup(of: Void.self) { group in
+            for runner in runners { group.addTask { await runner.leave(reason: "bench_done") } }
+        }
+    }
+
+    static func token(call: String, user: String) -> String {
+        func encode(_ text: String) -> String {
+            Data(text.utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+                .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        }
+        return encode(#"{"alg":"HS256","typ":"JWT"}"#) + "." + encode(#"{"call_cid":"\#(call)","user_id":"\#(user)"}"#) + ".bench"
+    }
+}
+
+/// The simulator's admin surface.
+enum Admin {
+    static func post(_ simulator: SimulatorProcess, _ fault: String) async throws {
+        var request = HTTPClientRequest(url: simulator.admin + "/" + fault)
+        request.method = .POST
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        guard response.status == .ok else { throw BenchError("admin \(fault) answered \(response.status)") }
+    }
+
+    static func state(_ simulator: SimulatorProcess) async throws -> [String: Any] {
+        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: simulator.admin + "/state"), timeout: .seconds(10))
+        let body = try await response.body.collect(upTo: 64 << 20)
+        return (try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any]) ?? [:]
+    }
+}

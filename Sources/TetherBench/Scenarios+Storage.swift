@@ -1,0 +1,141 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import ServiceLifecycle
+import TetherEventLog
+import TetherEvents
+import TetherService
+
+extension Scenarios {
+    // MARK: - events
+
+    /// The sustained insert rate through the real writer, then query latencies with
+    /// `total` events stored.
+    public static func events(total: Int, sessions: Int, queries: Int) async throws -> BenchReport {
+        var report = BenchReport(scenario: "events", parameters: "\(total) events over \(sessions) sessions, \(queries) queries each")
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tether-bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let store = try EventStore.open(path: folder.appendingPathComponent("bench.sqlite").path)
+        let log = EventLog(store: store)
+        let writer = Task { try await log.run() }
+        let base: Int64 = 1_800_000_000_000
+        let kinds: [SessionEventKind] = [
+            .connectionLost(reason: .unexpectedClose, closeCode: 1006, detail: "the connection ended with no close frame"),
+            .reconnectStarted(strategy: .fast, trigger: .connectionLost),
+            .reconnected(strategy: .fast, attempts: 1, durationMs: 3, sfuURL: "ws://127.0.0.1:9001/ws", sfuSessionID: "5f0c2b1e-7d44-4e4a-9a51-5d2f4f0b7c11"),
+        ]
+        let events = (0..<total).map { index in
+            SessionEvent(sessionID: "session-\(index % sessions)", timeMs: base + Int64(index), generation: 1, kind: kinds[index % kinds.count])
+        }
+        let t0 = ContinuousClock.now
+        for event in events { log.append(event) }
+        await log.flush()
+        let elapsed = ContinuousClock.now - t0
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        report.add("sustained inserts through the writer", String(format: "%.0f events/s (%d in %.2f s)", Double(total) / seconds, total, seconds), target: "≥ 100,000 events/s")
+
+        var timeline = Samples()
+        for _ in 0..<queries {
+            let session = "session-\(Int.random(in: 0..<sessions))"
+            let start = ContinuousClock.now
+            let page = try store.events(EventQuery(sessionID: session, limit: 1000))
+            timeline.add(ContinuousClock.now - start)
+            precondition(!page.isEmpty)
+        }
+        report.add("session timeline (≈\(total / sessions) events), p50", timeline.ms(50))
+        report.add("session timeline, p99", timeline.ms(99), target: "≤ 5 ms")
+
+        var filtered = Samples()
+        for _ in 0..<queries {
+            let since = base + Int64.random(in: 0..<Int64(total))
+            let start = ContinuousClock.now
+            _ = try store.events(EventQuery(type: "connection_lost", sinceMs: since, limit: 100))
+            filtered.add(ContinuousClock.now - start)
+        }
+        report.add("filtered /v1/events query (type + since, 100 rows), p50", filtered.ms(50))
+        report.add("filtered query, p99", filtered.ms(99))
+        log.stop()
+        try await writer.value
+        return report
+    }
+
+    // MARK: - api
+
+    /// wrk against a live `tether serve` (in this process): `GET /v1/sessions/{id}`, and a
+    /// create/delete cycle (each create a real join on the simulator).
+    public static func api(duration: Int, connections: Int) async throws -> BenchReport {
+        var report = BenchReport(scenario: "api", parameters: "wrk, \(duration) s per run, \(connections) connections for GET")
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/wrk") else {
+            throw BenchError("wrk is not installed (apt-get install wrk)")
+        }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tether-bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try await withSimulator { simulator in
+            var logger = Logger(label: "tether.bench")
+            logger.logLevel = .error
+            let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+            let app = try buildApplication(
+                configuration: ServiceConfiguration(port: 0, databasePath: folder.appendingPathComponent("api.sqlite").path),
+                logger: logger) { continuation.yield($0) }
+            let group = ServiceGroup(configuration: .init(services: [app.application], logger: logger))
+            let running = Task { try await group.run() }
+            var port = 0
+            for await bound in ports { port = bound; break }
+            let base = "http://127.0.0.1:\(port)"
+            let body = #"{"call_id":"default:bench","user_id":"agent-1","sfu":{"dialect":"stream","urls":["\#(simulator.url)"],"token":"\#(Fleet.token(call: "default:bench", user: "agent-1"))"}}"#
+            var request = HTTPClientRequest(url: base + "/v1/sessions")
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: body))
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+            let created = try await response.body.collect(upTo: 1 << 20)
+            let id = ((try JSONSerialization.jsonObject(with: Data(buffer: created)) as? [String: Any])?["id"] as? String) ?? ""
+
+            let get = try runWrk(["-t2", "-c\(connections)", "-d\(duration)s", "--latency", "\(base)/v1/sessions/\(id)"])
+            report.add("GET /v1/sessions/{id}", "\(get.rps) req/s, p99 \(get.p99)", target: "≥ 20,000 req/s")
+
+            let script = folder.appendingPathComponent("cycle.lua")
+            try """
+                local id = nil
+                local body = '\(body)'
+                request = function()
+                  if id then
+                    local path = "/v1/sessions/" .. id
+                    id = nil
+                    return wrk.format("DELETE", path)
+                  end
+                  return wrk.format("POST", "/v1/sessions", {["Content-Type"] = "application/json"}, body)
+                end
+                response = function(status, headers, body)
+                  local found = body:match('"id":"([^"]+)"')
+                  if found then id = found end
+                end
+                """.write(to: script, atomically: true, encoding: .utf8)
+            let cycle = try runWrk(["-t2", "-c2", "-d\(duration)s", "--latency", "-s", script.path, base])
+            report.add("create/delete cycle (each create joins the SFU)", "\(cycle.rps) req/s, p99 \(cycle.p99)")
+            await group.triggerGracefulShutdown()
+            _ = try? await running.value
+        }
+        return report
+    }
+
+    static func runWrk(_ arguments: [String]) throws -> (rps: String, p99: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/wrk")
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        func field(_ prefix: String) -> String {
+            output.split(separator: "\n").first { $0.trimmingCharacters(in: .whitespaces).hasPrefix(prefix) }
+                .map { $0.trimmingCharacters(in: .whitespaces).dropFirst(prefix.count).trimmingCharacters(in: .whitespaces) } ?? "n/a"
+        }
+        return (field("Requests/sec:"), field("99%"))
+    }
+}

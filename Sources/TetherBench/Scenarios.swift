@@ -1,0 +1,168 @@
+import Foundation
+import NIOCore
+import TetherEngine
+import TetherEvents
+
+/// The benchmark scenarios. Each has bounded size and time and stops what it started.
+public enum Scenarios {
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard ok else { throw BenchError("no free port") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    static func withSimulator<T>(_ body: (SimulatorProcess) async throws -> T) async throws -> T {
+        let simulator = SimulatorProcess(port: try freePort())
+        try await simulator.start()
+        do {
+            let result = try await body(simulator)
+            simulator.stop()
+            return result
+        } catch {
+            simulator.stop()
+            throw error
+        }
+    }
+
+    // MARK: - detection
+
+    /// Time from an abrupt drop to `connection_lost`, and how a health-check timeout
+    /// lands against its configured value.
+    public static func detection(sessions: Int, rounds: Int) async throws -> BenchReport {
+        var report = BenchReport(scenario: "detection", parameters: "\(sessions) sessions, \(rounds) rounds")
+        try await withSimulator { simulator in
+            let fleet = try await Fleet.join(count: sessions, url: simulator.url, policy: .default)
+            var drop = Samples()
+            for _ in 0..<rounds {
+                let before = fleet.count("reconnected", since: .now - .seconds(3600))
+                let t0 = ContinuousClock.now
+                try await Admin.post(simulator, "drop")
+                guard await fleet.wait(timeout: .seconds(30), until: { fleet.count("connection_lost", since: t0) >= sessions }) else {
+                    throw BenchError("not every session noticed the drop")
+                }
+                for (_, at) in fleet.first("connection_lost", since: t0) { drop.add(at - t0) }
+                await fleet.wait(timeout: .seconds(30)) { fleet.count("reconnected", since: .now - .seconds(3600)) >= before + sessions }
+            }
+            report.add("abrupt drop → connection_lost, p50", drop.ms(50), target: "")
+            report.add("abrupt drop → connection_lost, p99", drop.ms(99), target: "≤ 5 ms")
+            report.add("samples", "\(drop.count)")
+            await fleet.leaveAll()
+        }
+        // Health-check timeout: 100 ms checks, 500 ms timeout, then the SFU goes silent.
+        try await withSimulator { simulator in
+            let policy = ReconnectPolicy(healthCheckInterval: .milliseconds(100), healthCheckTimeout: .milliseconds(500))
+            let count = min(sessions, 200)
+            let fleet = try await Fleet.join(count: count, url: simulator.url, policy: policy)
+            try await Task.sleep(for: .milliseconds(300))
+            let t0 = ContinuousClock.now
+            try await Admin.post(simulator, "freeze?ms=3000")
+            await fleet.wait(timeout: .seconds(10)) { fleet.count("connection_lost", since: t0) >= count }
+            var lateness = Samples()
+            for (_, at) in fleet.first("connection_lost", since: t0) { lateness.add(at - t0) }
+            // The last answer came at most one interval before the freeze, so the
+            // silence at detection is between (t - interval) and t.
+            report.add("freeze → health_check_timeout (500 ms timeout, 100 ms checks), p50", lateness.ms(50))
+            report.add("freeze → health_check_timeout, p99", lateness.ms(99), target: "timeout + ≤ 1 check interval")
+            await fleet.leaveAll()
+        }
+        return report
+    }
+
+    // MARK: - recovery
+
+    /// Loss → joined again: FAST with the SFU healthy, REJOIN with the SFU having forgotten.
+    public static func recovery(sessions: Int, rounds: Int) async throws -> BenchReport {
+        var report = BenchReport(scenario: "recovery", parameters: "\(sessions) sessions, \(rounds) rounds each")
+        try await withSimulator { simulator in
+            let fleet = try await Fleet.join(count: sessions, url: simulator.url, policy: .default)
+            for (fault, label) in [("drop", "FAST (SFU healthy)"), ("forget", "REJOIN (SFU forgot the session)")] {
+                var samples = Samples()
+                for _ in 0..<rounds {
+                    let t0 = ContinuousClock.now
+                    try await Admin.post(simulator, fault)
+                    guard await fleet.wait(timeout: .seconds(30), until: { fleet.count("reconnected", since: t0) >= sessions }) else {
+                        throw BenchError("not every session recovered after \(fault)")
+                    }
+                    let lost = fleet.first("connection_lost", since: t0)
+                    for (session, back) in fleet.first("reconnected", since: t0) {
+                        if let at = lost[session] { samples.add(back - at) }
+                    }
+                }
+                report.add("\(label): loss → joined, p50", samples.ms(50))
+                report.add("\(label): loss → joined, p99", samples.ms(99), target: fault == "drop" ? "≤ 20 ms" : "")
+            }
+            await fleet.leaveAll()
+        }
+        return report
+    }
+
+    // MARK: - scale
+
+    /// N joined sessions in this process: memory, CPU at steady state, descriptors.
+    public static func scale(sessions: Int, steady: Duration) async throws -> BenchReport {
+        var report = BenchReport(scenario: "scale", parameters: "\(sessions) sessions, 5 s health checks, \(steady) steady window")
+        try await withSimulator { simulator in
+            let rssBefore = ProcessUsage.residentBytes()
+            let fdsBefore = ProcessUsage.openFileDescriptors()
+            let started = ContinuousClock.now
+            let fleet = try await Fleet.join(count: sessions, url: simulator.url, policy: .default, concurrency: 200)
+            let joinTime = ContinuousClock.now - started
+            try await Task.sleep(for: .seconds(2))
+            let cpu0 = ProcessUsage.cpuTime()
+            let wall0 = ContinuousClock.now
+            try await Task.sleep(for: steady)
+            let cpu = ProcessUsage.cpuTime() - cpu0
+            let wall = ContinuousClock.now - wall0
+            let rss = ProcessUsage.residentBytes() - rssBefore
+            let fds = ProcessUsage.openFileDescriptors() - fdsBefore
+            let perSession = Double(rss) / Double(sessions) / 1024
+            let cpuPercent = Double(cpu.components.seconds * 1_000_000 + cpu.components.attoseconds / 1_000_000_000_000) /
+                Double(wall.components.seconds * 1_000_000 + wall.components.attoseconds / 1_000_000_000_000) * 100
+            let joined = fleet.all().filter { $0.type == "joined" }.count
+            report.add("sessions joined", "\(joined) in \(Samples.ms(joinTime))")
+            report.add("RSS per session", String(format: "%.1f KB", perSession), target: "≤ 50 KB")
+            report.add("CPU at steady state", String(format: "%.1f%% of one core", cpuPercent), target: "≤ 15%")
+            report.add("open file descriptors added", "\(fds) (\(String(format: "%.2f", Double(fds) / Double(sessions))) per session)")
+            report.add("simulator RSS", "\(ProcessUsage.residentBytes(pid: String(simulator.pid ?? 0)) / 1024 / 1024) MB")
+            await fleet.leaveAll()
+        }
+        return report
+    }
+
+    // MARK: - storm
+
+    /// The simulator crashes and restarts with N sessions on it: how long until every
+    /// session is back, the connection rate the SFU saw, and failures.
+    public static func storm(sessions: Int, perSecond: Int, inFlight: Int) async throws -> BenchReport {
+        var report = BenchReport(scenario: "storm", parameters: "\(sessions) sessions, cap \(perSecond)/s and \(inFlight) in flight")
+        try await withSimulator { simulator in
+            let limiter = ReconnectLimiter(maxInFlight: inFlight, perSecond: perSecond)
+            let fleet = try await Fleet.join(count: sessions, url: simulator.url, policy: .default, limiter: limiter, concurrency: 200)
+            let t0 = ContinuousClock.now
+            simulator.crash()
+            try await simulator.start()
+            let allBack = await fleet.wait(timeout: .seconds(60)) { fleet.count("reconnected", since: t0) >= sessions }
+            let elapsed = ContinuousClock.now - t0
+            let failed = fleet.all().filter { $0.type == "reconnect_failed" && $0.at >= t0 }.count
+            let state = try await Admin.state(simulator)
+            let counters = state["counters"] as? [String: Any] ?? [:]
+            let peak = counters["peak_connections_per_second"] as? Int ?? -1
+            let accepted = counters["connections_accepted"] as? Int ?? -1
+            report.add("all back", allBack ? "yes, in \(Samples.ms(elapsed))" : "NO: \(fleet.count("reconnected", since: t0)) of \(sessions) after \(Samples.ms(elapsed))", target: "within 30 s")
+            report.add("failures", "\(failed)", target: "0")
+            report.add("peak connections per second at the SFU", "\(peak)", target: "≤ cap (\(perSecond))")
+            report.add("connections the restarted SFU accepted", "\(accepted)")
+            report.add("peak attempts in flight", "\(await limiter.peakInFlight)", target: "≤ \(inFlight)")
+            await fleet.leaveAll()
+        }
+        return report
+    }
+}
