@@ -13,6 +13,8 @@ final class Fleet: Sendable {
         var session: String
         var type: String
         var at: ContinuousClock.Instant
+        /// CLOCK_BOOTTIME, comparable with the simulator's `at_ns`.
+        var bootNanoseconds: Int64
     }
 
     let runners: [SessionRunner]
@@ -38,7 +40,9 @@ final class Fleet: Sendable {
                 dialect: StreamDialect(),
                 eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
                 limiter: limiter,
-                record: { event in box.add(Stamp(session: event.sessionID, type: event.type, at: .now)) }))
+                record: { event in
+                    box.add(Stamp(session: event.sessionID, type: event.type, at: .now, bootNanoseconds: bootTimeNanoseconds()))
+                }))
         }
         let fleet = Fleet(runners: runners, box: box)
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -97,13 +101,26 @@ final class Fleet: Sendable {
     }
 }
 
+import Glibc
+
+func bootTimeNanoseconds() -> Int64 {
+    var spec = timespec()
+    clock_gettime(CLOCK_BOOTTIME, &spec)
+    return Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec)
+}
+
 /// The simulator's admin surface.
 enum Admin {
-    static func post(_ simulator: SimulatorProcess, _ fault: String) async throws {
+    /// Injects `fault`; returns when the simulator started it (CLOCK_BOOTTIME ns).
+    @discardableResult
+    static func post(_ simulator: SimulatorProcess, _ fault: String) async throws -> Int64 {
         var request = HTTPClientRequest(url: simulator.admin + "/" + fault)
         request.method = .POST
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
         guard response.status == .ok else { throw BenchError("admin \(fault) answered \(response.status)") }
+        let body = try await response.body.collect(upTo: 1 << 16)
+        let object = (try? JSONSerialization.jsonObject(with: Data(buffer: body))) as? [String: Any]
+        return (object?["at_ns"] as? NSNumber)?.int64Value ?? bootTimeNanoseconds()
     }
 
     static func state(_ simulator: SimulatorProcess) async throws -> [String: Any] {

@@ -10,14 +10,13 @@ extension EventStore {
         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
         """
 
-    /// Inserts `event` with a prepared statement and returns it with its new id.
-    static func insert(_ event: SessionEvent, encoder: JSONEncoder, in db: Database) throws -> SessionEvent {
-        let statement = try db.cachedStatement(sql: insertEventSQL)
-        let payload = String(decoding: try encoder.encode(event), as: UTF8.self)
+    /// Inserts `event` with the prepared `statement` and returns it with its new id.
+    static func insert(_ event: SessionEvent, payload: String, statement: Statement, in db: Database) throws -> SessionEvent {
         let (reason, strategy, duration) = event.statsColumns
-        try statement.execute(arguments: [
+        statement.setUncheckedArguments([
             event.sessionID, event.type, event.timeMs, Int64(event.generation), reason, strategy, duration, payload,
         ])
+        try statement.execute()
         var stored = event
         stored.id = db.lastInsertedRowID
         return stored

@@ -14,7 +14,15 @@ public struct EventStore: Sendable {
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
         configuration.prepareDatabase { db in
+            // WAL with NORMAL: a commit survives a process crash (kill -9); only a power
+            // loss can take the last transactions.
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            // The session and type indexes take inserts at random places; with SQLite's
+            // default 2 MB cache, 1M events meant a pread per insert (measured with perf).
+            try db.execute(sql: "PRAGMA cache_size = -65536")
+            try db.execute(sql: "PRAGMA mmap_size = 268435456")
+            // Checkpoint the WAL every ~40 MB rather than 4 MB: fewer fsyncs under load.
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = 10000")
         }
         let pool = try DatabasePool(path: path, configuration: configuration)
         let store = EventStore(database: pool)

@@ -97,8 +97,9 @@ final class AdminHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             default:
                 return Self.error(.notFound, "unknown fault \(path); \(Self.usage)")
             }
+            let at = SFUSimulator.bootTimeNanoseconds()
             let touched = try simulator.inject(fault, session: query["session"])
-            return (.ok, #"{"ok":true,"connections":\#(touched)}"#)
+            return (.ok, #"{"ok":true,"connections":\#(touched),"at_ns":\#(at)}"#)
         } catch {
             return Self.error(.badRequest, "\(error)")
         }

@@ -1,7 +1,20 @@
 import NIOCore
 import StreamSFUProtocol
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 extension SFUSimulator {
+    /// CLOCK_BOOTTIME in nanoseconds: one clock for every process on the machine, so a
+    /// benchmark can compare when the simulator dropped a socket with when a client
+    /// noticed.
+    public static func bootTimeNanoseconds() -> Int64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_BOOTTIME, &spec)
+        return Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec)
+    }
+
     struct UnknownValue: Error, CustomStringConvertible {
         var description: String
     }
