@@ -50,11 +50,7 @@ struct BenchCommand: AsyncParsableCommand {
     var smoke = false
 
     func run() async throws {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .error
-            return handler
-        }
+        bootstrapLogging(level: .error)
         let chosen = scenario == .all ? Scenario.allCases.filter { $0 != .all } : [scenario]
         for scenario in chosen {
             let report: BenchReport

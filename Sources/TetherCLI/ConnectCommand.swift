@@ -86,12 +86,7 @@ struct ConnectCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let level = logLevel
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        bootstrapLogging(level: logLevel)
         let printer = EventPrinter()
         let configuration = SessionConfiguration(
             id: sessionID ?? UUID().uuidString.lowercased(),

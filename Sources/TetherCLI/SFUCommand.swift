@@ -55,12 +55,7 @@ struct SFUCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let level = logLevel
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        bootstrapLogging(level: logLevel)
         let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
         let simulator = SFUSimulator(configuration: .init(
             host: host, port: port, nodeID: nodeID ?? "sfu-\(port)", tokenSecret: secret,

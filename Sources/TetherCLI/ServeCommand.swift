@@ -122,12 +122,7 @@ struct ServeCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("tether serve: \(error)\n".utf8))
             throw ExitCode(64)
         }
-        let level = logLevel ?? ProcessInfo.processInfo.environment["TETHER_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        bootstrapLogging(level: logLevel ?? ProcessInfo.processInfo.environment["TETHER_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info)
         let logger = Logger(label: "tether")
         let app: TetherApplication
         do {

@@ -246,19 +246,22 @@ public final class SFUSimulator: Sendable {
         return event
     }
 
-    static func participantJoined(_ session: SimulatorRegistry.Session) -> SfuEvent {
-        var event = SfuEvent()
-        event.participantJoined.callCid = session.callCID
-        event.participantJoined.participant.userID = session.userID
-        event.participantJoined.participant.sessionID = session.id
-        return event
-    }
+    static func participantJoined(_ session: SimulatorRegistry.Session) -> SfuEvent { participantEvent(session, joined: true) }
 
-    static func participantLeft(_ session: SimulatorRegistry.Session) -> SfuEvent {
+    static func participantLeft(_ session: SimulatorRegistry.Session) -> SfuEvent { participantEvent(session, joined: false) }
+
+    private static func participantEvent(_ session: SimulatorRegistry.Session, joined: Bool) -> SfuEvent {
+        var participant = SfuParticipant()
+        participant.userID = session.userID
+        participant.sessionID = session.id
         var event = SfuEvent()
-        event.participantLeft.callCid = session.callCID
-        event.participantLeft.participant.userID = session.userID
-        event.participantLeft.participant.sessionID = session.id
+        if joined {
+            event.participantJoined.callCid = session.callCID
+            event.participantJoined.participant = participant
+        } else {
+            event.participantLeft.callCid = session.callCID
+            event.participantLeft.participant = participant
+        }
         return event
     }
 }
