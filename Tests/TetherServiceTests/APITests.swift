@@ -20,10 +20,12 @@ func withService(
     } catch {
         await service.stop()
         for simulator in simulators { await simulator.stop() }
+        service.removeDatabase()
         throw error
     }
     await service.stop()
     for simulator in simulators { await simulator.stop() }
+    service.removeDatabase()
 }
 
 @Suite(.serialized) struct APITests {

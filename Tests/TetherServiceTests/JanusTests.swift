@@ -37,10 +37,12 @@ import TetherTestSupport
         } catch {
             await service.stop()
             for instance in instances { await instance.stop() }
+            service.removeDatabase()
             throw error
         }
         await service.stop()
         for instance in instances { await instance.stop() }
+        service.removeDatabase()
     }
 
     func janusSession(_ session: [String: Any]) throws -> Int64 {

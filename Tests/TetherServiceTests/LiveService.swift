@@ -60,6 +60,11 @@ final class LiveService: Sendable {
         _ = try? await task.value
     }
 
+    /// Deletes the SQLite file and its WAL companions.
+    func removeDatabase() {
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: databasePath + suffix) }
+    }
+
     var baseURL: String { "http://127.0.0.1:\(port)" }
 
     struct Reply: Sendable {

@@ -37,8 +37,14 @@ public final class JanusInstance: Sendable {
         let instance = JanusInstance(
             folder: folder, webSocketPort: ports[0], adminPort: ports[1],
             sessionTimeout: sessionTimeout, reclaimTimeout: reclaimTimeout)
-        try instance.writeConfiguration()
-        try await instance.launch()
+        do {
+            try instance.writeConfiguration()
+            try await instance.launch()
+        } catch {
+            await instance.stop()
+            try? FileManager.default.removeItem(at: folder)
+            throw error
+        }
         return instance
     }
 
