@@ -25,7 +25,12 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as ServerError {
             if let api = error.underlyingError as? APIError { return Self.response(for: api) }
             if error.operationInput == nil {
-                return Self.response(for: APIError.badRequest("the request could not be read: \(Self.describe(error.underlyingError))"))
+                var detail = Self.describe(error.underlyingError)
+                if detail.hasSuffix("at ''") {
+                    // A query or header value: the runtime does not say which one.
+                    detail = "a query parameter or header has the wrong type in \(error.request.method) \(error.request.path ?? "")"
+                }
+                return Self.response(for: APIError.badRequest("the request could not be read: \(detail)"))
             }
             logger.error("request failed", metadata: ["operation": "\(error.operationID)", "error": "\(error.underlyingError)"])
             return Self.response(for: APIError(.internalServerError, code: "internal_error", message: "the request failed inside Tether"))
