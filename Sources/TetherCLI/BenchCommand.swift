@@ -8,9 +8,9 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench",
         abstract: "Measure detection, recovery, scale, storm, events and api on loopback, and print a table.",
         discussion: """
-            Scenarios run real processes: `tether sfu` is started from this binary on a free
-            port and stopped afterwards; sessions run in this process on the engine (or on
-            an in-process `tether serve` for api). Build with -c release for numbers worth
+            Scenarios run real processes: `tether sfu` is started from this binary on a free \
+            port and stopped afterwards; sessions run in this process on the engine (or on \
+            an in-process `tether serve` for api). Build with -c release for numbers worth \
             recording. --smoke runs every scenario tiny and fast (what the test suite does).
             """
     )

@@ -11,12 +11,12 @@ struct ConnectCommand: AsyncParsableCommand {
         commandName: "connect",
         abstract: "Run one session in the foreground and print every event as a JSON line.",
         discussion: """
-            Joins the first --sfu URL, keeps the connection healthy and reconnects on its own
-            (FAST, then REJOIN; MIGRATE to the next --sfu URL on go_away). Each event is one JSON
+            Joins the first --sfu URL, keeps the connection healthy and reconnects on its own \
+            (FAST, then REJOIN; MIGRATE to the next --sfu URL on go_away). Each event is one JSON \
             object per line on stdout, with the field names the HTTP API uses.
 
             SIGINT or SIGTERM leaves cleanly (leave request, then close 1000).
-            Exit status: 0 after a clean leave, 2 when the SFU ended the call,
+            Exit status: 0 after a clean leave, 2 when the SFU ended the call, \
             1 when the join or the session failed, 64 for a usage error.
             """
     )

@@ -22,8 +22,8 @@ struct SFUCommand: AsyncParsableCommand {
               POST /admin/reject-joins?count=N[&code=N][&strategy=S]   answer the next N joins with an error
               GET  /admin/state                          sessions, connections and counters as JSON
             Connection faults take an optional session=ID to hit one session only.
-            The call and user come from the token's JWT claims call_cid and user_id; the
-            signature is checked only when --secret is given. Prints the bound address, then
+            The call and user come from the token's JWT claims call_cid and user_id; the \
+            signature is checked only when --secret is given. Prints the bound address, then \
             runs until SIGINT or SIGTERM.
             """
     )

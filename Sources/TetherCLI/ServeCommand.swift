@@ -11,11 +11,11 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Run the HTTP control plane: sessions, history, stats, metrics.",
         discussion: """
-            Every setting is a flag or an environment variable (the flag wins). Lists in
+            Every setting is a flag or an environment variable (the flag wins). Lists in \
             environment variables are comma-separated.
 
-            Binding a non-loopback address requires at least one API token. On start, sessions
-            that were live when the process last stopped (a crash, kill -9) are resumed by REJOIN.
+            Binding a non-loopback address requires at least one API token. On start, sessions \
+            that were live when the process last stopped (a crash, kill -9) are resumed by REJOIN. \
             SIGTERM or SIGINT makes every session leave cleanly and flushes the history.
             """
     )
