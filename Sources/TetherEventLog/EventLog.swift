@@ -22,6 +22,9 @@ public final class EventLog: Service, Sendable {
     public let batchSize: Int
     private let logger: Logger
     private let state = Mutex(State())
+    /// The newest stored event time: no event is stored earlier than it, so time order
+    /// and id order agree (only the writer task touches it).
+    private nonisolated(unsafe) var lastTimeMs: Int64 = 0
     private let payloadEncoder: JSONEncoder = {
         let encoder = JSONEncoder()
         // No .sortedKeys: sorting every event's keys is pure cost; the payload is only decoded.
@@ -118,6 +121,7 @@ public final class EventLog: Service, Sendable {
     }
 
     private func writeLoop() async {
+        lastTimeMs = (try? store.lastEventTime()) ?? 0
         while true {
             // Take everything queued at once: removing a prefix from a long queue would
             // move the rest every time (measured: 45k events/s at 1M queued, before).
@@ -154,15 +158,21 @@ public final class EventLog: Service, Sendable {
 
     private func write(_ batch: ArraySlice<Write>) async {
         var stored: [SessionEvent] = []
+        let startTime = lastTimeMs
         while true {
             do {
-                stored = try await store.database.write { db in
+                stored = try await store.database.write { [startTime] db in
+                    var lastTime = startTime
                     var stored: [SessionEvent] = []
                     stored.reserveCapacity(batch.count)
                     let statement = try db.cachedStatement(sql: EventStore.insertEventSQL)
                     for write in batch {
                         switch write {
-                        case .event(let event, let payload):
+                        case .event(var event, let payload):
+                            // Appends from many sessions can reach the writer a hair out of
+                            // order; never store a time earlier than the one before.
+                            event.timeMs = max(event.timeMs, lastTime)
+                            lastTime = event.timeMs
                             stored.append(try EventStore.insert(event, payload: payload, statement: statement, in: db))
                         case .session(let record):
                             try EventStore.upsert(record, in: db)
@@ -177,6 +187,7 @@ public final class EventLog: Service, Sendable {
                 try? await Task.sleep(for: .milliseconds(200))
             }
         }
+        if let newest = stored.last?.timeMs { lastTimeMs = max(lastTimeMs, newest) }
         let (waiters, subscribers) = state.withLock { state in
             state.committed += UInt64(batch.count)
             let committed = state.committed

@@ -10,5 +10,6 @@ extension EventStore {
     /// executable migrates a fresh database from any directory, with no resource bundle.
     static let embeddedMigrations: [Migration] = [
         Migration(name: "0001_init", sql: String(decoding: PackageResources._001_init_sql, as: UTF8.self)),
+        Migration(name: "0002_time_by_id", sql: String(decoding: PackageResources._002_time_by_id_sql, as: UTF8.self)),
     ]
 }

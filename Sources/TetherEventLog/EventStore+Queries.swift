@@ -29,24 +29,65 @@ extension EventStore {
     // MARK: - Reads
 
     public func events(_ query: EventQuery) throws -> [SessionEvent] {
-        var clauses: [String] = []
-        var arguments: StatementArguments = []
-        if let sessionID = query.sessionID { clauses.append("session_id = ?"); arguments += [sessionID] }
-        if let type = query.type { clauses.append("type = ?"); arguments += [type] }
-        if let since = query.sinceMs { clauses.append("time_ms >= ?"); arguments += [since] }
-        if let until = query.untilMs { clauses.append("time_ms < ?"); arguments += [until] }
-        if let after = query.afterID { clauses.append("id > ?"); arguments += [after] }
-        let whereSQL = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
-        arguments += [query.limit]
         let decoder = JSONDecoder()
         return try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT id, payload FROM events \(whereSQL) ORDER BY id LIMIT ?", arguments: arguments)
+            var clauses: [String] = []
+            var arguments: StatementArguments = []
+            if let sessionID = query.sessionID { clauses.append("session_id = ?"); arguments += [sessionID] }
+            if let type = query.type { clauses.append("type = ?"); arguments += [type] }
+            // Time bounds become id bounds (time never goes backwards in id order), which
+            // the session and type indexes can use; the time test stays for clarity.
+            if let since = query.sinceMs {
+                guard let first = try Self.firstID(atOrAfter: since, in: db) else { return [] }
+                clauses.append("id >= ? AND time_ms >= ?"); arguments += [first, since]
+            }
+            if let until = query.untilMs {
+                if let end = try Self.firstID(atOrAfter: until, in: db) { clauses.append("id < ?"); arguments += [end] }
+                clauses.append("time_ms < ?"); arguments += [until]
+            }
+            if let after = query.afterID { clauses.append("id > ?"); arguments += [after] }
+            let whereSQL = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
+            arguments += [query.limit]
+            return try Row.fetchAll(db, sql: "SELECT id, time_ms, payload FROM events \(whereSQL) ORDER BY id LIMIT ?", arguments: arguments)
                 .map { row in
                     var event = try decoder.decode(SessionEvent.self, from: Data((row["payload"] as String).utf8))
                     event.id = row["id"]
+                    // The stored time, which the writer keeps from going backwards.
+                    event.timeMs = row["time_ms"]
                     return event
                 }
         }
+    }
+
+    /// The smallest id whose time is at or after `timeMs`, by binary search over ids
+    /// (rowid seeks only): valid because the writer never stores a time earlier than the
+    /// one before it. Nil when every event is older.
+    static func firstID(atOrAfter timeMs: Int64, in db: Database) throws -> Int64? {
+        guard let maxID = try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM events"),
+              let minID = try Int64.fetchOne(db, sql: "SELECT MIN(id) FROM events")
+        else { return nil }
+        func next(atOrAfter id: Int64) throws -> (id: Int64, time: Int64)? {
+            try Row.fetchOne(db, sql: "SELECT id, time_ms FROM events WHERE id >= ? ORDER BY id LIMIT 1", arguments: [id])
+                .map { ($0["id"], $0["time_ms"]) }
+        }
+        var low = minID
+        var high = maxID + 1
+        while low < high {
+            let middle = low + (high - low) / 2
+            guard let row = try next(atOrAfter: middle) else {
+                high = middle
+                continue
+            }
+            // No row lies in [middle, row.id), so the answer is below middle or is row.id.
+            if row.time >= timeMs { high = middle } else { low = row.id + 1 }
+        }
+        guard let found = try next(atOrAfter: low), found.time >= timeMs else { return nil }
+        return found.id
+    }
+
+    /// The time of the newest event (0 when none): where the writer's clock starts.
+    func lastEventTime() throws -> Int64 {
+        try database.read { db in try Int64.fetchOne(db, sql: "SELECT time_ms FROM events ORDER BY id DESC LIMIT 1") ?? 0 }
     }
 
     /// The largest event id stored (0 when none).

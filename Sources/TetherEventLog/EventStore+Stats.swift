@@ -3,12 +3,15 @@ import GRDB
 extension EventStore {
     public func stats(sinceMs: Int64, untilMs: Int64) throws -> EventStats {
         try database.read { db in
-            let window: StatementArguments = [sinceMs, untilMs]
+            // The window as ids, so every count walks the (type, id) index.
+            let first = try Self.firstID(atOrAfter: sinceMs, in: db) ?? Int64.max
+            let end = try Self.firstID(atOrAfter: untilMs, in: db) ?? Int64.max
+            let window: StatementArguments = [first, end]
             func grouped(_ type: String, by column: String) throws -> [String: Int] {
                 var result: [String: Int] = [:]
                 for row in try Row.fetchAll(
                     db,
-                    sql: "SELECT \(column) AS key, COUNT(*) AS n FROM events WHERE type = ? AND time_ms >= ? AND time_ms < ? GROUP BY \(column)",
+                    sql: "SELECT \(column) AS key, COUNT(*) AS n FROM events WHERE type = ? AND id >= ? AND id < ? GROUP BY \(column)",
                     arguments: [type] + window)
                 {
                     result[row["key"] ?? "unknown"] = row["n"]
@@ -26,7 +29,7 @@ extension EventStore {
             }
             let durations = try Int64.fetchAll(
                 db,
-                sql: "SELECT duration_ms FROM events WHERE type = 'reconnected' AND time_ms >= ? AND time_ms < ? ORDER BY duration_ms",
+                sql: "SELECT duration_ms FROM events WHERE type = 'reconnected' AND id >= ? AND id < ? ORDER BY duration_ms",
                 arguments: window)
             return EventStats(
                 sinceMs: sinceMs, untilMs: untilMs,
