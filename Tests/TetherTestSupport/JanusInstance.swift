@@ -108,6 +108,8 @@ public final class JanusInstance: Sendable {
         process.arguments = ["-F", folder.path, "-C", folder.appendingPathComponent("janus.jcfg").path, "-o", "-L", folder.appendingPathComponent("janus.log").path]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
+        // Anything Janus writes to its working directory (a core dump) stays in its folder.
+        process.currentDirectoryURL = folder
         try process.run()
         self.process.withLockedValue { $0 = process }
         let deadline = ContinuousClock.now + .seconds(10)
