@@ -4,6 +4,16 @@ import Logging
 import TetherBench
 
 struct BenchCommand: AsyncParsableCommand {
+    /// Runs this executable with `arguments`, passing its output through.
+    func runSelf(_ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        process.arguments = arguments
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw ExitCode(process.terminationStatus) }
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure detection, recovery, scale, storm, events and api on loopback, and print a table.",
@@ -60,11 +70,16 @@ struct BenchCommand: AsyncParsableCommand {
             case .recovery:
                 report = try await Scenarios.recovery(sessions: smoke ? 5 : sessions, rounds: smoke ? 1 : rounds)
             case .scale:
-                var tables: [String] = []
-                for count in (smoke ? "20" : scale).split(separator: ",").compactMap({ Int($0) }) {
-                    tables.append(try await Scenarios.scale(sessions: count, steady: .seconds(smoke ? 1 : steady)).table)
+                let counts = (smoke ? "20" : scale).split(separator: ",").compactMap { Int($0) }
+                if counts.count == 1 {
+                    print(try await Scenarios.scale(sessions: counts[0], steady: .seconds(smoke ? 1 : steady)).table)
+                } else {
+                    // One process per size: memory freed by a smaller run would otherwise
+                    // be reused by the next and make it look cheaper than it is.
+                    for count in counts {
+                        try runSelf(["bench", "scale", "--scale", String(count), "--steady", String(smoke ? 1 : steady)])
+                    }
                 }
-                print(tables.joined(separator: "\n"))
                 continue
             case .storm:
                 report = try await Scenarios.storm(sessions: smoke ? 20 : sessions, perSecond: smoke ? 50 : perSecond, inFlight: smoke ? 8 : inFlight)
