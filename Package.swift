@@ -137,6 +137,7 @@ let package = Package(
         .target(
             name: "TetherTestSupport",
             dependencies: [
+                "TetherEvents",
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "WSClient", package: "swift-websocket"),
                 .product(name: "Logging", package: "swift-log"),

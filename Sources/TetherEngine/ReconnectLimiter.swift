@@ -8,7 +8,6 @@ public actor ReconnectLimiter {
     private var waiters: [(id: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []
     private var nextWaiter: UInt64 = 0
     public private(set) var peakInFlight = 0
-    public private(set) var granted = 0
 
     public init(maxInFlight: Int, perSecond: Int) {
         precondition(maxInFlight >= 1)
@@ -44,7 +43,6 @@ public actor ReconnectLimiter {
             release()
             throw error
         }
-        granted += 1
     }
 
     public func release() {
@@ -59,6 +57,4 @@ public actor ReconnectLimiter {
         guard let index = waiters.firstIndex(where: { $0.id == id }) else { return }
         waiters.remove(at: index).continuation.resume(throwing: CancellationError())
     }
-
-    public var currentlyInFlight: Int { inFlight }
 }

@@ -72,8 +72,6 @@ public struct Reconnector: Sendable {
         var inFlight: AttemptPlan?
         /// The node the next attempt dials.
         var targetNode: Int
-        /// Where a MIGRATE came from, for `migrated {from, to}`.
-        var migratingFrom: Int?
         /// A strategy asked for by a trigger merged into this reconnection.
         var mergedStrategy: ReconnectStrategy?
         /// Until when the SFU still holds our session for FAST.
@@ -277,7 +275,6 @@ public struct Reconnector: Sendable {
             recovery.strategy = next
             if next == .migrate {
                 recovery.targetNode = (nodeIndex + 1) % nodes.count
-                recovery.migratingFrom = nodeIndex
             }
             state = next == .migrate ? .migrating : .reconnecting
             self.recovery = recovery
@@ -331,7 +328,6 @@ public struct Reconnector: Sendable {
         if strategy == .migrate {
             let target = migrateTo.map { min(max($0, 0), nodes.count - 1) } ?? (nodeIndex + 1) % nodes.count
             recovery.targetNode = target
-            recovery.migratingFrom = nodeIndex
         }
         recovery.strategy = strategy
         state = strategy == .migrate ? .migrating : .reconnecting

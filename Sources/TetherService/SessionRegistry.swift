@@ -225,8 +225,6 @@ public actor SessionRegistry: Service {
         return attempts
     }
 
-    var liveCount: Int { live.count }
-
     private func retire(_ id: String) {
         live[id] = nil
     }

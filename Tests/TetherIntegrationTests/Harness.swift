@@ -8,6 +8,7 @@ import Testing
 @testable import TetherEngine
 import TetherEvents
 import TetherSFUSimulator
+import TetherTestSupport
 
 /// Collects a session's events, and waits until they satisfy a condition.
 final class EventRecorder: Sendable {
@@ -73,15 +74,7 @@ struct SimulatorNode: Sendable {
     func stop() async { await simulator.stop() }
 }
 
-/// Fast timings so a test sees several health checks and a whole deadline in seconds.
-let testPolicy = ReconnectPolicy(
-    healthCheckInterval: .milliseconds(100),
-    healthCheckTimeout: .milliseconds(400),
-    connectTimeout: .seconds(1),
-    joinTimeout: .seconds(1),
-    disconnectionTimeout: .seconds(5),
-    backoffInitial: .milliseconds(50),
-    backoffMaximum: .milliseconds(200))
+let testPolicy = fastTestPolicy
 
 let testToken = SimulatorToken.make(callCID: "default:demo", userID: "agent-7")
 

@@ -7,6 +7,7 @@ import ServiceLifecycle
 import Testing
 import TetherEvents
 import TetherSFUSimulator
+import TetherTestSupport
 @testable import TetherService
 
 /// `tether serve` in this process on a free port, with its own SQLite file, stopped
@@ -124,14 +125,7 @@ final class LiveService: Sendable {
     }
 }
 
-let servicePolicy = ReconnectPolicy(
-    healthCheckInterval: .milliseconds(100),
-    healthCheckTimeout: .milliseconds(400),
-    connectTimeout: .seconds(1),
-    joinTimeout: .seconds(1),
-    disconnectionTimeout: .seconds(5),
-    backoffInitial: .milliseconds(50),
-    backoffMaximum: .milliseconds(200))
+let servicePolicy = fastTestPolicy
 
 let sfuToken = SimulatorToken.make(callCID: "default:demo", userID: "agent-7")
 
