@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOPosix
 import ServiceLifecycle
+import TetherEngine
 import TetherEvents
 import TetherService
 
@@ -14,8 +15,9 @@ struct ServeCommand: AsyncParsableCommand {
             Every setting is a flag or an environment variable (the flag wins). Lists in \
             environment variables are comma-separated.
 
-            Binding a non-loopback address requires at least one API token. On start, sessions \
-            that were live when the process last stopped (a crash, kill -9) are resumed by REJOIN. \
+            Binding a non-loopback address requires at least one API token. With any token \
+            configured, every route but /healthz and /readyz needs one: an API token may do \
+            everything, a read token only GET and HEAD. On start, sessions that were live when the process last stopped (a crash, kill -9) are resumed by REJOIN. \
             SIGTERM or SIGINT makes every session leave cleanly and flushes the history.
             """
     )
@@ -29,11 +31,23 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("db"), help: "SQLite file for sessions and history. (env TETHER_DB, default ./tether.sqlite)")
     var databasePath: String?
 
-    @Option(name: .customLong("api-token"), help: "Bearer token accepted on /v1/*; repeat for several; at least 16 characters. Required off loopback. (env TETHER_API_TOKEN)")
+    @Option(name: .customLong("api-token"), help: "Bearer token with every right; repeat for several; at least 16 characters. Required off loopback. (env TETHER_API_TOKEN, comma-separated)")
     var apiTokens: [String] = []
 
-    @Option(name: .customLong("allow-sfu-host"), help: "Host or host:port sessions may dial; repeat for several; '*' allows any. (env TETHER_ALLOW_SFU_HOSTS, default 127.0.0.1,localhost,::1)")
+    @Option(name: .customLong("read-token"), help: "Bearer token for GET and HEAD only (sessions, events, the live tail, stats, metrics); a write with it is 403. Repeatable; at least 16 characters. (env TETHER_READ_TOKEN, comma-separated)")
+    var readTokens: [String] = []
+
+    @Option(name: .customLong("allow-sfu-host"), help: "Where sessions may dial, checked on the resolved address: a host name, host:port, an IP, IP:port or a CIDR (10.0.0.0/8, fd00::/8); '*' means any public unicast address (never loopback, private, link-local, CGNAT, ULA, multicast or unspecified unless an IP or CIDR entry names it). Repeatable. (env TETHER_ALLOW_SFU_HOSTS, default 127.0.0.0/8,::1,localhost)")
     var allowedSFUHosts: [String] = []
+
+    @Option(help: "Close an HTTP connection idle (or sending a request) this long. (env TETHER_HTTP_IDLE_TIMEOUT, default 30s)")
+    var httpIdleTimeout: DurationArgument?
+
+    @Option(help: "Most HTTP connections at once; more are answered 503 and closed. SFU sockets do not count. (env TETHER_MAX_CONNECTIONS, default 1024)")
+    var maxConnections: Int?
+
+    @Option(help: "Most /v1/events/stream readers at once; more are answered 503. (env TETHER_MAX_EVENT_STREAMS, default 64)")
+    var maxEventStreams: Int?
 
     @Option(help: "Default health-check interval. (env TETHER_HEALTH_CHECK_INTERVAL, default 5s)")
     var healthCheckInterval: DurationArgument?
@@ -98,7 +112,11 @@ struct ServeCommand: AsyncParsableCommand {
             port: try integer(port, "TETHER_PORT", 8080),
             databasePath: databasePath ?? env["TETHER_DB"] ?? "./tether.sqlite",
             apiTokens: apiTokens.isEmpty ? list("TETHER_API_TOKEN") : apiTokens,
-            allowedSFUHosts: hosts.isEmpty ? ServiceConfiguration.loopbackHosts : hosts,
+            readTokens: readTokens.isEmpty ? list("TETHER_READ_TOKEN") : readTokens,
+            allowedSFUHosts: hosts.isEmpty ? SFUAddressPolicy.loopbackDefaults : hosts,
+            httpIdleTimeout: try duration(httpIdleTimeout, "TETHER_HTTP_IDLE_TIMEOUT", .seconds(30)),
+            maxConnections: try integer(maxConnections, "TETHER_MAX_CONNECTIONS", 1024),
+            maxEventStreams: try integer(maxEventStreams, "TETHER_MAX_EVENT_STREAMS", 64),
             defaultPolicy: ReconnectPolicy(
                 healthCheckInterval: try duration(healthCheckInterval, "TETHER_HEALTH_CHECK_INTERVAL", defaults.healthCheckInterval),
                 healthCheckTimeout: try duration(healthCheckTimeout, "TETHER_HEALTH_CHECK_TIMEOUT", defaults.healthCheckTimeout),
@@ -124,6 +142,10 @@ struct ServeCommand: AsyncParsableCommand {
         }
         bootstrapLogging(level: logLevel ?? ProcessInfo.processInfo.environment["TETHER_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info)
         let logger = Logger(label: "tether")
+        if let limit = FileDescriptorLimit.raiseToHardLimit() {
+            // About one descriptor per session and per API connection, plus the database's.
+            logger.notice("open-file limit \(limit.soft) (hard \(limit.hard)): room for about \(max(0, Int(clamping: limit.soft) - configuration.maxConnections - 64)) sessions")
+        }
         let app: TetherApplication
         do {
             app = try buildApplication(configuration: configuration, logger: logger) { port in

@@ -2,6 +2,9 @@
 public struct ConnectFailure: Error, Sendable, Equatable, CustomStringConvertible {
     public enum Kind: String, Sendable {
         case invalidURL = "invalid_url"
+        /// The address policy (`--allow-sfu-host`) refused every resolved address.
+        case addressNotAllowed = "sfu_address_not_allowed"
+        case resolveFailed = "resolve_failed"
         case refused = "connect_failed"
         case connectTimeout = "connect_timeout"
         case upgradeRejected = "upgrade_rejected"
@@ -22,7 +25,7 @@ public struct ConnectFailure: Error, Sendable, Equatable, CustomStringConvertibl
     /// True for failures before the WebSocket was open.
     public var isConnectStep: Bool {
         switch kind {
-        case .invalidURL, .refused, .connectTimeout, .upgradeRejected, .upgradeTimeout, .cancelled: true
+        case .invalidURL, .addressNotAllowed, .resolveFailed, .refused, .connectTimeout, .upgradeRejected, .upgradeTimeout, .cancelled: true
         case .joinTimeout, .closedDuringJoin: false
         }
     }

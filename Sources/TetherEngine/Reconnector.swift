@@ -123,6 +123,16 @@ public struct Reconnector: Sendable {
             + begin(trigger: .restart, strategy: .rejoin, lastContact: now, now: now)
     }
 
+    /// The process restarted while this session was live, but it may not be resumed
+    /// (its SFU address is no longer allowed): record why and end it, dialing nothing.
+    public mutating func resumeRefused(sfuSessionID: String?, nodeIndex: Int, reason: String) -> [Action] {
+        guard state == .connecting else { return [] }
+        self.sfuSessionID = sfuSessionID
+        self.nodeIndex = min(max(nodeIndex, 0), nodes.count - 1)
+        return [.emit(.resumedAfterRestart(sfuURL: currentNode, previousSFUSessionID: sfuSessionID))]
+            + finish(state: .failed, event: .reconnectFailed(reason: reason, attempts: 0, durationMs: 0))
+    }
+
     // MARK: - Triggers
 
     /// The current generation's loss signal fired. `lastContact` is the last moment the

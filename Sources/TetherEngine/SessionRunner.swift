@@ -30,6 +30,7 @@ public actor SessionRunner {
         configuration: SessionConfiguration,
         dialect: any SignalingDialect,
         eventLoopGroup: any EventLoopGroup,
+        addressPolicy: SFUAddressPolicy? = nil,
         logger: Logger = Logger(label: "tether.session"),
         limiter: ReconnectLimiter? = nil,
         onSnapshot: @escaping @Sendable (SessionSnapshot) -> Void = { _ in },
@@ -38,7 +39,8 @@ public actor SessionRunner {
         self.onSnapshot = onSnapshot
         self.limiter = limiter
         self.configuration = configuration
-        self.client = SignalingClient(dialect: dialect, policy: configuration.policy, eventLoopGroup: eventLoopGroup)
+        self.client = SignalingClient(
+            dialect: dialect, policy: configuration.policy, addressPolicy: addressPolicy, eventLoopGroup: eventLoopGroup)
         self.record = record
         var logger = logger
         logger[metadataKey: "session"] = "\(configuration.id)"
@@ -97,6 +99,16 @@ public actor SessionRunner {
         }
         let nodeIndex = configuration.sfuURLs.firstIndex(of: sfuURL) ?? 0
         await execute(machine.resumeAfterRestart(sfuSessionID: sfuSessionID, nodeIndex: nodeIndex, now: .now))
+    }
+
+    /// Ends a session left live by the previous process without dialing: records
+    /// `resumed_after_restart` and `reconnect_failed{reason}`.
+    public func refuseResume(sfuSessionID: String?, sfuURL: String, reason: String, counters: (losses: Int, reconnects: Int, failedReconnects: Int)) async {
+        snapshotValue.losses = counters.losses
+        snapshotValue.reconnects = counters.reconnects
+        snapshotValue.failedReconnects = counters.failedReconnects
+        let nodeIndex = configuration.sfuURLs.firstIndex(of: sfuURL) ?? 0
+        await execute(machine.resumeRefused(sfuSessionID: sfuSessionID, nodeIndex: nodeIndex, reason: reason))
     }
 
     /// Leaves cleanly (leave request, then close 1000) from any state; idempotent.

@@ -14,6 +14,7 @@ public final class SignalingClient: Sendable {
     public let notices: AsyncStream<GenerationNotice>
     private let continuation: AsyncStream<GenerationNotice>.Continuation
     private let dialer: WebSocketDialer
+    private let resolver: SFUAddressResolver
     private let policy: ReconnectPolicy
     private let generations = NIOLockedValueBox(Generations())
 
@@ -22,8 +23,11 @@ public final class SignalingClient: Sendable {
         var current: ConnectionGeneration?
     }
 
-    public init(dialect: any SignalingDialect, policy: ReconnectPolicy, eventLoopGroup: any EventLoopGroup) {
+    /// `addressPolicy` is checked on the resolved addresses of every dial; nil dials
+    /// anything (the operator's own `tether connect`).
+    public init(dialect: any SignalingDialect, policy: ReconnectPolicy, addressPolicy: SFUAddressPolicy?, eventLoopGroup: any EventLoopGroup) {
         self.dialect = dialect
+        self.resolver = SFUAddressResolver(policy: addressPolicy)
         self.policy = policy
         self.dialer = WebSocketDialer(eventLoopGroup: eventLoopGroup)
         (notices, continuation) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
@@ -47,7 +51,7 @@ public final class SignalingClient: Sendable {
         let policy = self.policy
         let continuation = self.continuation
         let (channel, handler) = try await dialer.dial(
-            target, subprotocol: dialect.webSocketSubprotocol, connectTimeout: policy.connectTimeout
+            target, resolver: resolver, subprotocol: dialect.webSocketSubprotocol, connectTimeout: policy.connectTimeout
         ) { _ in
             SignalingChannelHandler(
                 generation: number,

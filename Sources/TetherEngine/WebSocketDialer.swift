@@ -16,44 +16,74 @@ struct WebSocketDialer: Sendable {
     let eventLoopGroup: any EventLoopGroup
     let maxFrameSize = 1 << 20
 
-    /// Connects to `url` and installs `makeHandler`'s handler once upgraded.
+    /// Resolves `url` through `resolver` (which applies the address policy), connects
+    /// to the first address that answers, and installs `makeHandler`'s handler once
+    /// upgraded. The whole step, resolution included, is bounded by `connectTimeout`.
     func dial(
         _ url: SignalingURL,
+        resolver: SFUAddressResolver,
         subprotocol: String?,
         connectTimeout: Duration,
         makeHandler: @escaping @Sendable (any Channel) -> SignalingChannelHandler
     ) async throws -> (any Channel, NIOLoopBound<SignalingChannelHandler>) {
+        let deadline = ContinuousClock.now + connectTimeout
+        let addresses = try await resolver.addresses(for: url, timeout: connectTimeout)
+        var lastFailure = ConnectFailure(.refused, "no address to dial for \(url.host)")
+        for (index, address) in addresses.enumerated() {
+            let remaining = deadline - ContinuousClock.now
+            guard remaining > .zero else {
+                throw ConnectFailure(.connectTimeout, "no TCP connection to \(url.host):\(url.port) within \(connectTimeout)")
+            }
+            do {
+                return try await dial(url, at: address, subprotocol: subprotocol, budget: remaining, makeHandler: makeHandler)
+            } catch let failure as ConnectFailure where failure.kind == .refused && index < addresses.count - 1 {
+                // Another address of the same name may answer: the next one gets what is left.
+                lastFailure = failure
+            }
+        }
+        throw lastFailure
+    }
+
+    /// One TCP connect and upgrade to `address`, both within `budget`.
+    private func dial(
+        _ url: SignalingURL,
+        at address: SocketAddress,
+        subprotocol: String?,
+        budget: Duration,
+        makeHandler: @escaping @Sendable (any Channel) -> SignalingChannelHandler
+    ) async throws -> (any Channel, NIOLoopBound<SignalingChannelHandler>) {
         let started = ContinuousClock.now
-        let pending = NIOLockedValueBox<(any Channel)?>(nil)
+        // Only for cancellation while the TCP connect is under way; afterwards the
+        // channel the connect returned is the one every timeout closes.
+        let connecting = NIOLockedValueBox<(any Channel)?>(nil)
         let bootstrap = ClientBootstrap(group: eventLoopGroup)
-            .connectTimeout(connectTimeout.timeAmount)
+            .connectTimeout(budget.timeAmount)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
         let tls: NIOSSLContext? = url.secure ? try NIOSSLContext(configuration: .makeClientConfiguration()) : nil
         let maxFrameSize = self.maxFrameSize
 
         return try await withTaskCancellationHandler {
+            let channel: any Channel
             let upgraded: EventLoopFuture<NIOLoopBound<SignalingChannelHandler>?>
             do {
-                upgraded = try await bootstrap.connect(host: url.host, port: url.port) { channel in
-                    pending.withLockedValue { $0 = channel }
+                (channel, upgraded) = try await bootstrap.connect(to: address) { channel in
+                    connecting.withLockedValue { $0 = channel }
                     return channel.eventLoop.makeCompletedFuture {
-                        try Self.configure(
+                        let upgraded = try Self.configure(
                             channel: channel, url: url, subprotocol: subprotocol, tls: tls,
                             maxFrameSize: maxFrameSize, makeHandler: makeHandler)
+                        return (channel, upgraded)
                     }
                 }
-            } catch let error as ChannelError where error == .connectTimeout(connectTimeout.timeAmount) {
-                throw ConnectFailure(.connectTimeout, "no TCP connection to \(url.host):\(url.port) within \(connectTimeout)")
+            } catch let error as ChannelError where error == .connectTimeout(budget.timeAmount) {
+                throw ConnectFailure(.connectTimeout, "no TCP connection to \(url.host):\(url.port) within \(budget)")
             } catch {
                 if Task.isCancelled { throw ConnectFailure(.cancelled, "the attempt was cancelled") }
                 throw ConnectFailure(.refused, "cannot connect to \(url.host):\(url.port): \(error)")
             }
-            guard let channel = pending.withLockedValue({ $0 }) else {
-                throw ConnectFailure(.refused, "no channel after connecting to \(url)")
-            }
             // The rest of the step's budget goes to the upgrade; the timer closes the
             // socket, which fails the upgrade future and frees everything.
-            let remaining = max(connectTimeout - (ContinuousClock.now - started), .milliseconds(1))
+            let remaining = max(budget - (ContinuousClock.now - started), .milliseconds(1))
             let timedOut = NIOLockedValueBox(false)
             let timer = channel.eventLoop.scheduleTask(in: remaining.timeAmount) {
                 timedOut.withLockedValue { $0 = true }
@@ -66,7 +96,7 @@ struct WebSocketDialer: Sendable {
             } catch {
                 channel.close(promise: nil)
                 if timedOut.withLockedValue({ $0 }) {
-                    throw ConnectFailure(.upgradeTimeout, "\(url) did not complete the WebSocket upgrade within \(connectTimeout)")
+                    throw ConnectFailure(.upgradeTimeout, "\(url) did not complete the WebSocket upgrade within \(budget)")
                 }
                 if Task.isCancelled { throw ConnectFailure(.cancelled, "the attempt was cancelled") }
                 throw ConnectFailure(.upgradeRejected, "WebSocket upgrade to \(url) failed: \(error)")
@@ -81,7 +111,7 @@ struct WebSocketDialer: Sendable {
             }
             return (channel, handler)
         } onCancel: {
-            pending.withLockedValue { $0 }?.close(promise: nil)
+            connecting.withLockedValue { $0 }?.close(promise: nil)
         }
     }
 
@@ -90,7 +120,9 @@ struct WebSocketDialer: Sendable {
         maxFrameSize: Int, makeHandler: @escaping @Sendable (any Channel) -> SignalingChannelHandler
     ) throws -> EventLoopFuture<NIOLoopBound<SignalingChannelHandler>?> {
         if let tls {
-            let sslHandler = try NIOSSLClientHandler(context: tls, serverHostname: url.host)
+            // SNI carries names only; an IP-literal URL is verified against the address.
+            let serverHostname = IPAddress(parsing: url.host) == nil ? url.host : nil
+            let sslHandler = try NIOSSLClientHandler(context: tls, serverHostname: serverHostname)
             try channel.pipeline.syncOperations.addHandler(sslHandler)
         }
         let upgrader = NIOTypedWebSocketClientUpgrader<NIOLoopBound<SignalingChannelHandler>?>(

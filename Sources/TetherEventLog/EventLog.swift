@@ -37,7 +37,7 @@ public final class EventLog: Service, Sendable {
         var enqueued: UInt64 = 0
         var committed: UInt64 = 0
         var flushWaiters: [(target: UInt64, continuation: CheckedContinuation<Void, Never>)] = []
-        var subscribers: [UInt64: AsyncStream<SessionEvent>.Continuation] = [:]
+        var subscribers: [UInt64: Subscriber] = [:]
         var nextSubscriber: UInt64 = 0
         var wake: CheckedContinuation<Void, Never>?
         var stopping = false
@@ -84,19 +84,33 @@ public final class EventLog: Service, Sendable {
 
     // MARK: - Live subscribers
 
-    /// Committed events as they are written, with their ids. End it with `unsubscribe`.
-    public func subscribe() -> (id: UInt64, events: AsyncStream<SessionEvent>) {
-        let (stream, continuation) = AsyncStream.makeStream(of: SessionEvent.self, bufferingPolicy: .bufferingNewest(100_000))
-        let id = state.withLock { state -> UInt64 in
+    /// Someone who wants committed events as they are written, with their ids.
+    public struct Subscriber: Sendable {
+        /// Takes one event; false means "stop sending to me" (a reader that fell
+        /// behind), and the log forgets the subscriber at once.
+        public var deliver: @Sendable (SessionEvent) -> Bool
+        /// The log stopped; nothing more will come.
+        public var end: @Sendable () -> Void
+
+        public init(deliver: @escaping @Sendable (SessionEvent) -> Bool, end: @escaping @Sendable () -> Void) {
+            self.deliver = deliver
+            self.end = end
+        }
+    }
+
+    /// Sends committed events to `subscriber` from now on. End it with `unsubscribe`.
+    /// The writer calls `deliver` inline, so it must only hand the event on (to a
+    /// bounded buffer); it is never awaited.
+    public func subscribe(_ subscriber: Subscriber) -> UInt64 {
+        state.withLock { state -> UInt64 in
             state.nextSubscriber += 1
-            state.subscribers[state.nextSubscriber] = continuation
+            state.subscribers[state.nextSubscriber] = subscriber
             return state.nextSubscriber
         }
-        return (id, stream)
     }
 
     public func unsubscribe(_ id: UInt64) {
-        state.withLock { $0.subscribers.removeValue(forKey: id) }?.finish()
+        _ = state.withLock { $0.subscribers.removeValue(forKey: id) }
     }
 
     // MARK: - The writer
@@ -149,11 +163,11 @@ public final class EventLog: Service, Sendable {
                 start = end
             }
         }
-        let subscribers = state.withLock { state -> [AsyncStream<SessionEvent>.Continuation] in
+        let subscribers = state.withLock { state -> [Subscriber] in
             defer { state.subscribers.removeAll() }
             return Array(state.subscribers.values)
         }
-        for subscriber in subscribers { subscriber.finish() }
+        for subscriber in subscribers { subscriber.end() }
     }
 
     private func write(_ batch: ArraySlice<Write>) async {
@@ -193,10 +207,13 @@ public final class EventLog: Service, Sendable {
             let committed = state.committed
             let ready = state.flushWaiters.filter { $0.target <= committed }.map(\.continuation)
             state.flushWaiters.removeAll { $0.target <= committed }
-            return (ready, Array(state.subscribers.values))
+            return (ready, state.subscribers)
         }
-        for subscriber in subscribers {
-            for event in stored { subscriber.yield(event) }
+        for (id, subscriber) in subscribers {
+            for event in stored where !subscriber.deliver(event) {
+                unsubscribe(id)
+                break
+            }
         }
         for waiter in waiters { waiter.resume() }
     }

@@ -11,5 +11,6 @@ extension EventStore {
     static let embeddedMigrations: [Migration] = [
         Migration(name: "0001_init", sql: String(decoding: PackageResources._001_init_sql, as: UTF8.self)),
         Migration(name: "0002_time_by_id", sql: String(decoding: PackageResources._002_time_by_id_sql, as: UTF8.self)),
+        Migration(name: "0003_clear_ended_tokens", sql: String(decoding: PackageResources._003_clear_ended_tokens_sql, as: UTF8.self)),
     ]
 }

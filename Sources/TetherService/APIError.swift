@@ -28,5 +28,7 @@ public struct APIError: Error, Sendable, Equatable {
         APIError(.notFound, code: "session_not_found", message: "no session with id '\(id)'")
     }
 
+    static let forbidden = APIError(.forbidden, code: "forbidden", message: "this token may only read (GET, HEAD); writes need a full API token")
+
     static let unauthorized = APIError(.unauthorized, code: "unauthorized", message: "a valid 'Authorization: Bearer <token>' header is required")
 }

@@ -49,7 +49,8 @@ extension Components.Schemas.Event {
 }
 
 extension CreateSessionRequest {
-    /// Checks what the generated decoder does not (lengths, ranges, URLs, allowed hosts).
+    /// Checks what the generated decoder does not (lengths, ranges, URL syntax); the
+    /// address policy needs resolution and is checked by the registry.
     init(validating body: Components.Schemas.CreateSessionRequest, idempotencyKey: String?, configuration: ServiceConfiguration) throws(APIError) {
         func require(_ condition: Bool, _ message: String, code: String = "validation_failed") throws(APIError) {
             if !condition { throw APIError.invalid(message, code: code) }
@@ -59,12 +60,7 @@ extension CreateSessionRequest {
         try require(!body.sfu.token.isEmpty && body.sfu.token.count <= 8192, "sfu.token must be 1 to 8192 characters")
         try require(!body.sfu.urls.isEmpty && body.sfu.urls.count <= 16, "sfu.urls must hold 1 to 16 URLs")
         for url in body.sfu.urls {
-            let parsed: SignalingURL
-            do { parsed = try SignalingURL(url) } catch { throw APIError.invalid("sfu.urls: \(error)", code: "invalid_sfu_url") }
-            try require(
-                configuration.allows(host: parsed.host, port: parsed.port),
-                "sfu.urls: host '\(parsed.host)' is not in the allowed SFU hosts (--allow-sfu-host)",
-                code: "sfu_host_not_allowed")
+            do { _ = try SignalingURL(url) } catch { throw APIError.invalid("sfu.urls: \(error)", code: "invalid_sfu_url") }
         }
         if let key = idempotencyKey {
             try require(!key.isEmpty && key.count <= 200, "Idempotency-Key must be 1 to 200 characters")

@@ -19,6 +19,7 @@ struct APIHandler: APIProtocol {
         guard case .json(let body) = input.body else { throw APIError.badRequest("the body must be JSON") }
         let request = try CreateSessionRequest(
             validating: body, idempotencyKey: input.headers.Idempotency_hyphen_Key, configuration: configuration)
+        try await registry.checkAddresses(of: request)
         let record = try await registry.create(request)
         return .created(.init(
             headers: .init(Location: "/v1/sessions/\(record.id)"),

@@ -6,15 +6,17 @@ import NIOPosix
 import OpenAPIHummingbird
 import ServiceLifecycle
 import TetherAPI
+import TetherEngine
 import TetherEventLog
 
 /// What ``buildApplication(configuration:logger:onServerRunning:)`` assembles: the app
 /// plus handles that tests and the CLI use.
 public struct TetherApplication: Sendable {
-    public let application: Application<RouterResponder<BasicRequestContext>>
+    public let application: Application<RouterResponder<TetherRequestContext>>
     public let log: EventLog
     public let registry: SessionRegistry
     public let metrics: TetherMetrics
+    let eventStreams: EventStreamSlots
 }
 
 public struct StartupError: Error, CustomStringConvertible {
@@ -31,6 +33,7 @@ public func buildApplication(
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) throws -> TetherApplication {
     try configuration.validate()
+    let addressPolicy = try configuration.sfuAddressPolicy
     let store: EventStore
     do {
         store = try EventStore.open(path: configuration.databasePath)
@@ -39,18 +42,31 @@ public func buildApplication(
     }
     let log = EventLog(store: store, logger: logger)
     let metrics = TetherMetrics()
-    let registry = SessionRegistry(configuration: configuration, log: log, metrics: metrics, eventLoopGroup: eventLoopGroup, logger: logger)
+    let registry = SessionRegistry(
+        configuration: configuration, addressPolicy: addressPolicy, log: log, metrics: metrics,
+        eventLoopGroup: eventLoopGroup, logger: logger)
 
-    let router = Router()
+    let router = Router(context: TetherRequestContext.self)
     router.add(middleware: APIErrorMiddleware(logger: logger))
     router.add(middleware: BodyLimitMiddleware(maxBytes: configuration.maxBodyBytes))
-    router.add(middleware: BearerAuthMiddleware(tokens: configuration.apiTokens))
+    // Every route but the two probes lives in this group, so the bearer check runs on
+    // what the router matched, whatever the raw path looked like.
+    let guarded = router.group().add(middleware: BearerAuthMiddleware(
+        tokens: TokenRing(full: configuration.apiTokens, read: configuration.readTokens)))
     let handler = APIHandler(configuration: configuration, registry: registry, log: log, metrics: metrics)
-    try handler.registerHandlers(on: router, configuration: .init(jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes]))
-    EventStreamRoute(log: log, heartbeat: sseHeartbeat).register(on: router)
+    try handler.registerHandlers(
+        on: GuardedRouteTransport(open: router, guarded: guarded),
+        configuration: .init(jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes]))
+    let eventStreams = EventStreamSlots(limit: configuration.maxEventStreams)
+    EventStreamRoute(log: log, heartbeat: sseHeartbeat, streams: eventStreams, buffer: configuration.eventStreamBuffer)
+        .register(on: guarded)
 
+    let connections = HTTPConnectionCount(limit: configuration.maxConnections)
     let application = Application(
         router: router,
+        server: .http1(configuration: .init(
+            additionalChannelHandlers: [ConnectionLimitHandler(count: connections)],
+            idleTimeout: configuration.httpIdleTimeout.timeAmount)),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "tether"),
         services: [
             log,
@@ -60,5 +76,5 @@ public func buildApplication(
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         eventLoopGroupProvider: .shared(eventLoopGroup),
         logger: logger)
-    return TetherApplication(application: application, log: log, registry: registry, metrics: metrics)
+    return TetherApplication(application: application, log: log, registry: registry, metrics: metrics, eventStreams: eventStreams)
 }

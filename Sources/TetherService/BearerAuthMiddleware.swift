@@ -1,29 +1,24 @@
+import HTTPTypes
 import Hummingbird
 
-/// Requires `Authorization: Bearer <token>` on `/v1/*` when tokens are configured.
+/// Requires `Authorization: Bearer <token>` and enforces the token's role.
+///
+/// It is attached to the route group that holds every guarded operation, so it runs
+/// only after the router has matched one of them: however a path is spelled (`//v1`,
+/// `/v1//sessions`), a request that reaches a guarded handler went through this check,
+/// and one that matches nothing never reaches a handler at all.
 struct BearerAuthMiddleware<Context: RequestContext>: RouterMiddleware {
-    let tokens: [String]
+    let tokens: TokenRing
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard !tokens.isEmpty, request.uri.path.hasPrefix("/v1/") || request.uri.path == "/v1" else {
-            return try await next(request, context)
-        }
+        guard !tokens.isEmpty else { return try await next(request, context) }
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
             throw APIError.unauthorized
         }
-        let presented = Array(header.dropFirst("Bearer ".count).utf8)
-        // Compare every token in full so timing does not reveal a matching prefix.
-        var matched = false
-        for token in tokens where Self.constantTimeEquals(presented, Array(token.utf8)) { matched = true }
-        guard matched else { throw APIError.unauthorized }
-        return try await next(request, context)
-    }
-
-    static func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        var difference = UInt8(a.count == b.count ? 0 : 1)
-        for index in 0..<max(a.count, b.count) {
-            difference |= (index < a.count ? a[index] : 0) ^ (index < b.count ? b[index] : 0)
+        guard let role = tokens.role(of: header.dropFirst("Bearer ".count)) else { throw APIError.unauthorized }
+        if role == .read, request.method != .get, request.method != .head {
+            throw APIError.forbidden
         }
-        return difference == 0
+        return try await next(request, context)
     }
 }

@@ -1,7 +1,9 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import NIOCore
 import ServiceLifecycle
+import Synchronization
 import TetherEventLog
 import TetherEvents
 
@@ -10,13 +12,20 @@ import TetherEvents
 ///
 /// Written on Hummingbird directly: the OpenAPI generator has no streaming-response
 /// model for SSE; the operation stays in openapi.yaml (tag `stream`).
+///
+/// Bounded on every side: at most `streams.limit` readers, at most `buffer` events
+/// queued per reader. A reader that falls `buffer` events behind, or whose socket has
+/// not taken a write for a whole heartbeat period, is disconnected; it loses nothing,
+/// because it resumes from its `Last-Event-ID`.
 struct EventStreamRoute: Sendable {
     let log: EventLog
     let heartbeat: Duration
+    let streams: EventStreamSlots
+    let buffer: Int
 
-    func register<Context: RequestContext>(on router: Router<Context>) {
-        router.get("/v1/events/stream") { request, _ -> Response in
-            try self.respond(to: request)
+    func register(on group: RouterGroup<TetherRequestContext>) {
+        group.get("/v1/events/stream") { request, context -> Response in
+            try self.respond(to: request, channel: context.channel)
         }
     }
 
@@ -25,7 +34,7 @@ struct EventStreamRoute: Sendable {
         case heartbeat
     }
 
-    func respond(to request: Request) throws -> Response {
+    func respond(to request: Request, channel: any Channel) throws -> Response {
         let headerID = request.headers[HTTPField.Name("Last-Event-ID")!]
         let queryID: String? = request.uri.queryParameters.get("after").map { String($0) }
         var resumeFrom: Int64 = 0
@@ -39,50 +48,77 @@ struct EventStreamRoute: Sendable {
             // A fresh tail starts at the present.
             resumeFrom = try log.store.lastEventID()
         }
+        guard let slot = streams.acquire() else {
+            throw APIError(
+                .serviceUnavailable, code: "too_many_streams",
+                message: "\(streams.limit) event streams are open, the most this server allows (--max-event-streams); retry later")
+        }
         let startAfter = resumeFrom
         let sessionFilter: String? = request.uri.queryParameters.get("session_id").map { String($0) }
         // Subscribe before reading the backlog: an event committed in between is in
         // both, and the id check drops the second copy.
-        let (subscription, live) = log.subscribe()
+        let (items, continuation) = AsyncStream.makeStream(of: Item.self, bufferingPolicy: .bufferingOldest(buffer))
+        let watch = StallWatch()
+        let subscription = log.subscribe(.init(
+            deliver: { event in
+                if case .dropped = continuation.yield(.event(event)) {
+                    // The reader is `buffer` events behind: cut it off rather than
+                    // drop events silently or grow without bound.
+                    continuation.finish()
+                    channel.close(promise: nil)
+                    return false
+                }
+                return true
+            },
+            end: { continuation.finish() }))
         let log = self.log
         let heartbeat = self.heartbeat
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache"
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-            defer { log.unsubscribe(subscription) }
+            defer {
+                log.unsubscribe(subscription)
+                continuation.finish()
+                withExtendedLifetime(slot) {}
+            }
+            let beat = Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: heartbeat)
+                    // A write pending since the previous beat: the reader stopped
+                    // reading and the socket buffer is full. Closing is the only way
+                    // to end a write blocked on it.
+                    if watch.stalled(since: ContinuousClock.now - heartbeat) {
+                        channel.close(promise: nil)
+                        continuation.finish()
+                        return
+                    }
+                    continuation.yield(.heartbeat)
+                }
+            }
+            defer { beat.cancel() }
             var sent = startAfter
+            func write(_ text: String, _ writer: inout any ResponseBodyWriter) async throws {
+                watch.writeStarted()
+                defer { watch.writeEnded() }
+                try await writer.write(ByteBuffer(string: text))
+            }
             func send(_ event: SessionEvent, _ writer: inout any ResponseBodyWriter) async throws {
                 guard let id = event.id, id > sent else { return }
                 sent = id
                 if let sessionFilter, event.sessionID != sessionFilter { return }
-                try await writer.write(ByteBuffer(string: Self.frame(event)))
+                try await write(Self.frame(event), &writer)
             }
             while true {
                 let page = try log.store.events(EventQuery(sessionID: sessionFilter, afterID: sent, limit: 1000))
                 for event in page { try await send(event, &writer) }
                 if page.count < 1000 { break }
             }
-            try await writer.write(ByteBuffer(string: ": live\n\n"))
-            let (items, continuation) = AsyncStream.makeStream(of: Item.self)
-            let forward = Task {
-                for await event in live { continuation.yield(.event(event)) }
-                continuation.finish()
-            }
-            let beat = Task {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: heartbeat)
-                    continuation.yield(.heartbeat)
-                }
-            }
-            defer {
-                forward.cancel()
-                beat.cancel()
-            }
+            try await write(": live\n\n", &writer)
             for await item in items.cancelOnGracefulShutdown() {
                 switch item {
                 case .event(let event): try await send(event, &writer)
-                case .heartbeat: try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
+                case .heartbeat: try await write(": keep-alive\n\n", &writer)
                 }
             }
             try await writer.finish(nil)
@@ -94,5 +130,18 @@ struct EventStreamRoute: Sendable {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let json = (try? encoder.encode(event)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
         return "id: \(event.id ?? 0)\nevent: \(event.type)\ndata: \(json)\n\n"
+    }
+}
+
+/// When the current write to an SSE reader began, to tell a slow reader from a stalled one.
+private final class StallWatch: Sendable {
+    private let pendingSince = Mutex<ContinuousClock.Instant?>(nil)
+
+    func writeStarted() { pendingSince.withLock { $0 = .now } }
+    func writeEnded() { pendingSince.withLock { $0 = nil } }
+
+    /// True when a write has been pending since before `instant`.
+    func stalled(since instant: ContinuousClock.Instant) -> Bool {
+        pendingSince.withLock { started in started.map { $0 <= instant } ?? false }
     }
 }

@@ -36,7 +36,11 @@ final class LiveSession: Sendable {
             record.failedReconnects = snapshot.failedReconnects
             record.endReason = snapshot.endReason
             record.updatedAtMs = now
-            if snapshot.state.isTerminal, record.endedAtMs == nil { record.endedAtMs = now }
+            if snapshot.state.isTerminal {
+                if record.endedAtMs == nil { record.endedAtMs = now }
+                // The token only served to rejoin; an ended session keeps no secret at rest.
+                record.sfuToken = ""
+            }
             return (record, previous)
         }
     }

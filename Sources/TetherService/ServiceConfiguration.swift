@@ -1,4 +1,5 @@
 import Foundation
+import TetherEngine
 import TetherEvents
 
 /// Everything `tether serve` is configured with, filled once from flags and environment.
@@ -7,10 +8,23 @@ public struct ServiceConfiguration: Sendable {
     public var port: Int
     /// The SQLite file.
     public var databasePath: String
-    /// Bearer tokens accepted on `/v1/*`; empty means no authentication (loopback only).
+    /// Bearer tokens with every right; with no token of either kind there is no
+    /// authentication (allowed on loopback only).
     public var apiTokens: [String]
-    /// Hosts (or host:port) that sessions may dial. Nothing else is ever dialed.
+    /// Bearer tokens for GET and HEAD only: history, stats, metrics, the live tail.
+    public var readTokens: [String]
+    /// `--allow-sfu-host` entries: names, `host:port`, IPs, CIDRs, `*` (any public
+    /// unicast address). Checked on the resolved address of every dial.
     public var allowedSFUHosts: [String]
+    /// An idle or half-sent HTTP connection is closed after this long.
+    public var httpIdleTimeout: Duration
+    /// Open HTTP connections beyond this are answered 503 and closed.
+    public var maxConnections: Int
+    /// `/v1/events/stream` readers at once; one more is answered 503.
+    public var maxEventStreams: Int
+    /// Events one live-tail reader may have queued; a reader further behind is
+    /// disconnected and resumes with `Last-Event-ID`.
+    public var eventStreamBuffer: Int
     /// Policy for fields a create request leaves out.
     public var defaultPolicy: ReconnectPolicy
     /// Events older than this are deleted.
@@ -31,7 +45,12 @@ public struct ServiceConfiguration: Sendable {
         port: Int = 8080,
         databasePath: String = "./tether.sqlite",
         apiTokens: [String] = [],
-        allowedSFUHosts: [String] = ServiceConfiguration.loopbackHosts,
+        readTokens: [String] = [],
+        allowedSFUHosts: [String] = SFUAddressPolicy.loopbackDefaults,
+        httpIdleTimeout: Duration = .seconds(30),
+        maxConnections: Int = 1024,
+        maxEventStreams: Int = 64,
+        eventStreamBuffer: Int = 4096,
         defaultPolicy: ReconnectPolicy = .default,
         eventRetention: Duration = .seconds(7 * 24 * 3600),
         pruneInterval: Duration = .seconds(60),
@@ -46,7 +65,12 @@ public struct ServiceConfiguration: Sendable {
         self.port = port
         self.databasePath = databasePath
         self.apiTokens = apiTokens
+        self.readTokens = readTokens
         self.allowedSFUHosts = allowedSFUHosts
+        self.httpIdleTimeout = httpIdleTimeout
+        self.maxConnections = maxConnections
+        self.maxEventStreams = maxEventStreams
+        self.eventStreamBuffer = eventStreamBuffer
         self.defaultPolicy = defaultPolicy
         self.eventRetention = eventRetention
         self.pruneInterval = pruneInterval
@@ -54,10 +78,20 @@ public struct ServiceConfiguration: Sendable {
         self.shutdownTimeout = shutdownTimeout
     }
 
-    public static let loopbackHosts = ["127.0.0.1", "localhost", "::1"]
-
+    /// True when `host` is loopback as an address (`127.0.0.0/8` in any spelling the
+    /// resolver takes, `::1`, their IPv4-mapped forms) or is `localhost`; a name that
+    /// merely starts with "127." is not.
     public var bindsLoopbackOnly: Bool {
-        host == "127.0.0.1" || host == "localhost" || host == "::1" || host.hasPrefix("127.")
+        if host.lowercased() == "localhost" { return true }
+        guard let address = IPAddress(parsing: host)?.unmapped else { return false }
+        return Self.loopbackNetworks.contains { $0.contains(address) }
+    }
+
+    private static let loopbackNetworks = [IPNetwork(parsing: "127.0.0.0/8")!, IPNetwork(parsing: "::1/128")!]
+
+    /// The parsed `--allow-sfu-host` list.
+    public var sfuAddressPolicy: SFUAddressPolicy {
+        get throws { try SFUAddressPolicy(entries: allowedSFUHosts) }
     }
 
     public struct Invalid: Error, CustomStringConvertible {
@@ -75,23 +109,20 @@ public struct ServiceConfiguration: Sendable {
         if apiTokens.contains(where: { $0.count < 16 }) {
             throw Invalid(description: "API tokens must be at least 16 characters")
         }
+        if readTokens.contains(where: { $0.count < 16 }) {
+            throw Invalid(description: "read tokens must be at least 16 characters")
+        }
         guard (0...65535).contains(port) else { throw Invalid(description: "port must be 0...65535") }
         let problems = defaultPolicy.problems
         if !problems.isEmpty { throw Invalid(description: "default policy: " + problems.joined(separator: "; ")) }
         if allowedSFUHosts.isEmpty { throw Invalid(description: "allow at least one SFU host") }
+        do { _ = try sfuAddressPolicy } catch { throw Invalid(description: "--allow-sfu-host: \(error)") }
+        if httpIdleTimeout < .milliseconds(100) { throw Invalid(description: "the HTTP idle timeout must be at least 100ms") }
+        if maxConnections < 1 { throw Invalid(description: "max connections must be at least 1") }
+        if maxEventStreams < 1 { throw Invalid(description: "max event streams must be at least 1") }
+        if eventStreamBuffer < 100 { throw Invalid(description: "the event stream buffer must hold at least 100 events") }
         if maxBodyBytes < 1024 { throw Invalid(description: "the body limit must be at least 1024 bytes") }
         if maxReconnectsInFlight < 1 { throw Invalid(description: "max reconnects in flight must be at least 1") }
         if maxReconnectsPerSecond < 2 { throw Invalid(description: "max reconnects per second must be at least 2") }
-    }
-
-    /// True when `host` (and `port`) may be dialed.
-    func allows(host: String, port: Int) -> Bool {
-        let host = host.lowercased()
-        return allowedSFUHosts.contains { entry in
-            let entry = entry.lowercased()
-            if entry == "*" { return true }
-            if entry == host { return true }
-            return entry == "\(host):\(port)" || entry == "[\(host)]:\(port)"
-        }
     }
 }

@@ -16,11 +16,18 @@ public actor SessionRegistry: Service {
     let logger: Logger
     /// One cap for every session's reconnect attempts: an SFU restart must not stampede.
     let limiter: ReconnectLimiter
+    /// `--allow-sfu-host`, checked on resolved addresses at create, at resume and at
+    /// every dial.
+    let addressResolver: SFUAddressResolver
     private var live: [String: LiveSession] = [:]
     private var creating: [String: Task<Result<SessionRecord, APIError>, Never>] = [:]
 
-    public init(configuration: ServiceConfiguration, log: EventLog, metrics: TetherMetrics, eventLoopGroup: any EventLoopGroup, logger: Logger = Logger(label: "tether.sessions")) {
+    public init(
+        configuration: ServiceConfiguration, addressPolicy: SFUAddressPolicy, log: EventLog, metrics: TetherMetrics,
+        eventLoopGroup: any EventLoopGroup, logger: Logger = Logger(label: "tether.sessions")
+    ) {
         self.configuration = configuration
+        self.addressResolver = SFUAddressResolver(policy: addressPolicy)
         self.log = log
         self.metrics = metrics
         self.eventLoopGroup = eventLoopGroup
@@ -58,9 +65,15 @@ public actor SessionRegistry: Service {
             let runner = makeRunner(for: session, urls: urls, token: record.sfuToken, policy: policy.policy, dialect: dialect)
             live[record.id] = session
             metrics.sessionMoved(from: nil, to: record.state)
-            await runner.resumeAfterRestart(
-                sfuSessionID: record.sfuSessionID, sfuURL: record.sfuURL,
-                counters: (record.losses, record.reconnects, record.failedReconnects))
+            let counters = (record.losses, record.reconnects, record.failedReconnects)
+            // The allowed list may have narrowed since the session was created.
+            if let refusal = await addressRefusal(urls, timeout: policy.policy.connectTimeout) {
+                logger.warning("not resuming session: \(refusal.message)", metadata: ["session": "\(record.id)"])
+                await runner.refuseResume(
+                    sfuSessionID: record.sfuSessionID, sfuURL: record.sfuURL, reason: refusal.code, counters: counters)
+                continue
+            }
+            await runner.resumeAfterRestart(sfuSessionID: record.sfuSessionID, sfuURL: record.sfuURL, counters: counters)
         }
         if !records.isEmpty { logger.notice("resumed \(records.count) session(s) left live by the previous process") }
     }
@@ -73,6 +86,27 @@ public actor SessionRegistry: Service {
     }
 
     // MARK: - Sessions
+
+    /// Resolves and checks every URL of a new session before anything is dialed.
+    func checkAddresses(of request: CreateSessionRequest) async throws(APIError) {
+        if let refusal = await addressRefusal(request.sfuURLs, timeout: request.policy.connectTimeout) {
+            throw APIError.invalid("sfu.urls: \(refusal.message)", code: refusal.code)
+        }
+    }
+
+    /// The first URL of `urls` the address policy refuses (or cannot resolve), if any.
+    private func addressRefusal(_ urls: [String], timeout: Duration) async -> (code: String, message: String)? {
+        for url in urls {
+            do {
+                _ = try await addressResolver.addresses(for: try SignalingURL(url), timeout: timeout)
+            } catch let failure as ConnectFailure {
+                return (ConnectFailure.Kind.addressNotAllowed.rawValue, "\(url): \(failure.message)")
+            } catch {
+                return (ConnectFailure.Kind.addressNotAllowed.rawValue, "\(url): \(error)")
+            }
+        }
+        return nil
+    }
 
     /// Creates and joins; answers once joined. The same Idempotency-Key returns the
     /// same session, waiting for its join if it is still in flight.
@@ -242,6 +276,7 @@ public actor SessionRegistry: Service {
                 id: record.id, callID: record.callID, userID: record.userID, token: token, sfuURLs: urls, policy: policy),
             dialect: dialect,
             eventLoopGroup: eventLoopGroup,
+            addressPolicy: addressResolver.policy,
             logger: logger,
             limiter: limiter,
             onSnapshot: { [weak self] snapshot in

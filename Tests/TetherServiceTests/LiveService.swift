@@ -24,13 +24,15 @@ final class LiveService: Sendable {
         databasePath: String? = nil,
         apiTokens: [String] = [],
         policy: ReconnectPolicy = servicePolicy,
-        maxBodyBytes: Int = 64 * 1024
+        maxBodyBytes: Int = 64 * 1024,
+        configure: (inout ServiceConfiguration) -> Void = { _ in }
     ) async throws -> LiveService {
         let path = databasePath ?? FileManager.default.temporaryDirectory
             .appendingPathComponent("tether-test-\(UUID().uuidString).sqlite").path
-        let configuration = ServiceConfiguration(
+        var configuration = ServiceConfiguration(
             host: "127.0.0.1", port: 0, databasePath: path, apiTokens: apiTokens,
             defaultPolicy: policy, maxBodyBytes: maxBodyBytes)
+        configure(&configuration)
         let (portStream, portContinuation) = AsyncStream.makeStream(of: Int.self)
         var logger = Logger(label: "tether.test")
         logger.logLevel = .warning

@@ -1,0 +1,63 @@
+import Foundation
+import HTTPTypes
+import NIOCore
+import NIOHTTPTypes
+import Synchronization
+
+/// The number of open HTTP connections, shared by every connection's handler.
+final class HTTPConnectionCount: Sendable {
+    let limit: Int
+    private let open = Atomic<Int>(0)
+
+    init(limit: Int) { self.limit = limit }
+
+    /// Counts one more connection; false when that one is over the limit.
+    func admit() -> Bool {
+        open.wrappingAdd(1, ordering: .relaxed).newValue <= limit
+    }
+
+    func release() { open.wrappingSubtract(1, ordering: .relaxed) }
+
+    var current: Int { open.load(ordering: .relaxed) }
+}
+
+/// Answers a connection over `--max-connections` with one 503 and closes it, instead of
+/// leaving it in the kernel's accept queue with no answer (what gating `accept` does).
+///
+/// Sits after the HTTP codec, so the refusal is a proper HTTP response; it waits for
+/// the request head because NIO's server pipeline expects a request before a response.
+/// Only the API's HTTP connections pass here: the SFU WebSockets are client sockets.
+final class ConnectionLimitHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    private let count: HTTPConnectionCount
+    private var admitted = false
+    private var refused = false
+
+    init(count: HTTPConnectionCount) { self.count = count }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        admitted = count.admit()
+        let count = self.count
+        context.channel.closeFuture.whenComplete { _ in count.release() }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !admitted else { return context.fireChannelRead(data) }
+        guard case .head = unwrapInboundIn(data), !refused else { return }
+        refused = true
+        let body = #"{"error":{"code":"too_many_connections","message":"the server is at its connection limit; retry later"}}"#
+        var head = HTTPResponse(status: .serviceUnavailable)
+        head.headerFields[.contentType] = "application/json; charset=utf-8"
+        head.headerFields[.contentLength] = String(body.utf8.count)
+        head.headerFields[.connection] = "close"
+        head.headerFields[.retryAfter] = "1"
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.write(wrapOutboundOut(.body(ByteBuffer(string: body))), promise: nil)
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+    }
+}
