@@ -173,6 +173,44 @@ import TetherTestSupport
         await simulator.stop()
     }
 
+    @Test func aSessionResumedAfterARestartIsCheckedAgainstTheNarrowedList() async throws {
+        let simulator = try await Simulator.start()
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tether-narrowed-\(UUID().uuidString).sqlite").path
+        // A row the previous process left live, on an address it was allowed to dial.
+        do {
+            let store = try EventStore.open(path: path)
+            var record = SessionRecord(
+                id: "left-live", state: "joined", callID: "default:demo", userID: "agent-7", dialect: "stream",
+                sfuURLs: #"["\#(simulator.url)"]"#, sfuToken: sfuToken, dialectOptions: nil,
+                policy: String(decoding: try JSONEncoder().encode(PolicyDocument(servicePolicy)), as: UTF8.self),
+                metadata: "{}", sfuURL: simulator.url,
+                idempotencyKey: nil, requestFingerprint: nil, createdAtMs: 1)
+            record.sfuSessionID = "sfu-1"
+            let row = record
+            try await store.database.write { try EventStore.upsert(row, in: $0) }
+        }
+        // The new process only allows a range the simulator is not in.
+        let service = try await LiveService.start(databasePath: path) { $0.allowedSFUHosts = ["10.0.0.0/8"] }
+        defer { service.removeDatabase() }
+        do {
+            let types = try await service.waitForEvents(of: "left-live") { $0.contains("reconnect_failed") }
+            #expect(types == ["resumed_after_restart", "reconnect_failed"])
+            let events = try await service.events(of: "left-live")
+            #expect(events.last?["reason"] as? String == "sfu_address_not_allowed")
+            let session = try await service.request(.GET, "/v1/sessions/left-live")
+            #expect(session.json["state"] as? String == "failed")
+            await service.app.log.flush()
+            #expect(try service.app.log.store.session(id: "left-live")?.sfuToken == "", "the ended session keeps no token")
+            #expect(simulator.simulator.state.counters.connectionsAccepted == 0, "nothing was dialed")
+        } catch {
+            await service.stop()
+            await simulator.stop()
+            throw error
+        }
+        await service.stop()
+        await simulator.stop()
+    }
+
     @Test func halfSentRequestsAreClosedAfterTheIdleTimeout() async throws {
         let service = try await LiveService.start { $0.httpIdleTimeout = .seconds(1) }
         defer { service.removeDatabase() }
