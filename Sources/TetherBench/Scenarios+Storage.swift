@@ -18,7 +18,9 @@ extension Scenarios {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let store = try EventStore.open(path: folder.appendingPathComponent("bench.sqlite").path)
-        let log = EventLog(store: store)
+        // No queue limit here: this measures how fast the writer drains a burst, so every
+        // event must be kept (the service caps its queue; see EventLog.Limits).
+        let log = EventLog(store: store, limits: .init(maxQueuedEvents: .max, maxQueuedBytes: .max))
         let writer = Task { try await log.run() }
         let base: Int64 = 1_800_000_000_000
         let kinds: [SessionEventKind] = [
@@ -46,7 +48,7 @@ extension Scenarios {
             }
         }
         let appendTime = ContinuousClock.now - t0
-        await log.flush()
+        try await log.flush(within: .seconds(600))
         let elapsed = ContinuousClock.now - t0
         report.add("producers (2 tasks): append() of all events, JSON encoding included", Samples.ms(appendTime))
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
@@ -93,7 +95,7 @@ extension Scenarios {
             var logger = Logger(label: "tether.bench")
             logger.logLevel = .error
             let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
-            let app = try buildApplication(
+            let app = try await buildApplication(
                 configuration: ServiceConfiguration(port: 0, databasePath: folder.appendingPathComponent("api.sqlite").path),
                 logger: logger) { continuation.yield($0) }
             let group = ServiceGroup(configuration: .init(services: [app.application], logger: logger))

@@ -148,7 +148,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let app: TetherApplication
         do {
-            app = try buildApplication(configuration: configuration, logger: logger) { port in
+            app = try await buildApplication(configuration: configuration, logger: logger) { port in
                 let host = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
                 FileHandle.standardOutput.write(Data("tether serve listening on http://\(host):\(port)\n".utf8))
             }

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
@@ -35,22 +36,32 @@ public struct SFUAddressResolver: Sendable {
         return try resolved.map { try SocketAddress(ipAddress: $0.unmapped.description, port: url.port) }
     }
 
-    /// `getaddrinfo` on NIO's blocking-I/O pool, bounded by `timeout` (a resolver that
-    /// hangs keeps its pool thread, but never the caller).
+    /// `getaddrinfo` on NIO's blocking-I/O pool, bounded by `timeout`: whichever of the
+    /// lookup and the timer finishes first resumes the caller, once. A resolver that
+    /// hangs keeps its pool thread until glibc gives up, but never the caller.
     static func resolve(host: String, timeout: Duration) async throws -> [IPAddress] {
-        try await withThrowingTaskGroup(of: [IPAddress]?.self) { group in
-            group.addTask {
-                try await NIOThreadPool.singleton.runIfActive { try lookUp(host) }
+        let outcome = NIOLockedValueBox<CheckedContinuation<[IPAddress], any Error>?>(nil)
+        return try await withCheckedThrowingContinuation { continuation in
+            outcome.withLockedValue { $0 = continuation }
+            @Sendable func finish(_ result: Result<[IPAddress], any Error>) {
+                outcome.withLockedValue { state -> CheckedContinuation<[IPAddress], any Error>? in
+                    defer { state = nil }
+                    return state
+                }?.resume(with: result)
             }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                return nil
+            let timer = Task {
+                try? await Task.sleep(for: timeout)
+                finish(.failure(ConnectFailure(.resolveFailed, "resolving '\(host)' took longer than \(timeout)")))
             }
-            defer { group.cancelAll() }
-            guard let first = try await group.next(), let addresses = first else {
-                throw ConnectFailure(.resolveFailed, "resolving '\(host)' took longer than \(timeout)")
+            Task {
+                do {
+                    let addresses = try await NIOThreadPool.singleton.runIfActive { try lookUp(host) }
+                    finish(.success(addresses))
+                } catch {
+                    finish(.failure(error))
+                }
+                timer.cancel()
             }
-            return addresses
         }
     }
 

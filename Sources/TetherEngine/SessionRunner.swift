@@ -31,6 +31,7 @@ public actor SessionRunner {
         dialect: any SignalingDialect,
         eventLoopGroup: any EventLoopGroup,
         addressPolicy: SFUAddressPolicy? = nil,
+        firstGeneration: UInt64 = 0,
         logger: Logger = Logger(label: "tether.session"),
         limiter: ReconnectLimiter? = nil,
         onSnapshot: @escaping @Sendable (SessionSnapshot) -> Void = { _ in },
@@ -40,14 +41,17 @@ public actor SessionRunner {
         self.limiter = limiter
         self.configuration = configuration
         self.client = SignalingClient(
-            dialect: dialect, policy: configuration.policy, addressPolicy: addressPolicy, eventLoopGroup: eventLoopGroup)
+            dialect: dialect, policy: configuration.policy, addressPolicy: addressPolicy, eventLoopGroup: eventLoopGroup,
+            generationsAfter: firstGeneration)
+        // A resumed session's generations continue where the previous process stopped.
+        self.activeGeneration = firstGeneration
         self.record = record
         var logger = logger
         logger[metadataKey: "session"] = "\(configuration.id)"
         self.logger = logger
         self.machine = Reconnector(policy: configuration.policy, nodes: configuration.sfuURLs)
         self.snapshotValue = SessionSnapshot(
-            state: .connecting, sfuURL: configuration.sfuURLs[0], sfuSessionID: nil, generation: 0,
+            state: .connecting, sfuURL: configuration.sfuURLs[0], sfuSessionID: nil, generation: firstGeneration,
             losses: 0, reconnects: 0, failedReconnects: 0, currentAttempt: 0, endReason: nil)
     }
 

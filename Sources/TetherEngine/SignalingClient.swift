@@ -25,12 +25,16 @@ public final class SignalingClient: Sendable {
 
     /// `addressPolicy` is checked on the resolved addresses of every dial; nil dials
     /// anything (the operator's own `tether connect`).
-    public init(dialect: any SignalingDialect, policy: ReconnectPolicy, addressPolicy: SFUAddressPolicy?, eventLoopGroup: any EventLoopGroup) {
+    public init(
+        dialect: any SignalingDialect, policy: ReconnectPolicy, addressPolicy: SFUAddressPolicy?, eventLoopGroup: any EventLoopGroup,
+        generationsAfter firstGeneration: UInt64 = 0
+    ) {
         self.dialect = dialect
         self.resolver = SFUAddressResolver(policy: addressPolicy)
         self.policy = policy
         self.dialer = WebSocketDialer(eventLoopGroup: eventLoopGroup)
         (notices, continuation) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
+        generations.withLockedValue { $0.lastNumber = firstGeneration }
     }
 
     /// The number of the generation that joined last (0 before the first join).

@@ -6,25 +6,63 @@ import Synchronization
 import TetherEvents
 
 /// The one writer of the history: events and session rows are queued, written in
-/// batched transactions, and only then shown to live subscribers.
+/// batched transactions (each one fsynced: `synchronous=FULL`), and only then shown to
+/// live subscribers.
 ///
-/// ``flush()`` returns once everything queued before it is committed, which is how the
-/// API keeps its promise that an event any response has shown is on disk.
+/// ``flush(within:)`` returns once everything queued before it is committed, which is
+/// how the API keeps its promise that an event any response has shown is on disk; it
+/// throws ``StorageUnavailable`` instead of waiting past its bound.
+///
+/// Every queue is bounded. When storage fails (disk full, read-only, I/O error) the
+/// writer keeps the batch and retries with backoff, readiness reports the failure, and
+/// new events beyond the queue limit are counted per session instead of kept; once
+/// storage recovers each affected session gets an `events_dropped{count}` event.
+/// Session rows are never dropped: a newer row of the same session replaces a queued
+/// one, so they are bounded by the number of sessions.
 public final class EventLog: Service, Sendable {
     public enum Write: Sendable {
         /// An event and its JSON payload, encoded by the caller.
         case event(SessionEvent, payload: String)
         case session(SessionRecord)
+        /// An empty commit that proves the disk still takes writes while nothing else is queued.
+        case probe
+    }
+
+    /// A write could not be committed in time; the API answers 503 `storage_unavailable`.
+    public struct StorageUnavailable: Error, Sendable, CustomStringConvertible {
+        public var description: String
+    }
+
+    public struct Limits: Sendable {
+        /// Queued events beyond which new events are counted, not kept.
+        public var maxQueuedEvents: Int
+        /// Queued payload bytes beyond which new events are counted, not kept.
+        public var maxQueuedBytes: Int
+        /// How often an idle writer proves the disk takes writes.
+        public var probeInterval: Duration
+
+        public init(maxQueuedEvents: Int = 200_000, maxQueuedBytes: Int = 128 << 20, probeInterval: Duration = .seconds(5)) {
+            self.maxQueuedEvents = maxQueuedEvents
+            self.maxQueuedBytes = maxQueuedBytes
+            self.probeInterval = probeInterval
+        }
+    }
+
+    /// What readiness and metrics report about the writer.
+    public struct Health: Sendable, Equatable {
+        /// The last write error while the writer is failing; nil when commits succeed.
+        public var failure: String?
+        public var queuedWrites: Int
+        public var writeErrors: Int
+        public var droppedEvents: Int
     }
 
     public let store: EventStore
     /// The most writes one transaction takes.
     public let batchSize: Int
+    public let limits: Limits
     private let logger: Logger
     private let state = Mutex(State())
-    /// The newest stored event time: no event is stored earlier than it, so time order
-    /// and id order agree (only the writer task touches it).
-    private nonisolated(unsafe) var lastTimeMs: Int64 = 0
     private let payloadEncoder: JSONEncoder = {
         let encoder = JSONEncoder()
         // No .sortedKeys: sorting every event's keys is pure cost; the payload is only decoded.
@@ -34,18 +72,29 @@ public final class EventLog: Service, Sendable {
 
     private struct State: ~Copyable {
         var pending: [Write] = []
+        /// Where each session's queued row sits in `pending`, to replace it in place.
+        var pendingSessionRows: [String: Int] = [:]
+        var pendingEvents = 0
+        var pendingBytes = 0
         var enqueued: UInt64 = 0
         var committed: UInt64 = 0
-        var flushWaiters: [(target: UInt64, continuation: CheckedContinuation<Void, Never>)] = []
+        var flushWaiters: [UInt64: (target: UInt64, continuation: CheckedContinuation<Bool, Never>)] = [:]
+        var nextWaiter: UInt64 = 0
         var subscribers: [UInt64: Subscriber] = [:]
         var nextSubscriber: UInt64 = 0
         var wake: CheckedContinuation<Void, Never>?
         var stopping = false
+        var failure: String?
+        var writeErrors = 0
+        var droppedTotal = 0
+        /// Events not kept since the last recovery, per session.
+        var droppedBySession: [String: Int] = [:]
     }
 
-    public init(store: EventStore, batchSize: Int = 5000, logger: Logger = Logger(label: "tether.eventlog")) {
+    public init(store: EventStore, batchSize: Int = 5000, limits: Limits = Limits(), logger: Logger = Logger(label: "tether.eventlog")) {
         self.store = store
         self.batchSize = batchSize
+        self.limits = limits
         self.logger = logger
     }
 
@@ -62,23 +111,71 @@ public final class EventLog: Service, Sendable {
 
     public func enqueue(_ write: Write) {
         let wake = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            state.pending.append(write)
-            state.enqueued += 1
+            switch write {
+            case .event(let event, let payload):
+                if state.pendingEvents >= limits.maxQueuedEvents || state.pendingBytes >= limits.maxQueuedBytes {
+                    state.droppedBySession[event.sessionID, default: 0] += 1
+                    state.droppedTotal += 1
+                    return nil
+                }
+                state.pendingEvents += 1
+                state.pendingBytes += payload.utf8.count
+                state.pending.append(write)
+                state.enqueued += 1
+            case .session(let record):
+                if let index = state.pendingSessionRows[record.id] {
+                    // Replacing a queued row: the newer one says everything the older did.
+                    state.pending[index] = write
+                    return nil
+                }
+                state.pendingSessionRows[record.id] = state.pending.count
+                state.pending.append(write)
+                state.enqueued += 1
+            case .probe:
+                state.pending.append(write)
+                state.enqueued += 1
+            }
             defer { state.wake = nil }
             return state.wake
         }
         wake?.resume()
     }
 
-    /// Waits until every write queued before this call is committed.
-    public func flush() async {
-        await withCheckedContinuation { continuation in
-            let done = state.withLock { state -> Bool in
+    /// True when a write queued now would wait on a failing disk: callers about to do
+    /// something that must be recorded (join an SFU, leave one) refuse instead.
+    public var isFailing: Bool { state.withLock { $0.failure != nil } }
+
+    public var health: Health {
+        state.withLock {
+            Health(failure: $0.failure, queuedWrites: $0.pending.count, writeErrors: $0.writeErrors, droppedEvents: $0.droppedTotal)
+        }
+    }
+
+    /// Waits until every write queued before this call is committed, at most `timeout`.
+    public func flush(within timeout: Duration = .seconds(4)) async throws(StorageUnavailable) {
+        let (id, done) = state.withLock { state -> (UInt64, Bool) in
+            state.nextWaiter += 1
+            return (state.nextWaiter, state.committed >= state.enqueued)
+        }
+        if done { return }
+        let timer = Task {
+            try? await Task.sleep(for: timeout)
+            let waiter = state.withLock { $0.flushWaiters.removeValue(forKey: id) }
+            waiter?.continuation.resume(returning: false)
+        }
+        let committed = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            let ready = state.withLock { state -> Bool in
                 if state.committed >= state.enqueued { return true }
-                state.flushWaiters.append((state.enqueued, continuation))
+                state.flushWaiters[id] = (state.enqueued, continuation)
                 return false
             }
-            if done { continuation.resume() }
+            if ready { continuation.resume(returning: true) }
+        }
+        timer.cancel()
+        guard committed else {
+            let failure = state.withLock { $0.failure }
+            throw StorageUnavailable(description: failure.map { "the history cannot be written: \($0)" }
+                ?? "the history writer did not commit within \(timeout)")
         }
     }
 
@@ -118,13 +215,19 @@ public final class EventLog: Service, Sendable {
     /// Writes until graceful shutdown, then drains what is queued and returns.
     public func run() async throws {
         await withGracefulShutdownHandler {
-            await writeLoop()
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await self.writeLoop() }
+                group.addTask { await self.probeLoop() }
+                await group.next()
+                group.cancelAll()
+            }
         } onGracefulShutdown: {
             self.stop()
         }
     }
 
-    /// Ends ``run()`` after the queue is drained.
+    /// Ends ``run()`` after the queue is drained (or, on a failing disk, after a last
+    /// bounded try: the process must still exit).
     public func stop() {
         let wake = state.withLock { state -> CheckedContinuation<Void, Never>? in
             state.stopping = true
@@ -134,14 +237,29 @@ public final class EventLog: Service, Sendable {
         wake?.resume()
     }
 
+    /// Queues a probe whenever the writer has been idle for a probe interval, so a disk
+    /// that filled up (or went read-only) while nothing was written shows in readiness.
+    private func probeLoop() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: limits.probeInterval)
+            let idle = state.withLock { $0.pending.isEmpty && !$0.stopping }
+            if idle { enqueue(.probe) }
+        }
+    }
+
     private func writeLoop() async {
-        lastTimeMs = (try? store.lastEventTime()) ?? 0
+        var lastTime = (try? store.lastEventTime()) ?? 0
         while true {
             // Take everything queued at once: removing a prefix from a long queue would
             // move the rest every time (measured: 45k events/s at 1M queued, before).
             let batch = state.withLock { state -> [Write]? in
                 if state.pending.isEmpty { return state.stopping ? nil : [] }
-                defer { state.pending = [] }
+                defer {
+                    state.pending = []
+                    state.pendingSessionRows = [:]
+                    state.pendingEvents = 0
+                    state.pendingBytes = 0
+                }
                 return state.pending
             }
             guard let batch else { break }
@@ -159,7 +277,10 @@ public final class EventLog: Service, Sendable {
             var start = 0
             while start < batch.count {
                 let end = min(start + batchSize, batch.count)
-                await write(batch[start..<end])
+                guard await write(batch[start..<end], lastTime: &lastTime) else {
+                    logger.critical("shutting down with the disk failing: \(batch.count - start) queued history rows are lost")
+                    return
+                }
                 start = end
             }
         }
@@ -170,44 +291,55 @@ public final class EventLog: Service, Sendable {
         for subscriber in subscribers { subscriber.end() }
     }
 
-    private func write(_ batch: ArraySlice<Write>) async {
+    /// Commits `batch`, retrying with backoff while storage fails. False only when the
+    /// service is stopping and storage still fails after a last grace period.
+    private func write(_ batch: ArraySlice<Write>, lastTime: inout Int64) async -> Bool {
         var stored: [SessionEvent] = []
-        let startTime = lastTimeMs
+        var backoff = Duration.milliseconds(100)
+        var stopDeadline: ContinuousClock.Instant?
         while true {
             do {
-                stored = try await store.database.write { [startTime] db in
-                    var lastTime = startTime
-                    var stored: [SessionEvent] = []
-                    stored.reserveCapacity(batch.count)
-                    let statement = try db.cachedStatement(sql: EventStore.insertEventSQL)
-                    for write in batch {
-                        switch write {
-                        case .event(var event, let payload):
-                            // Appends from many sessions can reach the writer a hair out of
-                            // order; never store a time earlier than the one before.
-                            event.timeMs = max(event.timeMs, lastTime)
-                            lastTime = event.timeMs
-                            stored.append(try EventStore.insert(event, payload: payload, statement: statement, in: db))
-                        case .session(let record):
-                            try EventStore.upsert(record, in: db)
-                        }
-                    }
-                    return stored
-                }
+                (stored, lastTime) = try await store.write(batch, lastTime: lastTime)
                 break
             } catch {
-                // Never drop history: keep the batch and try again.
-                logger.error("writing \(batch.count) history rows failed; retrying", metadata: ["error": "\(error)"])
-                try? await Task.sleep(for: .milliseconds(200))
+                let (firstFailure, stopping) = state.withLock { state -> (Bool, Bool) in
+                    defer {
+                        state.failure = "\(error)"
+                        state.writeErrors += 1
+                    }
+                    return (state.failure == nil, state.stopping)
+                }
+                if firstFailure {
+                    logger.error("writing \(batch.count) history rows failed; keeping them and retrying", metadata: ["error": "\(error)"])
+                }
+                if stopping {
+                    let deadline = stopDeadline ?? ContinuousClock.now + .seconds(2)
+                    stopDeadline = deadline
+                    if ContinuousClock.now >= deadline { return false }
+                }
+                try? await Task.sleep(for: backoff)
+                backoff = min(backoff * 2, .seconds(2))
             }
         }
-        if let newest = stored.last?.timeMs { lastTimeMs = max(lastTimeMs, newest) }
-        let (waiters, subscribers) = state.withLock { state in
+        let (waiters, subscribers, recovered) = state.withLock { state in
             state.committed += UInt64(batch.count)
             let committed = state.committed
-            let ready = state.flushWaiters.filter { $0.target <= committed }.map(\.continuation)
-            state.flushWaiters.removeAll { $0.target <= committed }
-            return (ready, state.subscribers)
+            let ready = state.flushWaiters.filter { $0.value.target <= committed }
+            for id in ready.keys { state.flushWaiters.removeValue(forKey: id) }
+            var recovered: [String: Int] = [:]
+            if state.failure != nil || !state.droppedBySession.isEmpty {
+                state.failure = nil
+                recovered = state.droppedBySession
+                state.droppedBySession = [:]
+            }
+            return (ready.values.map(\.continuation), state.subscribers, recovered)
+        }
+        if !recovered.isEmpty {
+            logger.notice("history storage recovered; recording the events that did not fit the queue")
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            for (sessionID, count) in recovered.sorted(by: { $0.key < $1.key }) {
+                append(SessionEvent(sessionID: sessionID, timeMs: now, generation: 0, kind: .eventsDropped(count: count)))
+            }
         }
         for (id, subscriber) in subscribers {
             for event in stored where !subscriber.deliver(event) {
@@ -215,6 +347,7 @@ public final class EventLog: Service, Sendable {
                 break
             }
         }
-        for waiter in waiters { waiter.resume() }
+        for waiter in waiters { waiter.resume(returning: true) }
+        return true
     }
 }

@@ -12,5 +12,6 @@ extension EventStore {
         Migration(name: "0001_init", sql: String(decoding: PackageResources._001_init_sql, as: UTF8.self)),
         Migration(name: "0002_time_by_id", sql: String(decoding: PackageResources._002_time_by_id_sql, as: UTF8.self)),
         Migration(name: "0003_clear_ended_tokens", sql: String(decoding: PackageResources._003_clear_ended_tokens_sql, as: UTF8.self)),
+        Migration(name: "0004_readiness", sql: String(decoding: PackageResources._004_readiness_sql, as: UTF8.self)),
     ]
 }

@@ -1,7 +1,7 @@
 extension SessionEvent: Codable {
     enum CodingKeys: String, CodingKey {
         case id, type, generation, reason, detail, strategy, trigger, attempt, attempts, step, error
-        case from, to, code, message
+        case from, to, code, message, count
         case sessionID = "session_id"
         case timeMs = "time_ms"
         case closeCode = "close_code"
@@ -71,6 +71,8 @@ extension SessionEvent: Codable {
         case .resumedAfterRestart(let sfuURL, let previous):
             try c.encode(sfuURL, forKey: .sfuURL)
             try c.encodeIfPresent(previous, forKey: .sfuSessionID)
+        case .eventsDropped(let count):
+            try c.encode(count, forKey: .count)
         }
     }
 
@@ -138,6 +140,7 @@ extension SessionEvent: Codable {
         case "left": kind = .left(reason: try string(.reason))
         case "resumed_after_restart":
             kind = .resumedAfterRestart(sfuURL: try string(.sfuURL), previousSFUSessionID: try c.decodeIfPresent(String.self, forKey: .sfuSessionID))
+        case "events_dropped": kind = .eventsDropped(count: try c.decode(Int.self, forKey: .count))
         default:
             throw DecodingError.dataCorruptedError(forKey: .type, in: c, debugDescription: "unknown event type '\(type)'")
         }

@@ -44,6 +44,10 @@ public enum SessionEventKind: Sendable, Equatable {
     case left(reason: String)
     /// Tether restarted while the session was live; it is being rejoined.
     case resumedAfterRestart(sfuURL: String, previousSFUSessionID: String?)
+    /// The history writer's queue was full (storage failing) and `count` of this
+    /// session's events were not stored; written once storage recovers, so the gap is
+    /// explicit rather than silent.
+    case eventsDropped(count: Int)
 
     public var type: String {
         switch self {
@@ -63,6 +67,7 @@ public enum SessionEventKind: Sendable, Equatable {
         case .callEnded: "call_ended"
         case .left: "left"
         case .resumedAfterRestart: "resumed_after_restart"
+        case .eventsDropped: "events_dropped"
         }
     }
 
@@ -71,6 +76,6 @@ public enum SessionEventKind: Sendable, Equatable {
         "session_created", "joined", "join_failed", "connection_lost", "reconnect_started",
         "trigger_merged", "reconnect_attempt_failed", "strategy_escalated", "reconnected",
         "reconnect_failed", "sfu_error", "go_away", "migrated", "call_ended", "left",
-        "resumed_after_restart",
+        "resumed_after_restart", "events_dropped",
     ]
 }

@@ -28,6 +28,10 @@ public struct APIError: Error, Sendable, Equatable {
         APIError(.notFound, code: "session_not_found", message: "no session with id '\(id)'")
     }
 
+    static func storageUnavailable(_ detail: String) -> APIError {
+        APIError(.serviceUnavailable, code: "storage_unavailable", message: "\(detail); nothing was changed unless the message says so, retry later")
+    }
+
     static let forbidden = APIError(.forbidden, code: "forbidden", message: "this token may only read (GET, HEAD); writes need a full API token")
 
     static let unauthorized = APIError(.unauthorized, code: "unauthorized", message: "a valid 'Authorization: Bearer <token>' header is required")

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import OpenAPIRuntime
+import TetherEventLog
 
 /// The API's edge: every error becomes the one JSON shape with a stable code.
 ///
@@ -22,8 +23,13 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return response
         } catch let error as APIError {
             return Self.response(for: error)
+        } catch let error as EventLog.StorageUnavailable {
+            return Self.response(for: .storageUnavailable(error.description))
         } catch let error as ServerError {
             if let api = error.underlyingError as? APIError { return Self.response(for: api) }
+            if let storage = error.underlyingError as? EventLog.StorageUnavailable {
+                return Self.response(for: .storageUnavailable(storage.description))
+            }
             if error.operationInput == nil {
                 var detail = Self.describe(error.underlyingError)
                 if detail.hasSuffix("at ''") {

@@ -29,7 +29,7 @@ struct APIHandler: APIProtocol {
     func listSessions(_ input: Operations.listSessions.Input) async throws -> Operations.listSessions.Output {
         let limit = try Self.limit(input.query.limit)
         let before = try input.query.cursor.map { cursor throws(APIError) in try Cursor.decode(cursor) }
-        await log.flush()
+        try await log.flush()
         let records = try log.store.sessions(SessionQuery(
             state: input.query.state?.rawValue, callID: input.query.call_id, beforeSeq: before, limit: limit))
         let attempts = await registry.currentAttempts(for: records.map(\.id))
@@ -64,14 +64,14 @@ struct APIHandler: APIProtocol {
         for url in [body.sfu_url] + (body.target_url.map { [$0] } ?? []) {
             do { _ = try SignalingURL(url) } catch { throw APIError.invalid("\(error)", code: "invalid_sfu_url") }
         }
-        let (moved, skipped) = await registry.drain(sfuURL: body.sfu_url, to: body.target_url)
+        let (moved, skipped) = try await registry.drain(sfuURL: body.sfu_url, to: body.target_url)
         return .accepted(.init(body: .json(.init(moved: moved, skipped: skipped))))
     }
 
     func listSessionEvents(_ input: Operations.listSessionEvents.Input) async throws -> Operations.listSessionEvents.Output {
         let limit = try Self.limit(input.query.limit)
         let after = try input.query.cursor.map { cursor throws(APIError) in try Cursor.decode(cursor) }
-        await log.flush()
+        try await log.flush()
         guard try log.store.session(id: input.path.id) != nil else { throw APIError.notFound(session: input.path.id) }
         let events = try log.store.events(EventQuery(sessionID: input.path.id, afterID: after, limit: limit))
         return .ok(.init(body: .json(try Self.page(events, limit: limit))))
@@ -82,7 +82,7 @@ struct APIHandler: APIProtocol {
         let after = try input.query.cursor.map { cursor throws(APIError) in try Cursor.decode(cursor) }
         try Self.nonNegative(input.query.since, "since")
         try Self.nonNegative(input.query.until, "until")
-        await log.flush()
+        try await log.flush()
         let events = try log.store.events(EventQuery(
             sessionID: input.query.session_id, type: input.query._type?.rawValue,
             sinceMs: input.query.since, untilMs: input.query.until, afterID: after, limit: limit))
@@ -94,7 +94,7 @@ struct APIHandler: APIProtocol {
         try Self.nonNegative(input.query.until, "until")
         let until = input.query.until ?? Int64(Date().timeIntervalSince1970 * 1000) + 1
         let since = input.query.since ?? max(0, until - 3_600_000)
-        await log.flush()
+        try await log.flush()
         let stats = try log.store.stats(sinceMs: since, untilMs: until)
         return .ok(.init(body: .json(.init(
             since_ms: since,
@@ -114,7 +114,8 @@ struct APIHandler: APIProtocol {
     }
 
     func getMetrics(_ input: Operations.getMetrics.Input) async throws -> Operations.getMetrics.Output {
-        .ok(.init(body: .plainText(HTTPBody(metrics.exposition()))))
+        metrics.recordStorage(log.health)
+        return .ok(.init(body: .plainText(HTTPBody(metrics.exposition()))))
     }
 
     func getHealth(_ input: Operations.getHealth.Input) async throws -> Operations.getHealth.Output {
@@ -122,12 +123,12 @@ struct APIHandler: APIProtocol {
     }
 
     func getReadiness(_ input: Operations.getReadiness.Input) async throws -> Operations.getReadiness.Output {
-        do {
-            try log.store.checkWritable()
-            return .ok(.init(body: .json(.init(status: "ok"))))
-        } catch {
-            return .serviceUnavailable(.init(body: .json(.init(status: "unavailable", detail: "the database is not writable: \(error)"))))
+        // The writer's own health, not a probe on the request path: it commits a probe
+        // row whenever it has been idle, so a disk that filled up shows here too.
+        if let failure = log.health.failure {
+            return .serviceUnavailable(.init(body: .json(.init(status: "unavailable", detail: "the history cannot be written: \(failure)"))))
         }
+        return .ok(.init(body: .json(.init(status: "ok"))))
     }
 
     // MARK: - Helpers

@@ -23,17 +23,24 @@ public struct StartupError: Error, CustomStringConvertible {
     public var description: String
 }
 
-/// Builds the service: the event log, the session registry, the HTTP API, and the
-/// services they run as (started in that order, stopped in reverse).
+/// Builds the service: the database lock, the event log, the session registry, the
+/// HTTP API, and the services they run as (started in that order, stopped in reverse).
 public func buildApplication(
     configuration: ServiceConfiguration,
     logger: Logger = Logger(label: "tether"),
     eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
     sseHeartbeat: Duration = .seconds(15),
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
-) throws -> TetherApplication {
+) async throws -> TetherApplication {
     try configuration.validate()
     let addressPolicy = try configuration.sfuAddressPolicy
+    // Before anything touches the database: one owner per database.
+    let lock: DatabaseLock
+    do {
+        lock = try DatabaseLock(databasePath: configuration.databasePath)
+    } catch {
+        throw StartupError(description: "\(error)")
+    }
     let store: EventStore
     do {
         store = try EventStore.open(path: configuration.databasePath)
@@ -46,13 +53,15 @@ public func buildApplication(
         configuration: configuration, addressPolicy: addressPolicy, log: log, metrics: metrics,
         eventLoopGroup: eventLoopGroup, logger: logger)
 
-    let router = Router(context: TetherRequestContext.self)
+    // HEAD answers from the GET handlers (so a read token's HEAD works too).
+    let router = Router(context: TetherRequestContext.self, options: .autoGenerateHeadEndpoints)
     router.add(middleware: APIErrorMiddleware(logger: logger))
-    router.add(middleware: BodyLimitMiddleware(maxBytes: configuration.maxBodyBytes))
     // Every route but the two probes lives in this group, so the bearer check runs on
-    // what the router matched, whatever the raw path looked like.
-    let guarded = router.group().add(middleware: BearerAuthMiddleware(
-        tokens: TokenRing(full: configuration.apiTokens, read: configuration.readTokens)))
+    // what the router matched, whatever the raw path looked like; bodies are read only
+    // after it.
+    let guarded = router.group()
+        .add(middleware: BearerAuthMiddleware(tokens: TokenRing(full: configuration.apiTokens, read: configuration.readTokens)))
+        .add(middleware: BodyLimitMiddleware(maxBytes: configuration.maxBodyBytes))
     let handler = APIHandler(configuration: configuration, registry: registry, log: log, metrics: metrics)
     try handler.registerHandlers(
         on: GuardedRouteTransport(open: router, guarded: guarded),
@@ -69,6 +78,7 @@ public func buildApplication(
             idleTimeout: configuration.httpIdleTimeout.timeAmount)),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "tether"),
         services: [
+            lock,
             log,
             registry,
             RetentionService(store: store, retention: configuration.eventRetention, interval: configuration.pruneInterval, logger: logger),
@@ -76,5 +86,8 @@ public func buildApplication(
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         eventLoopGroupProvider: .shared(eventLoopGroup),
         logger: logger)
+    // Every session the previous process left live is in the registry, with its
+    // runner, before the port is bound; their rejoins start when the registry runs.
+    await registry.prepare()
     return TetherApplication(application: application, log: log, registry: registry, metrics: metrics, eventStreams: eventStreams)
 }

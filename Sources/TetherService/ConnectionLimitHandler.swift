@@ -42,7 +42,13 @@ final class ConnectionLimitHandler: ChannelDuplexHandler, RemovableChannelHandle
     func handlerAdded(context: ChannelHandlerContext) {
         admitted = count.admit()
         let count = self.count
-        context.channel.closeFuture.whenComplete { _ in count.release() }
+        let channel = context.channel
+        channel.closeFuture.whenComplete { _ in count.release() }
+        if !admitted {
+            // One that never sends a request head gets no answer; it must not hold a
+            // socket for the whole idle timeout either.
+            channel.eventLoop.scheduleTask(in: .seconds(1)) { channel.close(promise: nil) }
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

@@ -55,28 +55,38 @@ struct EventStreamRoute: Sendable {
         }
         let startAfter = resumeFrom
         let sessionFilter: String? = request.uri.queryParameters.get("session_id").map { String($0) }
-        // Subscribe before reading the backlog: an event committed in between is in
-        // both, and the id check drops the second copy.
+        // The subscription starts before the backlog is read: an event committed in
+        // between is in both, and the id check drops the second copy.
         let (items, continuation) = AsyncStream.makeStream(of: Item.self, bufferingPolicy: .bufferingOldest(buffer))
         let watch = StallWatch()
-        let subscription = log.subscribe(.init(
+        let subscriber = EventLog.Subscriber(
             deliver: { event in
-                if case .dropped = continuation.yield(.event(event)) {
+                switch continuation.yield(.event(event)) {
+                case .enqueued:
+                    return true
+                case .dropped:
                     // The reader is `buffer` events behind: cut it off rather than
                     // drop events silently or grow without bound.
                     continuation.finish()
                     channel.close(promise: nil)
                     return false
+                case .terminated:
+                    return false
+                @unknown default:
+                    return false
                 }
-                return true
             },
-            end: { continuation.finish() }))
+            end: { continuation.finish() })
         let log = self.log
         let heartbeat = self.heartbeat
         var headers = HTTPFields()
         headers[.contentType] = "text/event-stream"
         headers[.cacheControl] = "no-cache"
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            // Subscribed here, not before the head is written: a client gone before
+            // that never runs this body and so never leaves a subscriber behind.
+            // Subscribing before the backlog read still leaves no gap.
+            let subscription = log.subscribe(subscriber)
             defer {
                 log.unsubscribe(subscription)
                 continuation.finish()

@@ -37,15 +37,27 @@ public actor SessionRegistry: Service {
 
     // MARK: - Service
 
+    /// Sessions loaded by ``prepare()`` whose rejoin ``run()`` starts.
+    private var toResume: [(runner: SessionRunner, record: SessionRecord, urls: [String], policy: ReconnectPolicy)] = []
+    private var prepared = false
+
     public func run() async throws {
-        await resumeLiveSessions()
+        await prepare()
+        await resumePreparedSessions()
         try? await gracefulShutdown()
         await leaveAll(reason: "shutdown")
-        await log.flush()
+        try? await log.flush(within: .seconds(5))
     }
 
-    /// Picks up the sessions that were live when the process last stopped.
-    func resumeLiveSessions() async {
+    /// Puts every session the previous process left live into the registry, each with
+    /// its runner (nothing is dialed yet), so that once the port is bound any request
+    /// about any session finds it. Sessions that cannot be resumed end here, recorded:
+    /// a `connecting` row (its create was never answered: the client will retry) fails
+    /// with `interrupted_by_restart` and gives its Idempotency-Key back; an unreadable
+    /// row fails with `unreadable_row`. Idempotent.
+    public func prepare() async {
+        guard !prepared else { return }
+        prepared = true
         let records: [SessionRecord]
         do {
             records = try log.store.liveSessions()
@@ -54,20 +66,58 @@ public actor SessionRegistry: Service {
             return
         }
         for record in records {
+            if record.state == SessionState.connecting.rawValue {
+                end(record, reason: "interrupted_by_restart", event: .joinFailed(
+                    code: "interrupted_by_restart",
+                    message: "Tether restarted before this session's create was answered; it was not redialed"))
+                continue
+            }
             guard let urls = try? JSONDecoder().decode([String].self, from: Data(record.sfuURLs.utf8)),
                   let policy = try? JSONDecoder().decode(PolicyDocument.self, from: Data(record.policy.utf8)),
                   !urls.isEmpty, let dialect = Self.dialect(named: record.dialect, options: record.dialectOptions)
             else {
                 logger.error("cannot resume session: unreadable row", metadata: ["session": "\(record.id)"])
+                end(record, reason: "unreadable_row", event: .reconnectFailed(reason: "unreadable_row", attempts: 0, durationMs: 0))
                 continue
             }
             let session = LiveSession(record: record)
-            let runner = makeRunner(for: session, urls: urls, token: record.sfuToken, policy: policy.policy, dialect: dialect)
+            let runner = makeRunner(
+                for: session, urls: urls, token: record.sfuToken, policy: policy.policy, dialect: dialect,
+                firstGeneration: UInt64(max(0, record.generation)))
             live[record.id] = session
             metrics.sessionMoved(from: nil, to: record.state)
+            toResume.append((runner, record, urls, policy.policy))
+        }
+    }
+
+    /// Ends a row this process will not run, with its reason recorded.
+    private func end(_ record: SessionRecord, reason: String, event: SessionEventKind) {
+        var ended = record
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        ended.state = SessionState.failed.rawValue
+        ended.endReason = event.type == "join_failed" ? "join_failed: \(reason)" : reason
+        ended.endedAtMs = now
+        ended.updatedAtMs = now
+        ended.sfuToken = ""
+        // The client never got an answer for an interrupted create: its retry with
+        // the same key must create a session, not replay this one.
+        if reason == "interrupted_by_restart" { ended.idempotencyKey = nil }
+        log.append(SessionEvent(sessionID: record.id, timeMs: now, generation: UInt64(max(0, record.generation)), kind: event))
+        log.save(ended)
+    }
+
+    /// Starts the rejoin of every prepared session, in the background of the reconnect
+    /// limiter; readiness never waits for an SFU.
+    private func resumePreparedSessions() async {
+        let sessions = toResume
+        toResume = []
+        for (runner, record, urls, policy) in sessions {
             let counters = (record.losses, record.reconnects, record.failedReconnects)
-            // The allowed list may have narrowed since the session was created.
-            if let refusal = await addressRefusal(urls, timeout: policy.policy.connectTimeout) {
+            // The allowed list may have narrowed since the session was created. Only a
+            // refusal ends the session; a name that does not resolve right now is the
+            // dial's problem (it retries under the deadline, checking again).
+            if let refusal = await addressRefusal(urls, timeout: policy.connectTimeout),
+               refusal.code == ConnectFailure.Kind.addressNotAllowed.rawValue {
                 logger.warning("not resuming session: \(refusal.message)", metadata: ["session": "\(record.id)"])
                 await runner.refuseResume(
                     sfuSessionID: record.sfuSessionID, sfuURL: record.sfuURL, reason: refusal.code, counters: counters)
@@ -75,7 +125,7 @@ public actor SessionRegistry: Service {
             }
             await runner.resumeAfterRestart(sfuSessionID: record.sfuSessionID, sfuURL: record.sfuURL, counters: counters)
         }
-        if !records.isEmpty { logger.notice("resumed \(records.count) session(s) left live by the previous process") }
+        if !sessions.isEmpty { logger.notice("resumed \(sessions.count) session(s) left live by the previous process") }
     }
 
     func leaveAll(reason: String) async {
@@ -94,15 +144,16 @@ public actor SessionRegistry: Service {
         }
     }
 
-    /// The first URL of `urls` the address policy refuses (or cannot resolve), if any.
+    /// The first URL of `urls` the address policy refuses (or that does not resolve), if any.
     private func addressRefusal(_ urls: [String], timeout: Duration) async -> (code: String, message: String)? {
         for url in urls {
             do {
                 _ = try await addressResolver.addresses(for: try SignalingURL(url), timeout: timeout)
             } catch let failure as ConnectFailure {
-                return (ConnectFailure.Kind.addressNotAllowed.rawValue, "\(url): \(failure.message)")
+                let code = failure.kind == .addressNotAllowed ? failure.kind.rawValue : "sfu_address_unresolvable"
+                return (code, "\(url): \(failure.message)")
             } catch {
-                return (ConnectFailure.Kind.addressNotAllowed.rawValue, "\(url): \(error)")
+                return ("invalid_sfu_url", "\(url): \(error)")
             }
         }
         return nil
@@ -111,6 +162,10 @@ public actor SessionRegistry: Service {
     /// Creates and joins; answers once joined. The same Idempotency-Key returns the
     /// same session, waiting for its join if it is still in flight.
     func create(_ request: CreateSessionRequest) async throws(APIError) -> SessionRecord {
+        // Never put an agent into a call that could not be recorded.
+        if log.isFailing, let failure = log.health.failure {
+            throw APIError.storageUnavailable("the history cannot be written (\(failure)); no session was created")
+        }
         guard let key = request.idempotencyKey else {
             return try await performCreate(request).get()
         }
@@ -158,17 +213,21 @@ public actor SessionRegistry: Service {
         log.save(record)
         metrics.sessionMoved(from: nil, to: record.state)
         let runner = makeRunner(for: session, urls: request.sfuURLs, token: request.token, policy: request.policy, dialect: dialect)
+        let outcome: Result<SessionRecord, APIError>
         do {
             try await runner.start()
-            await log.flush()
-            return .success(session.currentRecord)
+            outcome = .success(session.currentRecord)
         } catch let error as SessionJoinError {
-            await log.flush()
-            return .failure(Self.joinFailure(code: error.code, message: error.message, sessionID: record.id))
+            outcome = .failure(Self.joinFailure(code: error.code, message: error.message, sessionID: record.id))
         } catch {
-            await log.flush()
-            return .failure(Self.joinFailure(code: "connect_failed", message: "\(error)", sessionID: record.id))
+            outcome = .failure(Self.joinFailure(code: "connect_failed", message: "\(error)", sessionID: record.id))
         }
+        do {
+            try await log.flush()
+        } catch {
+            return .failure(.storageUnavailable("the session \(record.id) joined but its history could not be committed (\(error))"))
+        }
+        return outcome
     }
 
     static func joinFailure(code: String, message: String, sessionID: String) -> APIError {
@@ -180,7 +239,7 @@ public actor SessionRegistry: Service {
 
     /// The session's row (fresh for a live one) and its current attempt; nil when unknown.
     func session(id: String) async throws -> (record: SessionRecord, currentAttempt: Int)? {
-        await log.flush()
+        try await log.flush()
         if let session = live[id] {
             let attempt = await session.runner?.snapshot.currentAttempt ?? 0
             return (session.currentRecord, attempt)
@@ -189,21 +248,39 @@ public actor SessionRegistry: Service {
         return (record, 0)
     }
 
-    /// Leaves cleanly; false when no such session ever existed.
+    /// Leaves cleanly; false when no such session ever existed. With storage failing it
+    /// refuses (503) before leaving, so a leave that could not be recorded never happens.
     func delete(id: String) async throws -> Bool {
+        if let failure = log.health.failure {
+            throw APIError.storageUnavailable("the history cannot be written (\(failure)); the session was not touched")
+        }
         if let session = live[id], let runner = session.runner {
             await runner.leave(reason: "requested")
-            await log.flush()
+            try await log.flush()
             return true
         }
-        await log.flush()
-        return try log.store.session(id: id) != nil
+        try await log.flush()
+        guard var record = try log.store.session(id: id) else { return false }
+        if record.isLive {
+            // Live in the database but run by no one (this process owns the database,
+            // so no other process runs it either): record the leave the client asked for.
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            log.append(SessionEvent(sessionID: id, timeMs: now, generation: UInt64(max(0, record.generation)), kind: .left(reason: "requested")))
+            record.state = SessionState.left.rawValue
+            record.endReason = "requested"
+            record.endedAtMs = now
+            record.updatedAtMs = now
+            record.sfuToken = ""
+            log.save(record)
+            try await log.flush()
+        }
+        return true
     }
 
     /// Starts a MIGRATE of one live session to `targetURL` (or its next node).
     func migrate(id: String, to targetURL: String?) async throws -> SessionRecord {
         guard let session = live[id], let runner = session.runner else {
-            await log.flush()
+            try await log.flush()
             guard try log.store.session(id: id) != nil else { throw APIError.notFound(session: id) }
             throw APIError(.conflict, code: "session_not_live", message: "session '\(id)' has ended; only a live session can move")
         }
@@ -221,12 +298,12 @@ public actor SessionRegistry: Service {
             throw APIError.invalid("the session has a single SFU URL; there is nowhere to move it", code: "no_other_node")
         }
         await runner.migrate(toNode: target)
-        await log.flush()
+        try await log.flush()
         return session.currentRecord
     }
 
     /// Starts a MIGRATE of every live session on `sfuURL`; returns moved and skipped ids.
-    func drain(sfuURL: String, to targetURL: String?) async -> (moved: [String], skipped: [String]) {
+    func drain(sfuURL: String, to targetURL: String?) async throws -> (moved: [String], skipped: [String]) {
         var moved: [String] = []
         var skipped: [String] = []
         for session in live.values.sorted(by: { $0.id < $1.id }) {
@@ -247,7 +324,7 @@ public actor SessionRegistry: Service {
             await runner.migrate(toNode: target)
             moved.append(record.id)
         }
-        await log.flush()
+        try await log.flush()
         return (moved, skipped)
     }
 
@@ -266,7 +343,8 @@ public actor SessionRegistry: Service {
     // MARK: - Wiring a runner
 
     private func makeRunner(
-        for session: LiveSession, urls: [String], token: String, policy: ReconnectPolicy, dialect: any SignalingDialect
+        for session: LiveSession, urls: [String], token: String, policy: ReconnectPolicy, dialect: any SignalingDialect,
+        firstGeneration: UInt64 = 0
     ) -> SessionRunner {
         let record = session.currentRecord
         let log = self.log
@@ -277,6 +355,7 @@ public actor SessionRegistry: Service {
             dialect: dialect,
             eventLoopGroup: eventLoopGroup,
             addressPolicy: addressResolver.policy,
+            firstGeneration: firstGeneration,
             logger: logger,
             limiter: limiter,
             onSnapshot: { [weak self] snapshot in

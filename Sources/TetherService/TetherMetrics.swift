@@ -2,6 +2,7 @@ import CoreMetrics
 import Metrics
 import Prometheus
 import Synchronization
+import TetherEventLog
 import TetherEvents
 
 /// The service's Prometheus metrics, made through swift-metrics with a registry of its
@@ -10,6 +11,7 @@ public final class TetherMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     private let factory: PrometheusMetricsFactory
     private let stateCounts = Mutex([String: Int]())
+    private let reportedWriteErrors = Mutex(0)
 
     public init() {
         registry = PrometheusCollectorRegistry()
@@ -38,6 +40,17 @@ public final class TetherMetrics: Sendable {
         default:
             break
         }
+    }
+
+    /// The history writer's queue depth and write errors, read at scrape time.
+    func recordStorage(_ health: EventLog.Health) {
+        CoreMetrics.Gauge(label: "tether_event_queue_depth", factory: factory).record(health.queuedWrites)
+        let newErrors = reportedWriteErrors.withLock { reported -> Int in
+            defer { reported = max(reported, health.writeErrors) }
+            return max(0, health.writeErrors - reported)
+        }
+        let errors = Counter(label: "tether_event_write_errors_total", factory: factory)
+        if newErrors > 0 { errors.increment(by: newErrors) } else { errors.increment(by: 0) }
     }
 
     /// Moves one session between states in the `tether_sessions` gauge.

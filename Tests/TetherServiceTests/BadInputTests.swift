@@ -37,7 +37,7 @@ import Testing
         Case(name: "non-ws URL", method: .POST, path: "/v1/sessions",
              body: body { $0["sfu"] = ["dialect": "stream", "urls": ["http://127.0.0.1:9/ws"], "token": "t"] }, status: 422, code: "invalid_sfu_url"),
         Case(name: "host not allowed", method: .POST, path: "/v1/sessions",
-             body: body { $0["sfu"] = ["dialect": "stream", "urls": ["ws://sfu.example.com/ws"], "token": "t"] }, status: 422, code: "sfu_address_not_allowed"),
+             body: body { $0["sfu"] = ["dialect": "stream", "urls": ["ws://sfu.example.com/ws"], "token": "t"] }, status: 422, code: "sfu_address_unresolvable"),
         Case(name: "no SFU URL", method: .POST, path: "/v1/sessions",
              body: body { $0["sfu"] = ["dialect": "stream", "urls": [String](), "token": "t"] }, status: 422, code: "validation_failed"),
         Case(name: "empty call id", method: .POST, path: "/v1/sessions", body: body { $0["call_id"] = "" }, status: 422, code: "validation_failed"),
@@ -84,7 +84,7 @@ import Testing
                 #expect(reply.headers.first(name: "Content-Type")?.hasPrefix("application/json") == true, "\(testCase.name)")
                 #expect(!reply.text.contains(Self.token), "\(testCase.name) never echoes the API token")
             }
-            await service.app.log.flush()
+            try await service.app.log.flush()
             let sessionsAfter = try service.app.log.store.sessions(.init(limit: 1000))
             #expect(sessionsAfter.map(\.id) == sessionsBefore.map(\.id))
             #expect(sessionsAfter.map(\.state) == sessionsBefore.map(\.state))

@@ -36,7 +36,7 @@ final class LiveService: Sendable {
         let (portStream, portContinuation) = AsyncStream.makeStream(of: Int.self)
         var logger = Logger(label: "tether.test")
         logger.logLevel = .warning
-        let app = try buildApplication(configuration: configuration, logger: logger, sseHeartbeat: .milliseconds(200)) { port in
+        let app = try await buildApplication(configuration: configuration, logger: logger, sseHeartbeat: .milliseconds(200)) { port in
             portContinuation.yield(port)
         }
         let group = ServiceGroup(configuration: .init(services: [app.application], logger: logger))
@@ -65,7 +65,7 @@ final class LiveService: Sendable {
 
     /// Deletes the SQLite file and its WAL companions.
     func removeDatabase() {
-        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: databasePath + suffix) }
+        for suffix in ["", "-wal", "-shm", ".lock"] { try? FileManager.default.removeItem(atPath: databasePath + suffix) }
     }
 
     var baseURL: String { "http://127.0.0.1:\(port)" }

@@ -1,0 +1,156 @@
+import Foundation
+import NIOHTTP1
+import Testing
+import TetherEvents
+import TetherSFUSimulator
+import TetherTestSupport
+@testable import TetherEventLog
+@testable import TetherService
+
+/// Issue 9: one owner per database, storage failures answered promptly, no resurrection.
+@Suite(.serialized, .timeLimit(.minutes(3))) struct DurabilityTests {
+    @Test func aSecondServiceOnTheSameDatabaseRefusesToStartAndTheFirstKeepsServing() async throws {
+        let first = try await LiveService.start()
+        defer { first.removeDatabase() }
+        do {
+            let error = await #expect(throws: StartupError.self) {
+                _ = try await LiveService.start(databasePath: first.databasePath)
+            }
+            let message = error?.description ?? ""
+            #expect(message.contains(first.databasePath + ".lock"), "names the lock file: \(message)")
+            #expect(message.contains("pid \(getpid())"), "names the holder: \(message)")
+            #expect(try await first.request(.GET, "/healthz").status == 200)
+        } catch {
+            await first.stop()
+            throw error
+        }
+        await first.stop()
+        // Stopping releases it: the next owner starts.
+        let next = try await LiveService.start(databasePath: first.databasePath)
+        await next.stop()
+        try? FileManager.default.removeItem(atPath: first.databasePath + ".lock")
+    }
+
+    @Test func anUnansweredCreateIsNotRedialedAfterARestartAndItsKeyIsFree() async throws {
+        let simulator = try await Simulator.start()
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tether-interrupted-\(UUID().uuidString).sqlite").path
+        do {
+            let store = try EventStore.open(path: path)
+            let policy = String(decoding: try JSONEncoder().encode(PolicyDocument(servicePolicy)), as: UTF8.self)
+            var interrupted = SessionRecord(
+                id: "interrupted", state: "connecting", callID: "default:demo", userID: "agent-7", dialect: "stream",
+                sfuURLs: #"["\#(simulator.url)"]"#, sfuToken: sfuToken, dialectOptions: nil, policy: policy,
+                metadata: "{}", sfuURL: simulator.url, idempotencyKey: "retry-me", requestFingerprint: nil, createdAtMs: 1)
+            interrupted.requestFingerprint = "x"
+            var resumed = SessionRecord(
+                id: "resumed", state: "joined", callID: "default:demo", userID: "agent-8", dialect: "stream",
+                sfuURLs: #"["\#(simulator.url)"]"#, sfuToken: SimulatorToken.make(callCID: "default:demo", userID: "agent-8"),
+                dialectOptions: nil, policy: policy, metadata: "{}", sfuURL: simulator.url,
+                idempotencyKey: nil, requestFingerprint: nil, createdAtMs: 2)
+            resumed.generation = 5
+            resumed.sfuSessionID = "gone"
+            let rows = [interrupted, resumed]
+            try await store.database.write { db in for row in rows { try EventStore.upsert(row, in: db) } }
+        }
+        let service = try await LiveService.start(databasePath: path)
+        defer { service.removeDatabase() }
+        do {
+            let types = try await service.waitForEvents(of: "interrupted") { $0.contains("join_failed") }
+            #expect(types == ["join_failed"])
+            let failed = try await service.request(.GET, "/v1/sessions/interrupted")
+            #expect(failed.json["state"] as? String == "failed")
+            #expect(failed.json["end_reason"] as? String == "join_failed: interrupted_by_restart")
+
+            // The resumed one rejoins with the generations counting on from 5.
+            try await service.waitForEvents(of: "resumed") { $0.last == "reconnected" }
+            let events = try await service.events(of: "resumed")
+            let joinedGeneration = try #require(events.last?["generation"] as? Int)
+            #expect(joinedGeneration == 6, "generations continue across a restart: \(events)")
+            #expect(simulator.simulator.state.sessions.map(\.userID) == ["agent-8"], "only the acknowledged session was dialed")
+
+            // The client's retry of the interrupted create creates a session.
+            let retry = try await service.json(.POST, "/v1/sessions", createBody(urls: [simulator.url]), headers: [("Idempotency-Key", "retry-me")])
+            #expect(retry.status == 201, "\(retry.text)")
+            #expect(retry.json["id"] as? String != "interrupted")
+        } catch {
+            await service.stop()
+            await simulator.stop()
+            throw error
+        }
+        await service.stop()
+        await simulator.stop()
+    }
+
+    @Test func aFullDiskAnswers503PromptlyAndRecoversWithNothingLost() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tether-tmpfs-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        guard run("/bin/mount", ["-t", "tmpfs", "-o", "size=6m", "tmpfs", folder.path]) == 0 else {
+            print("skipped: cannot mount a tmpfs here (needs root): the full-disk test did not run")
+            return
+        }
+        defer { _ = run("/bin/umount", ["-l", folder.path]) }
+        let simulator = try await Simulator.start()
+        let service = try await LiveService.start(databasePath: folder.appendingPathComponent("tether.sqlite").path) {
+            $0.defaultPolicy.healthCheckTimeout = .seconds(5)
+        }
+        do {
+            let created = try await service.json(.POST, "/v1/sessions", createBody(urls: [simulator.url]))
+            #expect(created.status == 201)
+            let id = try #require(created.json["id"] as? String)
+
+            // Fill the disk.
+            let filler = folder.appendingPathComponent("filler").path
+            _ = run("/bin/dd", ["if=/dev/zero", "of=\(filler)", "bs=64k"])
+            // Something must be written to find out: a drop and its reconnection.
+            try await simulator.inject("drop")
+            let ready = try await pollUntil(timeout: .seconds(20)) { () async throws -> Int? in
+                let status = try await service.request(.GET, "/readyz").status
+                return status == 503 ? status : nil
+            }
+            #expect(ready == 503)
+            let readiness = try await service.request(.GET, "/readyz")
+            #expect(readiness.text.contains("cannot be written"), "\(readiness.text)")
+
+            for (method, path, body) in [(HTTPMethod.POST, "/v1/sessions", createBody(urls: [simulator.url])), (.DELETE, "/v1/sessions/\(id)", [:])] {
+                let started = ContinuousClock.now
+                let reply = method == .POST ? try await service.json(method, path, body) : try await service.request(method, path)
+                let took = ContinuousClock.now - started
+                #expect(reply.status == 503, "\(method) \(path): \(reply.text)")
+                #expect(reply.errorCode == "storage_unavailable")
+                #expect(took < .seconds(5), "\(method) answered in \(took)")
+            }
+            #expect(simulator.simulator.state.sessions.count == 1, "the refused create put no agent into the call, the refused delete left none")
+
+            // Space comes back: the writer recovers by itself and kept what it had accepted.
+            try FileManager.default.removeItem(atPath: filler)
+            _ = try await pollUntil(timeout: .seconds(20)) { () async throws -> Bool? in
+                try await service.request(.GET, "/readyz").status == 200 ? true : nil
+            }
+            let types = try await service.waitForEvents(of: id) { $0.contains("reconnected") }
+            #expect(types.filter { $0 == "connection_lost" }.count == 1, "\(types)")
+            let session = try await service.request(.GET, "/v1/sessions/\(id)")
+            #expect(session.json["state"] as? String == "joined")
+            let metrics = try await service.request(.GET, "/metrics")
+            #expect(metrics.text.contains("tether_event_write_errors_total"))
+            #expect(metrics.text.contains("tether_event_queue_depth"))
+        } catch {
+            await service.stop()
+            await simulator.stop()
+            throw error
+        }
+        await service.stop()
+        await simulator.stop()
+    }
+
+    private func run(_ tool: String, _ arguments: [String]) -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: tool)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        do { try process.run() } catch { return -1 }
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+}
