@@ -27,7 +27,9 @@ ENV TETHER_HOST=0.0.0.0 \
     TETHER_PORT=8080 \
     TETHER_DB=/data/tether.sqlite
 EXPOSE 8080
+# /readyz, not /healthz: it answers 503 while the history cannot be written (a full or
+# read-only volume), which is when an orchestrator should stop sending traffic here.
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
-    CMD curl -fsS http://127.0.0.1:8080/healthz || exit 1
+    CMD curl -fsS http://127.0.0.1:8080/readyz || exit 1
 ENTRYPOINT ["/usr/local/bin/tether"]
 CMD ["serve"]

@@ -6,6 +6,7 @@ import ServiceLifecycle
 import TetherEngine
 import TetherEvents
 import TetherService
+import UnixSignals
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -82,6 +83,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Cap on reconnect attempts started per second, service-wide, spread with jitter. (env TETHER_MAX_RECONNECTS_PER_SECOND, default 1000)")
     var maxReconnectsPerSecond: Int?
 
+    @Option(help: "How long SIGTERM/SIGINT may take: sessions leave in parallel, the history is flushed; the process exits at most 2s later in any case. Give docker stop -t a few seconds more. (env TETHER_SHUTDOWN_GRACE, default 25s)")
+    var shutdownGrace: DurationArgument?
+
+    @Option(name: .customLong("idempotency-key-ttl"), help: "How long an Idempotency-Key is remembered after its create. (env TETHER_IDEMPOTENCY_KEY_TTL, default 24h)")
+    var idempotencyKeyTTL: DurationArgument?
+
     @Option(help: "Log level for stderr. (env TETHER_LOG_LEVEL, default info)")
     var logLevel: Logger.Level?
 
@@ -127,6 +134,8 @@ struct ServeCommand: AsyncParsableCommand {
                 backoffMaximum: try duration(backoffMax, "TETHER_BACKOFF_MAX", defaults.backoffMaximum)),
             eventRetention: try duration(eventRetention, "TETHER_EVENT_RETENTION", .seconds(7 * 24 * 3600)),
             maxBodyBytes: try integer(maxBodyBytes, "TETHER_MAX_BODY_BYTES", 64 * 1024),
+            shutdownGrace: try duration(shutdownGrace, "TETHER_SHUTDOWN_GRACE", .seconds(25)),
+            idempotencyKeyTTL: try duration(idempotencyKeyTTL, "TETHER_IDEMPOTENCY_KEY_TTL", .seconds(24 * 3600)),
             maxReconnectsInFlight: try integer(maxReconnectsInFlight, "TETHER_MAX_RECONNECTS_IN_FLIGHT", 256),
             maxReconnectsPerSecond: try integer(maxReconnectsPerSecond, "TETHER_MAX_RECONNECTS_PER_SECOND", 1000))
     }
@@ -158,7 +167,19 @@ struct ServeCommand: AsyncParsableCommand {
         }
         var groupConfiguration = ServiceGroupConfiguration(
             services: [app.application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-        groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownTimeout
+        groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownGrace
+        // The promise that the process exits: a service that ignores cancellation (a
+        // write stuck in the kernel, a socket that will not close) must not keep it
+        // alive until an orchestrator's SIGKILL.
+        let grace = configuration.shutdownGrace
+        let watchdog = Task {
+            for await _ in await UnixSignalsSequence(trapping: .sigterm, .sigint) {
+                try? await Task.sleep(for: grace + .milliseconds(1500))
+                FileHandle.standardError.write(Data("tether serve: shutdown took longer than --shutdown-grace \(grace); exiting\n".utf8))
+                Foundation.exit(1)
+            }
+        }
+        defer { watchdog.cancel() }
         try await ServiceGroup(configuration: groupConfiguration).run()
     }
 }

@@ -99,8 +99,10 @@ extension EventStore {
         try database.read { db in try SessionRecord.fetchOne(db, key: ["id": id]) }
     }
 
-    public func session(idempotencyKey: String) throws -> SessionRecord? {
-        try database.read { db in try SessionRecord.fetchOne(db, key: ["idempotency_key": idempotencyKey]) }
+    /// Read through GRDB's async accessor: it runs on GRDB's reader, not on the caller's
+    /// (cooperative) thread.
+    public func session(idempotencyKey: String) async throws -> SessionRecord? {
+        try await database.read { db in try SessionRecord.fetchOne(db, key: ["idempotency_key": idempotencyKey]) }
     }
 
     public func sessions(_ query: SessionQuery) throws -> [SessionRecord] {

@@ -63,6 +63,11 @@ extension SFUSimulator {
             }
             for link in links { link.drop(reset: false) }
             return links.count
+        case .delayJoins(let count, let milliseconds):
+            registry.withLockedValue {
+                $0.joinsToDelay = count
+                $0.joinDelayMilliseconds = milliseconds
+            }
         case .rejectJoins(let count, let code, let strategy):
             let sfuStrategy = try Self.strategy(strategy)
             registry.withLockedValue {

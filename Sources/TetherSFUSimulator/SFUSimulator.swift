@@ -94,6 +94,15 @@ public final class SFUSimulator: Sendable {
         registry.withLockedValue { $0.links[link.id] = link }
     }
 
+    /// The delay for the answer to the join just handled, when `delay-joins` holds one.
+    func takeJoinDelay() -> Int? {
+        registry.withLockedValue { registry -> Int? in
+            guard registry.joinsToDelay > 0 else { return nil }
+            registry.joinsToDelay -= 1
+            return registry.joinDelayMilliseconds
+        }
+    }
+
     /// Handles a `join_request`; returns the answer for the joining link. Broadcasts
     /// and takeovers are done here.
     func join(_ request: SfuJoinRequest, from link: ParticipantLink) -> (answer: SfuEvent, closeAfter: Bool) {

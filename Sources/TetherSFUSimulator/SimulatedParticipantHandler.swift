@@ -35,7 +35,9 @@ final class SimulatedParticipantHandler: ChannelInboundHandler {
         guard let link else { return }
         let frame = unwrapInboundIn(data)
         switch frame.opcode {
-        case .binary:
+        case .binary, .text:
+            // Stream's own Python SDK sends its SfuRequests in text frames; the SFU reads
+            // the protobuf either way (and answers in binary), so the simulator does too.
             let request: SfuRequest
             do {
                 request = try SfuRequest(serializedBytes: Array(frame.unmaskedData.readableBytesView))
@@ -43,7 +45,7 @@ final class SimulatedParticipantHandler: ChannelInboundHandler {
                 link.close(code: 1002, reason: "not an SfuRequest")
                 return
             }
-            handle(request, link: link)
+            handle(request, link: link, context: context)
         case .ping:
             context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
         case .connectionClose:
@@ -52,19 +54,24 @@ final class SimulatedParticipantHandler: ChannelInboundHandler {
             let channel = context.channel
             context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: buffer)))
                 .whenComplete { _ in channel.close(promise: nil) }
-        case .text:
-            link.close(code: 1003, reason: "the stream dialect is binary")
         default:
             break
         }
     }
 
-    private func handle(_ request: SfuRequest, link: ParticipantLink) {
+    private func handle(_ request: SfuRequest, link: ParticipantLink, context: ChannelHandlerContext) {
         switch request.requestPayload {
         case .joinRequest(let join):
             let (answer, closeAfter) = simulator.join(join, from: link)
-            link.send(answer)
             if case .joinResponse = answer.eventPayload { joined = true }
+            if let delay = simulator.takeJoinDelay() {
+                context.eventLoop.scheduleTask(in: .milliseconds(Int64(delay))) {
+                    link.send(answer)
+                    if closeAfter { link.close(code: 1008, reason: "unauthenticated") }
+                }
+                return
+            }
+            link.send(answer)
             if closeAfter { link.close(code: 1008, reason: "unauthenticated") }
         case .healthCheckRequest:
             guard joined else { return }

@@ -16,4 +16,7 @@ public enum SimulatorFault: Sendable, Equatable {
     case forgetSessions
     /// Answer the next `count` joins with an `error`.
     case rejectJoins(count: Int, code: Int, strategy: String?)
+    /// Hold the answer to the next `count` joins for `milliseconds` (a very long delay
+    /// is a join that is never answered).
+    case delayJoins(count: Int, milliseconds: Int)
 }

@@ -40,6 +40,8 @@ struct SimulatorRegistry {
     var calls: [String: Set<String>] = [:]
     var healthFrozenUntil: NIODeadline?
     var joinsToReject = 0
+    var joinsToDelay = 0
+    var joinDelayMilliseconds = 0
     var rejectCode: SfuErrorCode = .sfuFull
     var rejectStrategy: SfuReconnectStrategy = .unspecified
     var counters = Counters()

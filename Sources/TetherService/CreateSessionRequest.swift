@@ -13,10 +13,11 @@ struct CreateSessionRequest: Sendable, Equatable {
     var idempotencyKey: String?
 
     /// Identifies the request's content, to tell a retry from a different request that
-    /// reuses an Idempotency-Key. The token is left out on purpose: only its length counts.
+    /// reuses an Idempotency-Key. The SFU token is left out: a retry may carry a
+    /// refreshed one, and a secret has no business in a comparison key.
     var fingerprint: String {
         let parts: [String] = [
-            callID, userID, dialect, sfuURLs.joined(separator: ","), String(token.count),
+            callID, userID, dialect, sfuURLs.joined(separator: ","),
             metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "&"),
             "\(PolicyDocument(policy))",
             janus.map { "\($0.room)/\($0.display)/\($0.createRoom)" } ?? "",

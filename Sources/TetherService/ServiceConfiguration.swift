@@ -33,8 +33,11 @@ public struct ServiceConfiguration: Sendable {
     public var pruneInterval: Duration
     /// Request bodies larger than this get 413.
     public var maxBodyBytes: Int
-    /// How long graceful shutdown may take before the process exits anyway.
-    public var shutdownTimeout: Duration
+    /// How long an Idempotency-Key is remembered after its session was created.
+    public var idempotencyKeyTTL: Duration
+    /// How long graceful shutdown (sessions leave, the history is flushed) may take;
+    /// the process exits at most 2 s after it in any case.
+    public var shutdownGrace: Duration
     /// Service-wide cap on reconnect attempts running at once.
     public var maxReconnectsInFlight: Int
     /// Service-wide cap on reconnect attempts started per second (spread with jitter).
@@ -55,7 +58,8 @@ public struct ServiceConfiguration: Sendable {
         eventRetention: Duration = .seconds(7 * 24 * 3600),
         pruneInterval: Duration = .seconds(60),
         maxBodyBytes: Int = 64 * 1024,
-        shutdownTimeout: Duration = .seconds(10),
+        shutdownGrace: Duration = .seconds(25),
+        idempotencyKeyTTL: Duration = .seconds(24 * 3600),
         maxReconnectsInFlight: Int = 256,
         maxReconnectsPerSecond: Int = 1000
     ) {
@@ -75,7 +79,8 @@ public struct ServiceConfiguration: Sendable {
         self.eventRetention = eventRetention
         self.pruneInterval = pruneInterval
         self.maxBodyBytes = maxBodyBytes
-        self.shutdownTimeout = shutdownTimeout
+        self.shutdownGrace = shutdownGrace
+        self.idempotencyKeyTTL = idempotencyKeyTTL
     }
 
     /// True when `host` is loopback as an address (`127.0.0.0/8` in any spelling the
@@ -121,6 +126,7 @@ public struct ServiceConfiguration: Sendable {
         if maxConnections < 1 { throw Invalid(description: "max connections must be at least 1") }
         if maxEventStreams < 1 { throw Invalid(description: "max event streams must be at least 1") }
         if eventStreamBuffer < 100 { throw Invalid(description: "the event stream buffer must hold at least 100 events") }
+        if shutdownGrace < .seconds(1) { throw Invalid(description: "the shutdown grace must be at least 1s") }
         if maxBodyBytes < 1024 { throw Invalid(description: "the body limit must be at least 1024 bytes") }
         if maxReconnectsInFlight < 1 { throw Invalid(description: "max reconnects in flight must be at least 1") }
         if maxReconnectsPerSecond < 2 { throw Invalid(description: "max reconnects per second must be at least 2") }

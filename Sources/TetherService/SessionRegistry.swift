@@ -20,7 +20,8 @@ public actor SessionRegistry: Service {
     /// every dial.
     let addressResolver: SFUAddressResolver
     private var live: [String: LiveSession] = [:]
-    private var creating: [String: Task<Result<SessionRecord, APIError>, Never>] = [:]
+    /// Keys of creates: held from the first request, remembered with the session.
+    let idempotencyKeys: IdempotencyKeys
 
     public init(
         configuration: ServiceConfiguration, addressPolicy: SFUAddressPolicy, log: EventLog, metrics: TetherMetrics,
@@ -28,6 +29,7 @@ public actor SessionRegistry: Service {
     ) {
         self.configuration = configuration
         self.addressResolver = SFUAddressResolver(policy: addressPolicy)
+        self.idempotencyKeys = IdempotencyKeys(log: log, ttl: configuration.idempotencyKeyTTL)
         self.log = log
         self.metrics = metrics
         self.eventLoopGroup = eventLoopGroup
@@ -169,24 +171,9 @@ public actor SessionRegistry: Service {
         guard let key = request.idempotencyKey else {
             return try await performCreate(request).get()
         }
-        if let task = creating[key] {
-            return try await task.value.get()
+        return try await idempotencyKeys.run(key: key, fingerprint: request.fingerprint) {
+            await self.performCreate(request)
         }
-        if let existing = try? log.store.session(idempotencyKey: key) {
-            guard existing.requestFingerprint == request.fingerprint else {
-                throw APIError.invalid("Idempotency-Key '\(key)' was used for a different request", code: "idempotency_key_reused")
-            }
-            if existing.state == SessionState.failed.rawValue, existing.endReason?.hasPrefix("join_failed") == true {
-                throw Self.joinFailure(code: String(existing.endReason!.dropFirst("join_failed: ".count)),
-                                       message: "the join of this session failed", sessionID: existing.id)
-            }
-            return existing
-        }
-        let task = Task { await self.performCreate(request) }
-        creating[key] = task
-        let result = await task.value
-        creating[key] = nil
-        return try result.get()
     }
 
     private func performCreate(_ request: CreateSessionRequest) async -> Result<SessionRecord, APIError> {

@@ -81,6 +81,39 @@ import TetherTestSupport
         await simulator.stop()
     }
 
+    @Test func aKeyIsHeldFromTheFirstRequestWhileItsJoinIsInFlight() async throws {
+        try await withService { service, sfus in
+            // The first create's join is held for 3 s by the simulator.
+            try await sfus[0].inject("delay-joins?count=1&ms=2000")
+            let patient: [String: Any] = ["policy": ["join_timeout_ms": 5000]]
+            let firstBody = try JSONSerialization.data(withJSONObject: createBody(urls: [sfus[0].url], extra: patient))
+            let first = Task { try await service.request(.POST, "/v1/sessions", body: firstBody, headers: [("Idempotency-Key", "k-1")]) }
+            // (The simulator's own counters also count admin connections: watch the service.)
+            _ = try await pollUntil(timeout: .seconds(10)) { () async throws -> Bool? in
+                let page = try await service.request(.GET, "/v1/sessions?state=connecting")
+                return (page.json["sessions"] as? [Any])?.count == 1 ? true : nil
+            }
+
+            var other = createBody(urls: [sfus[0].url], extra: patient)
+            other["user_id"] = "someone-else"
+            let started = ContinuousClock.now
+            let conflict = try await service.json(.POST, "/v1/sessions", other, headers: [("Idempotency-Key", "k-1")])
+            #expect(conflict.status == 422, "\(conflict.text)")
+            #expect(conflict.errorCode == "idempotency_key_reused")
+            #expect(ContinuousClock.now - started < .seconds(2), "refused at once, not after the first join")
+
+            // The same body (with a refreshed SFU token) waits for and gets the same session.
+            var retried = createBody(urls: [sfus[0].url], extra: patient)
+            retried["sfu"] = ["dialect": "stream", "urls": [sfus[0].url], "token": sfuToken + "-refreshed"]
+            let second = try await service.json(.POST, "/v1/sessions", retried, headers: [("Idempotency-Key", "k-1")])
+            let original = try await first.value
+            #expect(original.status == 201, "\(original.text)")
+            #expect(second.status == 201, "\(second.text)")
+            #expect(second.json["id"] as? String == original.json["id"] as? String)
+            #expect(sfus[0].simulator.state.counters.joins == 1, "one agent, not two")
+        }
+    }
+
     @Test func aFullDiskAnswers503PromptlyAndRecoversWithNothingLost() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tether-tmpfs-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
