@@ -13,5 +13,6 @@ extension EventStore {
         Migration(name: "0002_time_by_id", sql: String(decoding: PackageResources._002_time_by_id_sql, as: UTF8.self)),
         Migration(name: "0003_clear_ended_tokens", sql: String(decoding: PackageResources._003_clear_ended_tokens_sql, as: UTF8.self)),
         Migration(name: "0004_readiness", sql: String(decoding: PackageResources._004_readiness_sql, as: UTF8.self)),
+        Migration(name: "0005_clock_segments", sql: String(decoding: PackageResources._005_clock_segments_sql, as: UTF8.self)),
     ]
 }

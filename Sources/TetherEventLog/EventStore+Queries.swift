@@ -35,15 +35,16 @@ extension EventStore {
             var arguments: StatementArguments = []
             if let sessionID = query.sessionID { clauses.append("session_id = ?"); arguments += [sessionID] }
             if let type = query.type { clauses.append("type = ?"); arguments += [type] }
-            // Time bounds become id bounds (time never goes backwards in id order), which
-            // the session and type indexes can use; the time test stays for clarity.
-            if let since = query.sinceMs {
-                guard let first = try Self.firstID(atOrAfter: since, in: db) else { return [] }
-                clauses.append("id >= ? AND time_ms >= ?"); arguments += [first, since]
-            }
-            if let until = query.untilMs {
-                if let end = try Self.firstID(atOrAfter: until, in: db) { clauses.append("id < ?"); arguments += [end] }
-                clauses.append("time_ms < ?"); arguments += [until]
+            // Time bounds become id ranges (within a clock segment time never goes
+            // backwards in id order), which the session and type indexes can use; the
+            // time test stays for clarity.
+            if query.sinceMs != nil || query.untilMs != nil {
+                let ranges = try Self.idRanges(since: query.sinceMs, until: query.untilMs, in: db)
+                guard !ranges.isEmpty else { return [] }
+                clauses.append("(" + ranges.map { _ in "(id >= ? AND id < ?)" }.joined(separator: " OR ") + ")")
+                for range in ranges { arguments += [range.lowerBound, range.upperBound] }
+                if let since = query.sinceMs { clauses.append("time_ms >= ?"); arguments += [since] }
+                if let until = query.untilMs { clauses.append("time_ms < ?"); arguments += [until] }
             }
             if let after = query.afterID { clauses.append("id > ?"); arguments += [after] }
             let whereSQL = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
@@ -59,19 +60,38 @@ extension EventStore {
         }
     }
 
-    /// The smallest id whose time is at or after `timeMs`, by binary search over ids
-    /// (rowid seeks only): valid because the writer never stores a time earlier than the
-    /// one before it. Nil when every event is older.
-    static func firstID(atOrAfter timeMs: Int64, in db: Database) throws -> Int64? {
+    /// The clock segments as id ranges `[first, next first)`, oldest first. Within one,
+    /// time never goes backwards in id order (a backward clock jump starts the next).
+    static func segments(in db: Database) throws -> [Range<Int64>] {
         guard let maxID = try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM events"),
               let minID = try Int64.fetchOne(db, sql: "SELECT MIN(id) FROM events")
-        else { return nil }
-        func next(atOrAfter id: Int64) throws -> (id: Int64, time: Int64)? {
-            try Row.fetchOne(db, sql: "SELECT id, time_ms FROM events WHERE id >= ? ORDER BY id LIMIT 1", arguments: [id])
-                .map { ($0["id"], $0["time_ms"]) }
+        else { return [] }
+        let starts = try Int64.fetchAll(db, sql: "SELECT first_id FROM clock_segments WHERE first_id > ? AND first_id <= ? ORDER BY first_id", arguments: [minID, maxID])
+        let bounds = [minID] + starts + [maxID + 1]
+        return zip(bounds, bounds.dropFirst()).map { $0..<$1 }
+    }
+
+    /// The ids whose time lies in `[since, until)`, as one range per clock segment that
+    /// has any (by binary search inside each segment: rowid seeks only).
+    static func idRanges(since: Int64?, until: Int64?, in db: Database) throws -> [Range<Int64>] {
+        try segments(in: db).compactMap { segment in
+            let first = try since.map { try firstID(atOrAfter: $0, in: segment, db: db) } ?? segment.lowerBound
+            let end = try until.map { try firstID(atOrAfter: $0, in: segment, db: db) } ?? segment.upperBound
+            return first < end ? first..<end : nil
         }
-        var low = minID
-        var high = maxID + 1
+    }
+
+    /// The smallest id of `segment` whose time is at or after `timeMs`, or the segment's
+    /// end when every event in it is older.
+    static func firstID(atOrAfter timeMs: Int64, in segment: Range<Int64>, db: Database) throws -> Int64 {
+        func next(atOrAfter id: Int64) throws -> (id: Int64, time: Int64)? {
+            try Row.fetchOne(
+                db, sql: "SELECT id, time_ms FROM events WHERE id >= ? AND id < ? ORDER BY id LIMIT 1",
+                arguments: [id, segment.upperBound]
+            ).map { ($0["id"], $0["time_ms"]) }
+        }
+        var low = segment.lowerBound
+        var high = segment.upperBound
         while low < high {
             let middle = low + (high - low) / 2
             guard let row = try next(atOrAfter: middle) else {
@@ -81,7 +101,7 @@ extension EventStore {
             // No row lies in [middle, row.id), so the answer is below middle or is row.id.
             if row.time >= timeMs { high = middle } else { low = row.id + 1 }
         }
-        guard let found = try next(atOrAfter: low), found.time >= timeMs else { return nil }
+        guard let found = try next(atOrAfter: low), found.time >= timeMs else { return segment.upperBound }
         return found.id
     }
 

@@ -3,15 +3,17 @@ import GRDB
 extension EventStore {
     public func stats(sinceMs: Int64, untilMs: Int64) throws -> EventStats {
         try database.read { db in
-            // The window as ids, so every count walks the (type, id) index.
-            let first = try Self.firstID(atOrAfter: sinceMs, in: db) ?? Int64.max
-            let end = try Self.firstID(atOrAfter: untilMs, in: db) ?? Int64.max
-            let window: StatementArguments = [first, end]
+            // The window as id ranges (one per clock segment), so every count walks the
+            // (type, id) index.
+            let ranges = try Self.idRanges(since: sinceMs, until: untilMs, in: db)
+            let windowSQL = ranges.isEmpty ? "0" : "(" + ranges.map { _ in "(id >= ? AND id < ?)" }.joined(separator: " OR ") + ")"
+            var window: StatementArguments = []
+            for range in ranges { window += [range.lowerBound, range.upperBound] }
             func grouped(_ type: String, by column: String) throws -> [String: Int] {
                 var result: [String: Int] = [:]
                 for row in try Row.fetchAll(
                     db,
-                    sql: "SELECT \(column) AS key, COUNT(*) AS n FROM events WHERE type = ? AND id >= ? AND id < ? GROUP BY \(column)",
+                    sql: "SELECT \(column) AS key, COUNT(*) AS n FROM events WHERE type = ? AND \(windowSQL) GROUP BY \(column)",
                     arguments: [type] + window)
                 {
                     result[row["key"] ?? "unknown"] = row["n"]
@@ -29,7 +31,7 @@ extension EventStore {
             }
             let durations = try Int64.fetchAll(
                 db,
-                sql: "SELECT duration_ms FROM events WHERE type = 'reconnected' AND id >= ? AND id < ? ORDER BY duration_ms",
+                sql: "SELECT duration_ms FROM events WHERE type = 'reconnected' AND \(windowSQL) ORDER BY duration_ms",
                 arguments: window)
             return EventStats(
                 sinceMs: sinceMs, untilMs: untilMs,

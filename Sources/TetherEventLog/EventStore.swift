@@ -62,21 +62,36 @@ public struct EventStore: Sendable {
     }
 
     /// Commits one batch of the writer's queue in one transaction, off the cooperative
-    /// pool (GRDB's async writer). Event times never go backwards in id order: an
-    /// event stamped earlier than the one before it (appends from many sessions reach
-    /// the writer a hair out of order) takes that one's time. Returns the stored events
-    /// with their ids, and the newest time.
-    func write(_ batch: ArraySlice<EventLog.Write>, lastTime: Int64) async throws -> ([SessionEvent], Int64) {
+    /// pool (GRDB's async writer). `clock` decides each event's stored time; a jump it
+    /// reports is recorded as a `clock_jump` event just before the event that showed
+    /// it, and a backward one starts a new clock segment there. Returns the stored
+    /// events with their ids (markers included) and the clock after the batch.
+    func write(_ batch: ArraySlice<EventLog.Write>, clock: ClockGuard, monotonicNow: Duration) async throws -> ([SessionEvent], ClockGuard) {
         try await database.write { db in
-            var lastTime = lastTime
+            var clock = clock
             var stored: [SessionEvent] = []
             stored.reserveCapacity(batch.count)
             let statement = try db.cachedStatement(sql: Self.insertEventSQL)
             for write in batch {
                 switch write {
                 case .event(var event, let payload):
-                    event.timeMs = max(event.timeMs, lastTime)
-                    lastTime = event.timeMs
+                    let (storedMs, jump) = clock.stamp(event.timeMs, monotonicNow: monotonicNow)
+                    if let jump {
+                        let (from, to, backward) = switch jump {
+                        case .backward(let from, let to): (from, to, true)
+                        case .forward(let from, let to): (from, to, false)
+                        }
+                        let marker = SessionEvent(
+                            sessionID: event.sessionID, timeMs: storedMs, generation: event.generation,
+                            kind: .clockJump(fromMs: from, toMs: to))
+                        let markerPayload = String(decoding: try JSONEncoder().encode(marker), as: UTF8.self)
+                        let inserted = try Self.insert(marker, payload: markerPayload, statement: statement, in: db)
+                        stored.append(inserted)
+                        if backward, let id = inserted.id {
+                            try db.execute(sql: "INSERT OR IGNORE INTO clock_segments (first_id) VALUES (?)", arguments: [id])
+                        }
+                    }
+                    event.timeMs = storedMs
                     stored.append(try Self.insert(event, payload: payload, statement: statement, in: db))
                 case .session(let record):
                     try Self.upsert(record, in: db)
@@ -84,20 +99,30 @@ public struct EventStore: Sendable {
                     try Self.probe(in: db)
                 }
             }
-            return (stored, lastTime)
+            return (stored, clock)
         }
     }
 
-    /// Deletes events older than `cutoffMs`; returns how many.
+    /// Deletes events older than `cutoffMs` in transactions of at most `batch` rows, so
+    /// a large backlog never holds the write lock (and the writer) for long; returns how
+    /// many. Works on real time: each clock segment is cut at its own first id at or
+    /// after the cutoff.
     @discardableResult
-    public func prune(eventsBefore cutoffMs: Int64) throws -> Int {
-        try database.write { db in
-            if let first = try Self.firstID(atOrAfter: cutoffMs, in: db) {
-                try db.execute(sql: "DELETE FROM events WHERE id < ?", arguments: [first])
-            } else {
-                try db.execute(sql: "DELETE FROM events WHERE time_ms < ?", arguments: [cutoffMs])
+    public func prune(eventsBefore cutoffMs: Int64, batch: Int64 = 10_000) async throws -> Int {
+        let ranges = try await database.read { db in try Self.idRanges(since: nil, until: cutoffMs, in: db) }
+        var removed = 0
+        for range in ranges {
+            var start = range.lowerBound
+            while start < range.upperBound {
+                let (from, end) = (start, min(start + batch, range.upperBound))
+                removed += try await database.write { db in
+                    try db.execute(sql: "DELETE FROM events WHERE id >= ? AND id < ? AND time_ms < ?", arguments: [from, end, cutoffMs])
+                    return db.changesCount
+                }
+                start = end
+                await Task.yield()
             }
-            return db.changesCount
         }
+        return removed
     }
 }

@@ -15,7 +15,7 @@ struct RetentionService: Service {
         while !Task.isCancelledOrShuttingDown {
             let cutoff = Int64(Date().timeIntervalSince1970 * 1000) - retention.wholeMilliseconds
             do {
-                let removed = try store.prune(eventsBefore: cutoff)
+                let removed = try await store.prune(eventsBefore: cutoff)
                 if removed > 0 { logger.info("pruned \(removed) events past retention") }
             } catch {
                 logger.error("pruning old events failed", metadata: ["error": "\(error)"])
