@@ -58,7 +58,7 @@ extension Scenarios {
         for _ in 0..<queries {
             let session = "session-\(Int.random(in: 0..<sessions))"
             let start = ContinuousClock.now
-            let page = try store.events(EventQuery(sessionID: session, limit: 1000))
+            let page = try await store.events(EventQuery(sessionID: session, limit: 1000))
             timeline.add(ContinuousClock.now - start)
             precondition(!page.isEmpty)
         }
@@ -69,7 +69,7 @@ extension Scenarios {
         for _ in 0..<queries {
             let since = base + Int64.random(in: 0..<Int64(total))
             let start = ContinuousClock.now
-            _ = try store.events(EventQuery(type: "connection_lost", sinceMs: since, limit: 100))
+            _ = try await store.events(EventQuery(type: "connection_lost", sinceMs: since, limit: 100))
             filtered.add(ContinuousClock.now - start)
         }
         report.add("filtered /v1/events query (type + since, 100 rows), p50", filtered.ms(50))

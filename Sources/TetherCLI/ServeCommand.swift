@@ -174,7 +174,8 @@ struct ServeCommand: AsyncParsableCommand {
         let grace = configuration.shutdownGrace
         let watchdog = Task {
             for await _ in await UnixSignalsSequence(trapping: .sigterm, .sigint) {
-                try? await Task.sleep(for: grace + .milliseconds(1500))
+                // Cancelled (the normal end) means the shutdown finished in time.
+                guard (try? await Task.sleep(for: grace + .milliseconds(1500))) != nil else { return }
                 FileHandle.standardError.write(Data("tether serve: shutdown took longer than --shutdown-grace \(grace); exiting\n".utf8))
                 Foundation.exit(1)
             }

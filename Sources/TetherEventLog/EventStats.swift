@@ -12,13 +12,15 @@ public struct EventStats: Sendable, Equatable {
     public var lossesByReason: [String: Int]
     public var reconnectsByStrategy: [StrategyOutcome]
     public var reconnectsFailed: [String: Int]
-    /// Recovery times (`reconnected.duration_ms`), sorted ascending.
-    public var recoveryTimesMs: [Int64]
+    /// How many recoveries (`reconnected` events) the window holds.
+    public var recoveryCount: Int
+    /// Nearest-rank percentiles of their `duration_ms`, keyed by percentile (50, 95,
+    /// 99); empty when there are none. Computed in SQL, one row each, so a window of
+    /// millions of recoveries is never loaded.
+    public var recoveryPercentilesMs: [Int: Int64]
 
-    /// Nearest-rank percentile of the recovery times, nil when there are none.
-    public func recoveryPercentile(_ p: Double) -> Int64? {
-        guard !recoveryTimesMs.isEmpty else { return nil }
-        let rank = Int((p / 100 * Double(recoveryTimesMs.count)).rounded(.up))
-        return recoveryTimesMs[min(max(rank, 1), recoveryTimesMs.count) - 1]
+    /// Nearest-rank: the value at rank ⌈p/100 · count⌉ of the ascending durations.
+    public static func rank(percentile p: Int, count: Int) -> Int {
+        min(max(Int((Double(p) / 100 * Double(count)).rounded(.up)), 1), count)
     }
 }

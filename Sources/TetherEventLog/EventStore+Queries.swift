@@ -28,9 +28,9 @@ extension EventStore {
 
     // MARK: - Reads
 
-    public func events(_ query: EventQuery) throws -> [SessionEvent] {
-        let decoder = JSONDecoder()
-        return try database.read { db in
+    public func events(_ query: EventQuery) async throws -> [SessionEvent] {
+        try await database.read { db in
+            let decoder = JSONDecoder()
             var clauses: [String] = []
             var arguments: StatementArguments = []
             if let sessionID = query.sessionID { clauses.append("session_id = ?"); arguments += [sessionID] }
@@ -111,12 +111,12 @@ extension EventStore {
     }
 
     /// The largest event id stored (0 when none).
-    public func lastEventID() throws -> Int64 {
-        try database.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM events") ?? 0 }
+    public func lastEventID() async throws -> Int64 {
+        try await database.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM events") ?? 0 }
     }
 
-    public func session(id: String) throws -> SessionRecord? {
-        try database.read { db in try SessionRecord.fetchOne(db, key: ["id": id]) }
+    public func session(id: String) async throws -> SessionRecord? {
+        try await database.read { db in try SessionRecord.fetchOne(db, key: ["id": id]) }
     }
 
     /// Read through GRDB's async accessor: it runs on GRDB's reader, not on the caller's
@@ -125,8 +125,8 @@ extension EventStore {
         try await database.read { db in try SessionRecord.fetchOne(db, key: ["idempotency_key": idempotencyKey]) }
     }
 
-    public func sessions(_ query: SessionQuery) throws -> [SessionRecord] {
-        try database.read { db in
+    public func sessions(_ query: SessionQuery) async throws -> [SessionRecord] {
+        try await database.read { db in
             var request = SessionRecord.order(Column("seq").desc).limit(query.limit)
             if let state = query.state { request = request.filter(Column("state") == state) }
             if let callID = query.callID { request = request.filter(Column("call_id") == callID) }
@@ -136,8 +136,8 @@ extension EventStore {
     }
 
     /// Sessions that were live when the process last stopped: resumed at start.
-    public func liveSessions() throws -> [SessionRecord] {
-        try database.read { db in
+    public func liveSessions() async throws -> [SessionRecord] {
+        try await database.read { db in
             try SessionRecord
                 .filter(![SessionState.left.rawValue, SessionState.failed.rawValue, SessionState.ended.rawValue].contains(Column("state")))
                 .order(Column("seq"))

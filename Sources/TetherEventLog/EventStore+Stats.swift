@@ -1,8 +1,8 @@
 import GRDB
 
 extension EventStore {
-    public func stats(sinceMs: Int64, untilMs: Int64) throws -> EventStats {
-        try database.read { db in
+    public func stats(sinceMs: Int64, untilMs: Int64) async throws -> EventStats {
+        try await database.read { db in
             // The window as id ranges (one per clock segment), so every count walks the
             // (type, id) index.
             let ranges = try Self.idRanges(since: sinceMs, until: untilMs, in: db)
@@ -29,16 +29,24 @@ extension EventStore {
                 EventStats.StrategyOutcome(
                     strategy: $0, started: started[$0] ?? 0, attemptsFailed: failed[$0] ?? 0, succeeded: succeeded[$0] ?? 0)
             }
-            let durations = try Int64.fetchAll(
-                db,
-                sql: "SELECT duration_ms FROM events WHERE type = 'reconnected' AND \(windowSQL) ORDER BY duration_ms",
-                arguments: window)
+            let recoveries = try Int.fetchOne(
+                db, sql: "SELECT COUNT(*) FROM events WHERE type = 'reconnected' AND \(windowSQL)", arguments: window) ?? 0
+            var percentiles: [Int: Int64] = [:]
+            if recoveries > 0 {
+                for p in [50, 95, 99] {
+                    percentiles[p] = try Int64.fetchOne(
+                        db,
+                        sql: "SELECT duration_ms FROM events WHERE type = 'reconnected' AND \(windowSQL) ORDER BY duration_ms LIMIT 1 OFFSET ?",
+                        arguments: window + [EventStats.rank(percentile: p, count: recoveries) - 1])
+                }
+            }
             return EventStats(
                 sinceMs: sinceMs, untilMs: untilMs,
                 lossesByReason: try grouped("connection_lost", by: "reason"),
                 reconnectsByStrategy: outcomes,
                 reconnectsFailed: try grouped("reconnect_failed", by: "reason"),
-                recoveryTimesMs: durations)
+                recoveryCount: recoveries,
+                recoveryPercentilesMs: percentiles)
         }
     }
 }

@@ -30,7 +30,7 @@ struct APIHandler: APIProtocol {
         let limit = try Self.limit(input.query.limit)
         let before = try input.query.cursor.map { cursor throws(APIError) in try Cursor.decode(cursor) }
         try await log.flush()
-        let records = try log.store.sessions(SessionQuery(
+        let records = try await log.store.sessions(SessionQuery(
             state: input.query.state?.rawValue, callID: input.query.call_id, beforeSeq: before, limit: limit))
         let attempts = await registry.currentAttempts(for: records.map(\.id))
         let next = records.count == limit ? records.last?.seq.map { Cursor.encode($0) } : nil
@@ -72,8 +72,8 @@ struct APIHandler: APIProtocol {
         let limit = try Self.limit(input.query.limit)
         let after = try input.query.cursor.map { cursor throws(APIError) in try Cursor.decode(cursor) }
         try await log.flush()
-        guard try log.store.session(id: input.path.id) != nil else { throw APIError.notFound(session: input.path.id) }
-        let events = try log.store.events(EventQuery(sessionID: input.path.id, afterID: after, limit: limit))
+        guard try await log.store.session(id: input.path.id) != nil else { throw APIError.notFound(session: input.path.id) }
+        let events = try await log.store.events(EventQuery(sessionID: input.path.id, afterID: after, limit: limit))
         return .ok(.init(body: .json(try Self.page(events, limit: limit))))
     }
 
@@ -83,7 +83,7 @@ struct APIHandler: APIProtocol {
         try Self.nonNegative(input.query.since, "since")
         try Self.nonNegative(input.query.until, "until")
         try await log.flush()
-        let events = try log.store.events(EventQuery(
+        let events = try await log.store.events(EventQuery(
             sessionID: input.query.session_id, type: input.query._type?.rawValue,
             sinceMs: input.query.since, untilMs: input.query.until, afterID: after, limit: limit))
         return .ok(.init(body: .json(try Self.page(events, limit: limit))))
@@ -95,7 +95,7 @@ struct APIHandler: APIProtocol {
         let until = input.query.until ?? Int64(Date().timeIntervalSince1970 * 1000) + 1
         let since = input.query.since ?? max(0, until - 3_600_000)
         try await log.flush()
-        let stats = try log.store.stats(sinceMs: since, untilMs: until)
+        let stats = try await log.store.stats(sinceMs: since, untilMs: until)
         return .ok(.init(body: .json(.init(
             since_ms: since,
             until_ms: until,
@@ -107,10 +107,10 @@ struct APIHandler: APIProtocol {
             },
             reconnects_failed: .init(additionalProperties: stats.reconnectsFailed),
             recovery_time: .init(
-                count: stats.recoveryTimesMs.count,
-                p50_ms: stats.recoveryPercentile(50),
-                p95_ms: stats.recoveryPercentile(95),
-                p99_ms: stats.recoveryPercentile(99))))))
+                count: stats.recoveryCount,
+                p50_ms: stats.recoveryPercentilesMs[50],
+                p95_ms: stats.recoveryPercentilesMs[95],
+                p99_ms: stats.recoveryPercentilesMs[99])))))
     }
 
     func getMetrics(_ input: Operations.getMetrics.Input) async throws -> Operations.getMetrics.Output {

@@ -25,7 +25,7 @@ struct EventStreamRoute: Sendable {
 
     func register(on group: RouterGroup<TetherRequestContext>) {
         group.get("/v1/events/stream") { request, context -> Response in
-            try self.respond(to: request, channel: context.channel)
+            try await self.respond(to: request, channel: context.channel)
         }
     }
 
@@ -34,7 +34,7 @@ struct EventStreamRoute: Sendable {
         case heartbeat
     }
 
-    func respond(to request: Request, channel: any Channel) throws -> Response {
+    func respond(to request: Request, channel: any Channel) async throws -> Response {
         let headerID = request.headers[HTTPField.Name("Last-Event-ID")!]
         let queryID: String? = request.uri.queryParameters.get("after").map { String($0) }
         var resumeFrom: Int64 = 0
@@ -46,7 +46,7 @@ struct EventStreamRoute: Sendable {
             resumeFrom = value
         } else {
             // A fresh tail starts at the present.
-            resumeFrom = try log.store.lastEventID()
+            resumeFrom = try await log.store.lastEventID()
         }
         guard let slot = streams.acquire() else {
             throw APIError(
@@ -120,7 +120,7 @@ struct EventStreamRoute: Sendable {
                 try await write(Self.frame(event), &writer)
             }
             while true {
-                let page = try log.store.events(EventQuery(sessionID: sessionFilter, afterID: sent, limit: 1000))
+                let page = try await log.store.events(EventQuery(sessionID: sessionFilter, afterID: sent, limit: 1000))
                 for event in page { try await send(event, &writer) }
                 if page.count < 1000 { break }
             }

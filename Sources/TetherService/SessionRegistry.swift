@@ -62,7 +62,7 @@ public actor SessionRegistry: Service {
         prepared = true
         let records: [SessionRecord]
         do {
-            records = try log.store.liveSessions()
+            records = try await log.store.liveSessions()
         } catch {
             logger.error("cannot read live sessions to resume", metadata: ["error": "\(error)"])
             return
@@ -231,7 +231,7 @@ public actor SessionRegistry: Service {
             let attempt = await session.runner?.snapshot.currentAttempt ?? 0
             return (session.currentRecord, attempt)
         }
-        guard let record = try log.store.session(id: id) else { return nil }
+        guard let record = try await log.store.session(id: id) else { return nil }
         return (record, 0)
     }
 
@@ -247,7 +247,7 @@ public actor SessionRegistry: Service {
             return true
         }
         try await log.flush()
-        guard var record = try log.store.session(id: id) else { return false }
+        guard var record = try await log.store.session(id: id) else { return false }
         if record.isLive {
             // Live in the database but run by no one (this process owns the database,
             // so no other process runs it either): record the leave the client asked for.
@@ -268,7 +268,7 @@ public actor SessionRegistry: Service {
     func migrate(id: String, to targetURL: String?) async throws -> SessionRecord {
         guard let session = live[id], let runner = session.runner else {
             try await log.flush()
-            guard try log.store.session(id: id) != nil else { throw APIError.notFound(session: id) }
+            guard try await log.store.session(id: id) != nil else { throw APIError.notFound(session: id) }
             throw APIError(.conflict, code: "session_not_live", message: "session '\(id)' has ended; only a live session can move")
         }
         let urls = runner.configuration.sfuURLs

@@ -72,8 +72,8 @@ import Testing
             // One real session, so "changes nothing" has something to keep.
             let created = try await service.json(.POST, "/v1/sessions", createBody(urls: [sfus[0].url]))
             let id = try #require(created.json["id"] as? String)
-            let sessionsBefore = try service.app.log.store.sessions(.init(limit: 1000))
-            let eventsBefore = try service.app.log.store.events(.init(limit: 1000))
+            let sessionsBefore = try await service.app.log.store.sessions(.init(limit: 1000))
+            let eventsBefore = try await service.app.log.store.events(.init(limit: 1000))
             for testCase in Self.cases {
                 let reply = try await service.request(
                     testCase.method, testCase.path, body: testCase.body.map { Data($0.utf8) },
@@ -85,10 +85,10 @@ import Testing
                 #expect(!reply.text.contains(Self.token), "\(testCase.name) never echoes the API token")
             }
             try await service.app.log.flush()
-            let sessionsAfter = try service.app.log.store.sessions(.init(limit: 1000))
+            let sessionsAfter = try await service.app.log.store.sessions(.init(limit: 1000))
             #expect(sessionsAfter.map(\.id) == sessionsBefore.map(\.id))
             #expect(sessionsAfter.map(\.state) == sessionsBefore.map(\.state))
-            #expect(try service.app.log.store.events(.init(limit: 1000)).map(\.id) == eventsBefore.map(\.id))
+            #expect(try await service.app.log.store.events(.init(limit: 1000)).map(\.id) == eventsBefore.map(\.id))
             #expect(try await service.request(.GET, "/v1/sessions/\(id)").json["state"] as? String == "joined")
         }
     }

@@ -68,13 +68,13 @@ import TetherEvents
         #expect(stored.map(\.type) == ["left", "left", "clock_jump", "left", "left", "left"])
         #expect(stored.map(\.timeMs) == [1_000, 2_000, 500, 500, 600, 2_500])
 
-        let window = try store.events(EventQuery(sinceMs: 550, untilMs: 2_500, limit: 100))
+        let window = try await store.events(EventQuery(sinceMs: 550, untilMs: 2_500, limit: 100))
         #expect(window.map(\.timeMs) == [1_000, 2_000, 600], "every event in [550, 2500), on both sides of the jump")
-        let stats = try store.stats(sinceMs: 0, untilMs: 10_000)
+        let stats = try await store.stats(sinceMs: 0, untilMs: 10_000)
         #expect(stats.sinceMs == 0)
 
         let removed = try await store.prune(eventsBefore: 700, batch: 1)
         #expect(removed == 3, "the marker, 500 and 600 are past retention; 1000 is not")
-        #expect(try store.events(EventQuery(limit: 100)).map(\.timeMs) == [1_000, 2_000, 2_500])
+        #expect(try await store.events(EventQuery(limit: 100)).map(\.timeMs) == [1_000, 2_000, 2_500])
     }
 }

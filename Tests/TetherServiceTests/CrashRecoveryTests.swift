@@ -86,6 +86,69 @@ import TetherTestSupport
         try? FileManager.default.removeItem(at: folder)
     }
 
+    @Test func aSecondServeOnTheSameDatabaseExitsAtOnceNamingTheOwner() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tether-owner-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let (serve, base) = try await startServe(database: "owned.sqlite", in: folder)
+        do {
+            let second = Process()
+            second.executableURL = ChildProcess.tetherBinary
+            second.arguments = ["serve", "--port", "0", "--db", "owned.sqlite"]
+            second.currentDirectoryURL = folder
+            let errors = Pipe()
+            second.standardError = errors
+            second.standardOutput = FileHandle.nullDevice
+            try second.run()
+            let deadline = ContinuousClock.now + .seconds(10)
+            while second.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(!second.isRunning, "the second process exits at once")
+            if second.isRunning { second.terminate() }
+            second.waitUntilExit()
+            let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            #expect(second.terminationStatus != 0)
+            #expect(message.contains("owned.sqlite.lock") && message.contains("pid \(serve.pid)"), "\(message)")
+            #expect(try await call(.GET, base + "/healthz").0 == 200, "the owner keeps serving")
+        } catch {
+            await serve.stop()
+            throw error
+        }
+        await serve.stop()
+    }
+
+    @Test func aDeleteAnswered204StaysLeftAfterKillNineAndNothingRedials() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tether-delete-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let sfu = try await Simulator.start()
+        var (serve, base) = try await startServe(database: "history.sqlite", in: folder)
+        do {
+            let (status, session) = try await call(.POST, base + "/v1/sessions", json: createBody(urls: [sfu.url]))
+            #expect(status == 201)
+            let id = try #require(session["id"] as? String)
+            #expect(try await call(.DELETE, base + "/v1/sessions/\(id)").0 == 204)
+            serve.signal(SIGKILL)
+            _ = await serve.waitForExit()
+            let joinsBefore = sfu.simulator.state.counters.joins
+            (serve, base) = try await startServe(database: "history.sqlite", in: folder)
+            let (_, after) = try await call(.GET, base + "/v1/sessions/\(id)")
+            #expect(after["state"] as? String == "left")
+            #expect(try await events(base, id).compactMap { $0["type"] as? String } == ["session_created", "joined", "left"])
+            // A DELETE racing the restart finds the session too (204, nothing changes).
+            #expect(try await call(.DELETE, base + "/v1/sessions/\(id)").0 == 204)
+            // Nothing redials: a second of quiet at the SFU after the restart.
+            try await Task.sleep(for: .seconds(1))
+            #expect(sfu.simulator.state.counters.joins == joinsBefore)
+            #expect(sfu.simulator.state.sessions.filter(\.connected).isEmpty)
+        } catch {
+            await serve.stop()
+            await sfu.stop()
+            throw error
+        }
+        await serve.stop()
+        await sfu.stop()
+    }
+
     func events(_ base: String, _ id: String) async throws -> [[String: Any]] {
         try await call(.GET, base + "/v1/sessions/\(id)/events?limit=1000").1["events"] as? [[String: Any]] ?? []
     }

@@ -85,8 +85,8 @@ import TetherEvents
         #expect(sfu.simulator.state.counters.leaves == 3)
         let reopened = try LiveService.storeAt(service.databasePath)
         for id in ids {
-            #expect(try reopened.session(id: id)?.state == "left")
-            #expect(try reopened.events(.init(sessionID: id)).map(\.type) == ["session_created", "joined", "left"])
+            #expect(try await reopened.session(id: id)?.state == "left")
+            #expect(try await reopened.events(.init(sessionID: id)).map(\.type) == ["session_created", "joined", "left"])
         }
         await sfu.stop()
     }
