@@ -3,11 +3,16 @@ import Foundation
 import NIOCore
 import Synchronization
 import Testing
+import TetherEvents
 
 /// The SSE live tail: a client that disconnects and resumes with Last-Event-ID misses nothing.
-@Suite(.serialized) struct EventStreamTests {
+@Suite(.serialized, .timeLimit(.minutes(2))) struct EventStreamTests {
     /// Reads SSE frames until `stop` says enough; returns the event ids seen.
-    func read(_ service: LiveService, lastEventID: Int?, until stop: @escaping @Sendable ([Int]) -> Bool) async throws -> [Int] {
+    /// A read that does not reach `stop` within 10 s fails the test.
+    func read(
+        _ service: LiveService, lastEventID: Int?, sourceLocation: SourceLocation = #_sourceLocation,
+        until stop: @escaping @Sendable ([Int]) -> Bool
+    ) async throws -> [Int] {
         var request = HTTPClientRequest(url: service.baseURL + "/v1/events/stream")
         if let lastEventID { request.headers.add(name: "Last-Event-ID", value: String(lastEventID)) } else {
             request.headers.add(name: "Last-Event-ID", value: "0")
@@ -27,9 +32,15 @@ import Testing
                     ids.append(id)
                 }
             }
-            if stop(ids) || ContinuousClock.now > deadline { break }
+            if stop(ids) { return ids }
+            // The test service sends a heartbeat every 200 ms, so this is checked often.
+            if ContinuousClock.now > deadline {
+                Issue.record("the stream did not deliver what was expected within 10 s; got \(ids)", sourceLocation: sourceLocation)
+                throw CancellationError()
+            }
         }
-        return ids
+        Issue.record("the stream ended early; got \(ids)", sourceLocation: sourceLocation)
+        throw CancellationError()
     }
 
     @Test func aClientThatResumesWithLastEventIDMissesNoEvent() async throws {
@@ -61,20 +72,53 @@ import Testing
         }
     }
 
-    @Test func aSessionFilterOnlySendsThatSession() async throws {
+    @Test func eventsCommittedWhileTheStreamSwitchesFromBacklogToLiveArriveExactlyOnce() async throws {
+        try await withService { service, _ in
+            // A steady stream of commits, before, during and after the client connects:
+            // some land between the subscription and the backlog query.
+            let total = 3000
+            let writer = Task {
+                for index in 0..<total {
+                    service.app.log.append(SessionEvent(
+                        sessionID: "handover", timeMs: Int64(Date().timeIntervalSince1970 * 1000), generation: 1,
+                        kind: .left(reason: "\(index)")))
+                    if index % 50 == 49 { try await service.app.log.flush() }
+                }
+                try await service.app.log.flush()
+            }
+            let received = try await read(service, lastEventID: 0) { $0.count >= total }
+            try await writer.value
+            #expect(received == Array(1...total), "every id once, in order (got \(received.count))")
+        }
+    }
+
+    @Test func aSessionFilterOnlySendsThatSessionInTheBacklogAndLive() async throws {
         try await withService { service, sfus in
             let a = try #require(try await service.json(.POST, "/v1/sessions", createBody(urls: [sfus[0].url])).json["id"] as? String)
-            _ = try await service.json(.POST, "/v1/sessions", createBody(urls: [sfus[0].url]))
+            let b = try #require(try await service.json(.POST, "/v1/sessions", createBody(urls: [sfus[0].url])).json["id"] as? String)
             var request = HTTPClientRequest(url: service.baseURL + "/v1/events/stream?after=0&session_id=\(a)")
             request.method = .GET
             let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
             var text = ""
+            var deleted = false
+            let deadline = ContinuousClock.now + .seconds(10)
             for try await chunk in response.body {
                 text += String(buffer: chunk)
-                if text.contains(": live") { break }
+                if text.contains(": live"), !deleted {
+                    // Live: b leaves first, then a; only a's `left` may arrive.
+                    deleted = true
+                    _ = try await service.request(.DELETE, "/v1/sessions/\(b)")
+                    _ = try await service.request(.DELETE, "/v1/sessions/\(a)")
+                }
+                if text.contains("event: left") { break }
+                if ContinuousClock.now > deadline {
+                    Issue.record("a's live `left` did not arrive within 10 s: \(text)")
+                    break
+                }
             }
-            #expect(text.components(separatedBy: "event: ").count - 1 == 2)
-            #expect(!text.contains("\"session_id\":\"") || text.components(separatedBy: a).count - 1 == 2)
+            let types = text.components(separatedBy: "\n").filter { $0.hasPrefix("event: ") }
+            #expect(types == ["event: session_created", "event: joined", "event: left"], "\(types)")
+            #expect(!text.contains(b), "nothing of the other session, backlog or live")
         }
     }
 }
