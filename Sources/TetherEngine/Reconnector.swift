@@ -68,7 +68,10 @@ public struct Reconnector: Sendable {
         var trigger: ReconnectTrigger
         var strategy: ReconnectStrategy
         var attempts = 0
-        var rejoinRetries = 0
+        /// Failed attempts so far: the n-th retry waits backoff(n), whatever the strategy.
+        var retries = 0
+        /// A FAST attempt failed in this reconnection: FAST is never tried again.
+        var fastFailed = false
         var inFlight: AttemptPlan?
         /// The node the next attempt dials.
         var targetNode: Int
@@ -85,6 +88,12 @@ public struct Reconnector: Sendable {
     public private(set) var sfuSessionID: String?
     private var fastWindow: Duration
     private var recovery: Recovery?
+    /// When the last reconnection succeeded, to tell a flap from a stable connection.
+    private var lastRecoveredAt: Instant?
+    /// Successful recoveries within the flap window, oldest first.
+    private var recentRecoveries: [Instant] = []
+    /// Consecutive losses that came within `stableAfter` of a recovery.
+    private var flaps = 0
 
     public init(policy: ReconnectPolicy, nodes: [String]) {
         precondition(!nodes.isEmpty, "a session needs at least one SFU node")
@@ -231,6 +240,8 @@ public struct Reconnector: Sendable {
         }
         recovery.inFlight = nil
         self.recovery = nil
+        lastRecoveredAt = now
+        recentRecoveries.append(now)
         let previousNode = nodeIndex
         nodeIndex = plan.nodeIndex
         sfuSessionID = answer.sfuSessionID
@@ -268,7 +279,8 @@ public struct Reconnector: Sendable {
             return actions + finish(state: .left, event: .left(reason: "sfu_disconnect"))
         }
 
-        let next = nextStrategy(after: plan.strategy, failure: failure, merged: recovery.mergedStrategy)
+        if plan.strategy == .fast { recovery.fastFailed = true }
+        let next = nextStrategy(after: plan.strategy, failure: failure, merged: recovery.mergedStrategy, recovery: recovery, now: now)
         recovery.mergedStrategy = nil
         switch plan.strategy {
         case .migrate:
@@ -287,12 +299,13 @@ public struct Reconnector: Sendable {
                 recovery.targetNode = (nodeIndex + 1) % nodes.count
             }
             state = next == .migrate ? .migrating : .reconnecting
-            self.recovery = recovery
-            return actions + [.setState(state)] + startAttempt(now: now)
+            actions.append(.setState(state))
         }
-        recovery.rejoinRetries += 1
+        // Every retry waits, whatever the strategy: two nodes answering each other's
+        // strategy hints must not turn into a tight loop of connections.
+        recovery.retries += 1
         let backoff = RejoinBackoff(initial: policy.backoffInitial, maximum: policy.backoffMaximum)
-        let delay = backoff.delay(forRetry: recovery.rejoinRetries, unitRandom: unitRandom)
+        let delay = backoff.delay(forRetry: recovery.retries, unitRandom: unitRandom)
         self.recovery = recovery
         return actions + [.armTimer(.retry, at: now + delay)]
     }
@@ -321,6 +334,24 @@ public struct Reconnector: Sendable {
         trigger: ReconnectTrigger, strategy requested: ReconnectStrategy,
         lastContact: Instant, now: Instant, migrateTo: Int? = nil
     ) -> [Action] {
+        // Damping across recoveries: a loss soon after the last recovery is a flap.
+        // An operator's request is not a loss, and a restart starts afresh.
+        var delay: Duration?
+        if trigger != .operatorRequest, trigger != .restart {
+            let window = policy.flapWindow
+            recentRecoveries.removeAll { now - $0 > window }
+            if recentRecoveries.count >= policy.flapLimit {
+                return [.retireConnection] + finish(
+                    state: .failed,
+                    event: .reconnectFailed(reason: "flapping", attempts: 0, durationMs: 0))
+            }
+            if let last = lastRecoveredAt, now - last < policy.stableAfter {
+                flaps += 1
+                delay = RejoinBackoff(initial: policy.backoffInitial, maximum: policy.backoffMaximum).ceiling(forRetry: flaps)
+            } else {
+                flaps = 0
+            }
+        }
         var strategy = requested
         var recovery = Recovery(
             startedAt: now, deadline: now + policy.disconnectionTimeout, trigger: trigger,
@@ -342,6 +373,12 @@ public struct Reconnector: Sendable {
         recovery.strategy = strategy
         state = strategy == .migrate ? .migrating : .reconnecting
         self.recovery = recovery
+        if let delay {
+            return [.setState(state)] + actions + [
+                .emit(.reconnectDelayed(reason: "flapping", delayMs: delay.wholeMilliseconds)),
+                .armTimer(.retry, at: now + delay),
+            ]
+        }
         return [.setState(state)] + actions + startAttempt(now: now)
     }
 
@@ -365,10 +402,14 @@ public struct Reconnector: Sendable {
         return [.startAttempt(plan)]
     }
 
+    /// The strategy of the next attempt. FAST only while it can still work: never after
+    /// a FAST attempt failed and never once the SFU's fast-reconnect window has passed.
     private func nextStrategy(
-        after current: ReconnectStrategy, failure: AttemptFailure, merged: ReconnectStrategy?
+        after current: ReconnectStrategy, failure: AttemptFailure, merged: ReconnectStrategy?,
+        recovery: Recovery, now: Instant
     ) -> ReconnectStrategy {
-        if let asked = failure.sfuStrategy, asked != .fast || current != .fast {
+        let fastPossible = !recovery.fastFailed && now < recovery.fastValidUntil
+        if let asked = failure.sfuStrategy, asked != .fast || fastPossible {
             return asked
         }
         if let merged, merged != .fast { return merged }

@@ -12,6 +12,8 @@ public struct EventStats: Sendable, Equatable {
     public var lossesByReason: [String: Int]
     public var reconnectsByStrategy: [StrategyOutcome]
     public var reconnectsFailed: [String: Int]
+    /// Reconnections held back before their first attempt, by reason (`flapping`).
+    public var reconnectsDelayed: [String: Int]
     /// How many recoveries (`reconnected` events) the window holds.
     public var recoveryCount: Int
     /// Nearest-rank percentiles of their `duration_ms`, keyed by percentile (50, 95,

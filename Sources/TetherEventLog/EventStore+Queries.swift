@@ -157,6 +157,7 @@ extension SessionEvent {
         case .reconnectFailed(let reason, _, let duration): (reason, nil, duration)
         case .strategyEscalated(_, let to, let reason): (reason, to.rawValue, nil)
         case .left(let reason), .callEnded(let reason), .goAway(let reason): (reason, nil, nil)
+        case .reconnectDelayed(let reason, let delay): (reason, nil, delay)
         default: (nil, nil, nil)
         }
     }

@@ -45,6 +45,7 @@ extension EventStore {
                 lossesByReason: try grouped("connection_lost", by: "reason"),
                 reconnectsByStrategy: outcomes,
                 reconnectsFailed: try grouped("reconnect_failed", by: "reason"),
+                reconnectsDelayed: try grouped("reconnect_delayed", by: "reason"),
                 recoveryCount: recoveries,
                 recoveryPercentilesMs: percentiles)
         }

@@ -20,6 +20,13 @@ public struct ReconnectPolicy: Sendable, Equatable, Hashable {
     /// How long the SFU keeps a lost session resumable when it does not say
     /// (`fast_reconnect_deadline_seconds` absent or 0).
     public var fastReconnectWindow: Duration
+    /// A connection that lasts this long after a recovery counts as stable; a loss
+    /// sooner is a flap, and the next recovery waits a growing backoff.
+    public var stableAfter: Duration
+    /// A session that recovers this many times within `flapWindow` ends
+    /// `failed{flapping}` instead of flapping forever.
+    public var flapLimit: Int
+    public var flapWindow: Duration
 
     public init(
         healthCheckInterval: Duration = .seconds(5),
@@ -29,7 +36,10 @@ public struct ReconnectPolicy: Sendable, Equatable, Hashable {
         disconnectionTimeout: Duration = .seconds(30),
         backoffInitial: Duration = .milliseconds(250),
         backoffMaximum: Duration = .seconds(5),
-        fastReconnectWindow: Duration = .seconds(10)
+        fastReconnectWindow: Duration = .seconds(10),
+        stableAfter: Duration = .seconds(10),
+        flapLimit: Int = 10,
+        flapWindow: Duration = .seconds(120)
     ) {
         self.healthCheckInterval = healthCheckInterval
         self.healthCheckTimeout = healthCheckTimeout
@@ -39,6 +49,9 @@ public struct ReconnectPolicy: Sendable, Equatable, Hashable {
         self.backoffInitial = backoffInitial
         self.backoffMaximum = backoffMaximum
         self.fastReconnectWindow = fastReconnectWindow
+        self.stableAfter = stableAfter
+        self.flapLimit = flapLimit
+        self.flapWindow = flapWindow
     }
 
     public static let `default` = ReconnectPolicy()
@@ -56,6 +69,9 @@ public struct ReconnectPolicy: Sendable, Equatable, Hashable {
         positive(disconnectionTimeout, "disconnection_timeout")
         positive(backoffInitial, "backoff_initial")
         positive(backoffMaximum, "backoff_max")
+        positive(stableAfter, "stable_after")
+        positive(flapWindow, "flap_window")
+        if flapLimit < 2 { found.append("flap_limit must be at least 2") }
         if healthCheckTimeout < healthCheckInterval {
             found.append("health_check_timeout must be at least health_check_interval")
         }

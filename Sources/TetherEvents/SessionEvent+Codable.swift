@@ -2,7 +2,7 @@ extension SessionEvent: Codable {
     enum CodingKeys: String, CodingKey {
         case id, type, generation, reason, detail, strategy, trigger, attempt, attempts, step, error
         case from, to, code, message, count
-        case fromMs = "from_ms", toMs = "to_ms"
+        case fromMs = "from_ms", toMs = "to_ms", delayMs = "delay_ms"
         case sessionID = "session_id"
         case timeMs = "time_ms"
         case closeCode = "close_code"
@@ -74,6 +74,9 @@ extension SessionEvent: Codable {
             try c.encodeIfPresent(previous, forKey: .sfuSessionID)
         case .eventsDropped(let count):
             try c.encode(count, forKey: .count)
+        case .reconnectDelayed(let reason, let delayMs):
+            try c.encode(reason, forKey: .reason)
+            try c.encode(delayMs, forKey: .delayMs)
         case .clockJump(let fromMs, let toMs):
             try c.encode(fromMs, forKey: .fromMs)
             try c.encode(toMs, forKey: .toMs)
@@ -145,6 +148,8 @@ extension SessionEvent: Codable {
         case "resumed_after_restart":
             kind = .resumedAfterRestart(sfuURL: try string(.sfuURL), previousSFUSessionID: try c.decodeIfPresent(String.self, forKey: .sfuSessionID))
         case "events_dropped": kind = .eventsDropped(count: try c.decode(Int.self, forKey: .count))
+        case "reconnect_delayed":
+            kind = .reconnectDelayed(reason: try string(.reason), delayMs: try c.decode(Int64.self, forKey: .delayMs))
         case "clock_jump":
             kind = .clockJump(fromMs: try c.decode(Int64.self, forKey: .fromMs), toMs: try c.decode(Int64.self, forKey: .toMs))
         default:

@@ -48,6 +48,9 @@ public enum SessionEventKind: Sendable, Equatable {
     /// session's events were not stored; written once storage recovers, so the gap is
     /// explicit rather than silent.
     case eventsDropped(count: Int)
+    /// The session lost its connection again soon after recovering (a flap): the
+    /// reconnection waits `delayMs` before its first attempt.
+    case reconnectDelayed(reason: String, delayMs: Int64)
     /// The wall clock jumped by more than a second between this session's events; the
     /// times around it are stored as they happened. `fromMs` is where the clock was
     /// (or should have been), `toMs` where it went.
@@ -72,6 +75,7 @@ public enum SessionEventKind: Sendable, Equatable {
         case .left: "left"
         case .resumedAfterRestart: "resumed_after_restart"
         case .eventsDropped: "events_dropped"
+        case .reconnectDelayed: "reconnect_delayed"
         case .clockJump: "clock_jump"
         }
     }
@@ -81,6 +85,6 @@ public enum SessionEventKind: Sendable, Equatable {
         "session_created", "joined", "join_failed", "connection_lost", "reconnect_started",
         "trigger_merged", "reconnect_attempt_failed", "strategy_escalated", "reconnected",
         "reconnect_failed", "sfu_error", "go_away", "migrated", "call_ended", "left",
-        "resumed_after_restart", "events_dropped", "clock_jump",
+        "resumed_after_restart", "events_dropped", "clock_jump", "reconnect_delayed",
     ]
 }

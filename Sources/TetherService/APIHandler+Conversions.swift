@@ -35,7 +35,10 @@ extension Components.Schemas.Session {
                 join_timeout_ms: policy.joinTimeoutMs,
                 disconnection_timeout_ms: policy.disconnectionTimeoutMs,
                 backoff_initial_ms: policy.backoffInitialMs,
-                backoff_max_ms: policy.backoffMaxMs),
+                backoff_max_ms: policy.backoffMaxMs,
+                stable_after_ms: policy.stableAfterMs,
+                flap_limit: policy.flapLimit,
+                flap_window_ms: policy.flapWindowMs),
             metadata: .init(additionalProperties: metadata))
     }
 }
@@ -96,6 +99,12 @@ extension CreateSessionRequest {
             try duration(given.disconnection_timeout_ms, "disconnection_timeout_ms", 100...86_400_000, into: \.disconnectionTimeout)
             try duration(given.backoff_initial_ms, "backoff_initial_ms", 1...600_000, into: \.backoffInitial)
             try duration(given.backoff_max_ms, "backoff_max_ms", 1...3_600_000, into: \.backoffMaximum)
+            try duration(given.stable_after_ms, "stable_after_ms", 1...3_600_000, into: \.stableAfter)
+            try duration(given.flap_window_ms, "flap_window_ms", 1...86_400_000, into: \.flapWindow)
+            if let limit = given.flap_limit {
+                try require((2...10_000).contains(limit), "policy.flap_limit must be 2 to 10000")
+                policy.flapLimit = limit
+            }
         }
         let problems = policy.problems
         try require(problems.isEmpty, "policy: " + problems.joined(separator: "; "))

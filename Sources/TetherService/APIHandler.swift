@@ -106,6 +106,7 @@ struct APIHandler: APIProtocol {
                 }
             },
             reconnects_failed: .init(additionalProperties: stats.reconnectsFailed),
+            reconnects_delayed: .init(additionalProperties: stats.reconnectsDelayed),
             recovery_time: .init(
                 count: stats.recoveryCount,
                 p50_ms: stats.recoveryPercentilesMs[50],

@@ -9,6 +9,9 @@ struct PolicyDocument: Codable, Sendable, Equatable {
     var disconnectionTimeoutMs: Int64
     var backoffInitialMs: Int64
     var backoffMaxMs: Int64
+    var stableAfterMs: Int64
+    var flapLimit: Int
+    var flapWindowMs: Int64
 
     enum CodingKeys: String, CodingKey {
         case healthCheckIntervalMs = "health_check_interval_ms"
@@ -18,6 +21,25 @@ struct PolicyDocument: Codable, Sendable, Equatable {
         case disconnectionTimeoutMs = "disconnection_timeout_ms"
         case backoffInitialMs = "backoff_initial_ms"
         case backoffMaxMs = "backoff_max_ms"
+        case stableAfterMs = "stable_after_ms"
+        case flapLimit = "flap_limit"
+        case flapWindowMs = "flap_window_ms"
+    }
+
+    /// Rows stored before the flapping fields existed read with today's defaults.
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let defaults = ReconnectPolicy.default
+        healthCheckIntervalMs = try c.decode(Int64.self, forKey: .healthCheckIntervalMs)
+        healthCheckTimeoutMs = try c.decode(Int64.self, forKey: .healthCheckTimeoutMs)
+        connectTimeoutMs = try c.decode(Int64.self, forKey: .connectTimeoutMs)
+        joinTimeoutMs = try c.decode(Int64.self, forKey: .joinTimeoutMs)
+        disconnectionTimeoutMs = try c.decode(Int64.self, forKey: .disconnectionTimeoutMs)
+        backoffInitialMs = try c.decode(Int64.self, forKey: .backoffInitialMs)
+        backoffMaxMs = try c.decode(Int64.self, forKey: .backoffMaxMs)
+        stableAfterMs = try c.decodeIfPresent(Int64.self, forKey: .stableAfterMs) ?? defaults.stableAfter.wholeMilliseconds
+        flapLimit = try c.decodeIfPresent(Int.self, forKey: .flapLimit) ?? defaults.flapLimit
+        flapWindowMs = try c.decodeIfPresent(Int64.self, forKey: .flapWindowMs) ?? defaults.flapWindow.wholeMilliseconds
     }
 
     init(_ policy: ReconnectPolicy) {
@@ -28,6 +50,9 @@ struct PolicyDocument: Codable, Sendable, Equatable {
         disconnectionTimeoutMs = policy.disconnectionTimeout.wholeMilliseconds
         backoffInitialMs = policy.backoffInitial.wholeMilliseconds
         backoffMaxMs = policy.backoffMaximum.wholeMilliseconds
+        stableAfterMs = policy.stableAfter.wholeMilliseconds
+        flapLimit = policy.flapLimit
+        flapWindowMs = policy.flapWindow.wholeMilliseconds
     }
 
     var policy: ReconnectPolicy {
@@ -38,6 +63,9 @@ struct PolicyDocument: Codable, Sendable, Equatable {
             joinTimeout: .milliseconds(joinTimeoutMs),
             disconnectionTimeout: .milliseconds(disconnectionTimeoutMs),
             backoffInitial: .milliseconds(backoffInitialMs),
-            backoffMaximum: .milliseconds(backoffMaxMs))
+            backoffMaximum: .milliseconds(backoffMaxMs),
+            stableAfter: .milliseconds(stableAfterMs),
+            flapLimit: flapLimit,
+            flapWindow: .milliseconds(flapWindowMs))
     }
 }

@@ -3,7 +3,7 @@ import Testing
 import TetherEvents
 
 /// The reconnector driven by a manual clock: `t0 + offset` is "now".
-@Suite struct ReconnectorTests {
+@Suite(.timeLimit(.minutes(1))) struct ReconnectorTests {
     let t0 = ContinuousClock.now
     let nodes = ["ws://a/ws", "ws://b/ws", "ws://c/ws"]
     let policy = ReconnectPolicy(
@@ -79,19 +79,21 @@ import TetherEvents
         Reconnector.AttemptFailure(step: .join, message: "PARTICIPANT_RECONNECT_FAILED"),
         Reconnector.AttemptFailure(step: .join, message: "join timeout"),
     ])
-    func aFailedFastEscalatesToRejoinAtOnce(failure: Reconnector.AttemptFailure) {
+    func aFailedFastEscalatesToRejoinAfterABackoff(failure: Reconnector.AttemptFailure) {
         var machine = joined()
         _ = lose(&machine, at: 0)
         let actions = machine.attemptFailed(failure, unitRandom: 0.9, now: at(5))
+        // Retry 1: at most backoffInitial (200 ms), here 0.9 of it.
         #expect(actions == [
             .cancelTimer(.fastWindow),
             .emit(.reconnectAttemptFailed(strategy: .fast, attempt: 1, step: failure.step, error: failure.message)),
             .emit(.strategyEscalated(from: .fast, to: .rejoin, reason: failure.step.rawValue)),
             .setState(.reconnecting),
-            .startAttempt(.init(
-                strategy: .rejoin, attempt: 2, nodeIndex: 0, resumeSessionID: nil, previousSessionID: "s1",
-                fromNodeIndex: nil, trigger: .connectionLost)),
+            .armTimer(.retry, at: at(5 + 180)),
         ])
+        #expect(machine.retryTimerFired(now: at(185)) == [.startAttempt(.init(
+            strategy: .rejoin, attempt: 2, nodeIndex: 0, resumeSessionID: nil, previousSessionID: "s1",
+            fromNodeIndex: nil, trigger: .connectionLost))])
     }
 
     @Test func fastAnsweredWithoutReconnectedEscalates() {
@@ -113,7 +115,7 @@ import TetherEvents
         let actions = machine.fastWindowClosed(now: at(10_000))
         #expect(actions.first == .cancelAttempt)
         #expect(actions.contains(.emit(.strategyEscalated(from: .fast, to: .rejoin, reason: "fast_window"))))
-        guard case .startAttempt(let plan) = actions.last else {
+        guard case .startAttempt(let plan) = machine.retryTimerFired(now: at(10_200)).last else {
             Issue.record("expected a REJOIN attempt")
             return
         }
@@ -144,17 +146,16 @@ import TetherEvents
 
     // MARK: - REJOIN
 
-    @Test func rejoinRetriesBackOffExponentiallyWithFullJitter() {
+    @Test func everyRetryBacksOffExponentiallyWithFullJitter() {
         var machine = joined()
         _ = lose(&machine, at: 0)
-        _ = machine.attemptFailed(.init(step: .connect, message: "refused"), unitRandom: 0.5, now: at(1))
-        // Retry 1: ceiling 200 ms, half of it.
-        var actions = machine.attemptFailed(.init(step: .connect, message: "refused"), unitRandom: 0.5, now: at(2))
-        #expect(actions.last == .armTimer(.retry, at: at(2 + 100)))
+        // Retry 1 (the failed FAST): ceiling 200 ms, half of it.
+        var actions = machine.attemptFailed(.init(step: .join, message: "refused"), unitRandom: 0.5, now: at(1))
+        #expect(actions.last == .armTimer(.retry, at: at(1 + 100)))
         #expect(!actions.contains { if case .startAttempt = $0 { true } else { false } })
-        actions = machine.retryTimerFired(now: at(102))
+        actions = machine.retryTimerFired(now: at(101))
         #expect(actions == [.startAttempt(.init(
-            strategy: .rejoin, attempt: 3, nodeIndex: 1, resumeSessionID: nil, previousSessionID: "s1",
+            strategy: .rejoin, attempt: 2, nodeIndex: 0, resumeSessionID: nil, previousSessionID: "s1",
             fromNodeIndex: nil, trigger: .connectionLost))])
         // Retry 2: ceiling 400 ms.
         actions = machine.attemptFailed(.init(step: .join, message: "SFU_FULL"), unitRandom: 0.5, now: at(110))
@@ -170,8 +171,8 @@ import TetherEvents
     @Test func rejoinMovesOnToTheNextNodeWhenANodeIsUnreachable() {
         var machine = joined()
         _ = lose(&machine, at: 0)
-        let actions = machine.attemptFailed(.init(step: .connect, message: "refused"), unitRandom: 0, now: at(1))
-        guard case .startAttempt(let plan) = actions.last else {
+        _ = machine.attemptFailed(.init(step: .connect, message: "refused"), unitRandom: 0, now: at(1))
+        guard case .startAttempt(let plan) = machine.retryTimerFired(now: at(1)).last else {
             Issue.record("expected a REJOIN attempt")
             return
         }
@@ -184,6 +185,104 @@ import TetherEvents
             return
         }
         #expect(next.nodeIndex == 1)
+    }
+
+    @Test func opposingStrategyHintsFromTwoNodesNeverSpin() {
+        // Node A refuses with MIGRATE, node B with REJOIN: each failure still waits.
+        var machine = joined()
+        _ = lose(&machine, at: 0)
+        var now = 0
+        var attempts = 0
+        var waited = Duration.zero
+        var hint = ReconnectStrategy.migrate
+        while now < 6_000 {
+            let actions = machine.attemptFailed(.init(step: .join, message: "refused", sfuStrategy: hint), unitRandom: 0.5, now: at(now))
+            attempts += 1
+            guard case .armTimer(.retry, let when) = actions.last else {
+                Issue.record("a failure started the next attempt without a backoff: \(actions)")
+                return
+            }
+            waited += when - at(now)
+            now = Int((when - t0).wholeMilliseconds)
+            _ = machine.retryTimerFired(now: at(now))
+            hint = hint == .migrate ? .rejoin : .migrate
+        }
+        #expect(attempts <= 40, "\(attempts) attempts in 6 s")
+        #expect(waited >= .seconds(5))
+    }
+
+    @Test func fastIsNeverTriedAgainAfterItFailedOrItsWindowPassed() {
+        var machine = joined()
+        _ = lose(&machine, at: 0)
+        // FAST failed; the SFU then asks for FAST: REJOIN it is.
+        _ = machine.attemptFailed(.init(step: .join, message: "x"), unitRandom: 0, now: at(1))
+        _ = machine.retryTimerFired(now: at(1))
+        let actions = machine.attemptFailed(.init(step: .join, message: "try fast", sfuStrategy: .fast), unitRandom: 0, now: at(2))
+        #expect(!actions.contains(.emit(.strategyEscalated(from: .rejoin, to: .fast, reason: "join"))))
+        guard case .startAttempt(let plan) = machine.retryTimerFired(now: at(2)).last else {
+            Issue.record("expected an attempt")
+            return
+        }
+        #expect(plan.strategy == .rejoin)
+
+        // A REJOIN whose SFU asks for FAST after the window passed: still REJOIN.
+        var late = joined()
+        _ = late.sfuErrorReceived(SFUError(code: "1", message: "rejoin", strategy: .rejoin), now: at(0))
+        _ = late.attemptFailed(.init(step: .join, message: "fast please", sfuStrategy: .fast), unitRandom: 0, now: at(11_000))
+        guard case .startAttempt(let latePlan) = late.retryTimerFired(now: at(11_000)).last else {
+            Issue.record("expected an attempt")
+            return
+        }
+        #expect(latePlan.strategy == .rejoin)
+    }
+
+    // MARK: - Flapping
+
+    func recover(_ machine: inout Reconnector, at ms: Int) {
+        _ = machine.attemptSucceeded(
+            JoinAnswer(sfuSessionID: "s1", reconnected: true, fastReconnectWindow: nil, participantCount: 1), now: at(ms))
+    }
+
+    @Test func aLossSoonAfterARecoveryWaitsAGrowingBackoff() {
+        var machine = joined()
+        _ = lose(&machine, at: 0)
+        recover(&machine, at: 10)
+        // Lost 50 ms after recovering: a flap. The reconnection waits 200 ms, recorded.
+        var actions = lose(&machine, at: 60)
+        #expect(actions.contains(.emit(.reconnectDelayed(reason: "flapping", delayMs: 200))))
+        #expect(actions.last == .armTimer(.retry, at: at(260)))
+        #expect(actions.contains(.armTimer(.deadline, at: at(30_060))), "the deadline applies from the loss")
+        #expect(!actions.contains { if case .startAttempt = $0 { true } else { false } })
+        guard case .startAttempt(let plan) = machine.retryTimerFired(now: at(260)).last else {
+            Issue.record("expected the delayed attempt")
+            return
+        }
+        #expect(plan.strategy == .fast)
+        recover(&machine, at: 270)
+        // Again: 400 ms.
+        actions = lose(&machine, at: 300)
+        #expect(actions.contains(.emit(.reconnectDelayed(reason: "flapping", delayMs: 400))))
+        _ = machine.retryTimerFired(now: at(700))
+        recover(&machine, at: 710)
+        // A loss after a stable connection (10 s) starts at once and resets the damping.
+        actions = lose(&machine, at: 20_000)
+        #expect(!actions.contains { if case .emit(.reconnectDelayed) = $0 { true } else { false } })
+        #expect({ if case .startAttempt = actions.last { true } else { false } }())
+    }
+
+    @Test func tooManyRecoveriesInTheWindowEndFailedFlapping() {
+        var machine = joined()
+        var now = 0
+        for _ in 0..<10 {
+            _ = lose(&machine, at: now)
+            _ = machine.retryTimerFired(now: at(now + 3_000))
+            recover(&machine, at: now + 3_000)
+            now += 11_000  // stable each time: no damping, but ten recoveries in 110 s
+        }
+        let actions = lose(&machine, at: now)
+        #expect(actions.suffix(2) == [.emit(.reconnectFailed(reason: "flapping", attempts: 0, durationMs: 0)), .setState(.failed)])
+        #expect(actions.contains(.retireConnection))
+        #expect(machine.state == .failed)
     }
 
     // MARK: - SFU errors, go_away, call_ended
@@ -243,7 +342,7 @@ import TetherEvents
         _ = machine.goAwayReceived(reason: "shutting_down", now: at(0))
         let actions = machine.attemptFailed(.init(step: .connect, message: "refused"), unitRandom: 0, now: at(3))
         #expect(actions.contains(.emit(.strategyEscalated(from: .migrate, to: .rejoin, reason: "connect"))))
-        #expect(actions.last == .startAttempt(.init(
+        #expect(machine.retryTimerFired(now: at(3)).last == .startAttempt(.init(
             strategy: .rejoin, attempt: 2, nodeIndex: 2, resumeSessionID: nil, previousSessionID: "s1",
             fromNodeIndex: nil, trigger: .goAway)))
         #expect(machine.state == .reconnecting)
@@ -296,7 +395,7 @@ import TetherEvents
         // The merged go_away shapes the next attempt: MIGRATE rather than REJOIN.
         let next = machine.attemptFailed(.init(step: .connect, message: "refused"), unitRandom: 0, now: at(3))
         #expect(next.contains(.emit(.strategyEscalated(from: .fast, to: .migrate, reason: "connect"))))
-        guard case .startAttempt(let plan) = next.last else {
+        guard case .startAttempt(let plan) = machine.retryTimerFired(now: at(3)).last else {
             Issue.record("expected an attempt")
             return
         }
@@ -318,6 +417,7 @@ import TetherEvents
         var machine = joined()
         _ = lose(&machine, at: 0)
         _ = machine.attemptFailed(.init(step: .connect, message: "refused"), unitRandom: 0, now: at(10))
+        _ = machine.retryTimerFired(now: at(10))
         let actions = machine.deadlineFired(now: at(30_000))
         #expect(actions == [
             .cancelAttempt,
