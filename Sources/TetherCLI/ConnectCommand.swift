@@ -85,8 +85,18 @@ struct ConnectCommand: AsyncParsableCommand {
             backoffMaximum: backoffMax.duration)
     }
 
+    @Option(name: .customLong("sfu-ca-file"), help: "PEM bundle of certificate authorities trusted for wss:// SFUs, besides the system's. (env TETHER_SFU_CA_FILE)")
+    var sfuCAFile: String?
+
     func run() async throws {
         bootstrapLogging(level: logLevel)
+        let tls: TLSTrust
+        do {
+            tls = try (sfuCAFile ?? ProcessInfo.processInfo.environment["TETHER_SFU_CA_FILE"]).map { try TLSTrust(caFile: $0) } ?? .system
+        } catch {
+            FileHandle.standardError.write(Data("tether connect: cannot load --sfu-ca-file: \(error)\n".utf8))
+            throw ExitCode(64)
+        }
         let printer = EventPrinter()
         let configuration = SessionConfiguration(
             id: sessionID ?? UUID().uuidString.lowercased(),
@@ -95,6 +105,7 @@ struct ConnectCommand: AsyncParsableCommand {
         let session = SessionRunner(
             configuration: configuration, dialect: StreamDialect(),
             eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
+            tls: tls,
             record: { printer.print($0) })
 
         let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)

@@ -20,6 +20,8 @@ struct SFUCommand: AsyncParsableCommand {
               POST /admin/garbage[?close=N]              send a frame that is not an SfuEvent (then close with N)
               POST /admin/forget                         forget every session and drop every connection (a restart)
               POST /admin/reject-joins?count=N[&code=N][&strategy=S]   answer the next N joins with an error
+              POST /admin/delay-joins?count=N&ms=N       hold the answer to the next N joins for N ms (a stall)
+              POST /admin/drop-after-join?ms=N[&count=N] drop the next N joined connections N ms after their join (a flapping node)
               GET  /admin/state                          sessions, connections and counters as JSON
             Connection faults take an optional session=ID to hit one session only.
             The call and user come from the token's JWT claims call_cid and user_id; the \
@@ -46,12 +48,19 @@ struct SFUCommand: AsyncParsableCommand {
     @Flag(help: "Accept tokens without call_cid/user_id claims as an anonymous participant (for fuzzing; ignored with --secret).")
     var anonymousTokens = false
 
+    @Option(name: .customLong("tls-cert"), help: "PEM certificate (chain): with --tls-key, serve wss:// (and https:// admin).")
+    var tlsCertificate: String?
+
+    @Option(name: .customLong("tls-key"), help: "PEM private key for --tls-cert.")
+    var tlsKey: String?
+
     @Option(help: "Log level for stderr diagnostics.")
     var logLevel: Logger.Level = .warning
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         guard fastReconnectDeadline >= 0 else { throw ValidationError("--fast-reconnect-deadline must be >= 0") }
+        guard (tlsCertificate == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
     }
 
     func run() async throws {
@@ -59,7 +68,8 @@ struct SFUCommand: AsyncParsableCommand {
         let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
         let simulator = SFUSimulator(configuration: .init(
             host: host, port: port, nodeID: nodeID ?? "sfu-\(port)", tokenSecret: secret,
-            fastReconnectDeadlineSeconds: fastReconnectDeadline, acceptAnonymousTokens: anonymousTokens))
+            fastReconnectDeadlineSeconds: fastReconnectDeadline, acceptAnonymousTokens: anonymousTokens,
+            tlsCertificatePath: tlsCertificate, tlsKeyPath: tlsKey))
         do {
             try await simulator.start()
         } catch {

@@ -41,6 +41,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("allow-sfu-host"), help: "Where sessions may dial, checked on the resolved address: a host name, host:port, an IP, IP:port or a CIDR (10.0.0.0/8, fd00::/8); '*' means any public unicast address (never loopback, private, link-local, CGNAT, ULA, multicast or unspecified unless an IP or CIDR entry names it). Repeatable. (env TETHER_ALLOW_SFU_HOSTS, default 127.0.0.0/8,::1,localhost)")
     var allowedSFUHosts: [String] = []
 
+    @Option(name: .customLong("sfu-ca-file"), help: "PEM bundle of certificate authorities trusted for wss:// SFUs, besides the system's; certificates and host names are always verified. (env TETHER_SFU_CA_FILE)")
+    var sfuCAFile: String?
+
     @Option(help: "Close an HTTP connection idle (or sending a request) this long. (env TETHER_HTTP_IDLE_TIMEOUT, default 30s)")
     var httpIdleTimeout: DurationArgument?
 
@@ -121,6 +124,7 @@ struct ServeCommand: AsyncParsableCommand {
             apiTokens: apiTokens.isEmpty ? list("TETHER_API_TOKEN") : apiTokens,
             readTokens: readTokens.isEmpty ? list("TETHER_READ_TOKEN") : readTokens,
             allowedSFUHosts: hosts.isEmpty ? SFUAddressPolicy.loopbackDefaults : hosts,
+            sfuCAFile: sfuCAFile ?? env["TETHER_SFU_CA_FILE"],
             httpIdleTimeout: try duration(httpIdleTimeout, "TETHER_HTTP_IDLE_TIMEOUT", .seconds(30)),
             maxConnections: try integer(maxConnections, "TETHER_MAX_CONNECTIONS", 1024),
             maxEventStreams: try integer(maxEventStreams, "TETHER_MAX_EVENT_STREAMS", 64),

@@ -9,6 +9,8 @@ public struct ConnectFailure: Error, Sendable, Equatable, CustomStringConvertibl
         case connectTimeout = "connect_timeout"
         case upgradeRejected = "upgrade_rejected"
         case upgradeTimeout = "upgrade_timeout"
+        /// The TLS handshake failed: an untrusted certificate, a wrong host name, ...
+        case tlsFailed = "tls_failed"
         case joinTimeout = "join_timeout"
         case closedDuringJoin = "closed_during_join"
         case cancelled
@@ -25,7 +27,7 @@ public struct ConnectFailure: Error, Sendable, Equatable, CustomStringConvertibl
     /// True for failures before the WebSocket was open.
     public var isConnectStep: Bool {
         switch kind {
-        case .invalidURL, .addressNotAllowed, .resolveFailed, .refused, .connectTimeout, .upgradeRejected, .upgradeTimeout, .cancelled: true
+        case .invalidURL, .addressNotAllowed, .resolveFailed, .refused, .connectTimeout, .upgradeRejected, .upgradeTimeout, .tlsFailed, .cancelled: true
         case .joinTimeout, .closedDuringJoin: false
         }
     }

@@ -32,6 +32,7 @@ public actor SessionRunner {
         eventLoopGroup: any EventLoopGroup,
         addressPolicy: SFUAddressPolicy? = nil,
         firstGeneration: UInt64 = 0,
+        tls: TLSTrust = .system,
         logger: Logger = Logger(label: "tether.session"),
         limiter: ReconnectLimiter? = nil,
         onSnapshot: @escaping @Sendable (SessionSnapshot) -> Void = { _ in },
@@ -42,7 +43,7 @@ public actor SessionRunner {
         self.configuration = configuration
         self.client = SignalingClient(
             dialect: dialect, policy: configuration.policy, addressPolicy: addressPolicy, eventLoopGroup: eventLoopGroup,
-            generationsAfter: firstGeneration)
+            generationsAfter: firstGeneration, tls: tls)
         // A resumed session's generations continue where the previous process stopped.
         self.activeGeneration = firstGeneration
         self.record = record
@@ -77,12 +78,13 @@ public actor SessionRunner {
             let (generation, answer) = try await client.connect(to: configuration.sfuURLs[0], joining: parameters)
             guard machine.state == .connecting else {
                 // Left while the join was in flight.
-                client.retire(generation: generation)
+                client.close(generation: generation)
                 return
             }
-            activate(generation)
+            let early = activate(generation)
             await execute(machine.initialJoinSucceeded(
                 sfuSessionID: answer.sfuSessionID, fastReconnectWindow: answer.fastReconnectWindow))
+            for notice in early { await handle(notice) }
         } catch {
             let failure = Self.joinError(from: error)
             if machine.state == .connecting {
@@ -159,16 +161,23 @@ public actor SessionRunner {
 
     private func attemptFinished(token: Int, result: Result<(generation: UInt64, answer: JoinAnswer), any Error>) async {
         guard let attempt, attempt.token == token else {
-            // The attempt was cancelled, but its join may have completed: close it.
-            if case .success(let joined) = result { client.retire(generation: joined.generation) }
+            // The attempt was cancelled, but its join may have completed: close that
+            // generation, and only that one; what it reported is forgotten.
+            if case .success(let joined) = result {
+                client.close(generation: joined.generation)
+                earlyNotices[joined.generation] = nil
+            }
             return
         }
         self.attempt = nil
         let now = ContinuousClock.now
         switch result {
         case .success(let joined):
-            activate(joined.generation)
+            let early = activate(joined.generation)
             await execute(machine.attemptSucceeded(joined.answer, now: now))
+            // What the new generation reported before its success was processed, in
+            // the order it came, after it.
+            for notice in early { await handle(notice) }
         case .failure(let error):
             await execute(machine.attemptFailed(Self.attemptFailure(from: error), unitRandom: Double.random(in: 0..<1), now: now))
         }
@@ -199,12 +208,12 @@ public actor SessionRunner {
                 snapshotValue.sfuSessionID = machine.sfuSessionID
                 if state.isTerminal { finish() }
             case .retireConnection:
-                client.retireCurrent()
+                client.close(generation: activeGeneration)
             case .retireConnectionLeaving(let reason):
-                client.retireCurrent(leaving: .leave(sessionID: machine.sfuSessionID ?? "", reason: reason))
+                client.close(generation: activeGeneration, leaving: .leave(sessionID: machine.sfuSessionID ?? "", reason: reason))
             case .leave(let reason):
                 let sessionID = machine.sfuSessionID ?? ""
-                await client.closeCurrent(leaving: .leave(sessionID: sessionID, reason: reason))
+                await client.closeAndWait(generation: activeGeneration, leaving: .leave(sessionID: sessionID, reason: reason))
             case .startAttempt(let plan):
                 startAttempt(plan)
             case .cancelAttempt:
@@ -273,14 +282,16 @@ public actor SessionRunner {
         }
     }
 
-    private func activate(_ generation: UInt64) {
+    /// Makes `generation` the session's current one; returns what it reported before
+    /// this (to be handled, in order, once its success is processed). The previous
+    /// generation, if still open, is closed: it has been replaced.
+    private func activate(_ generation: UInt64) -> [GenerationNotice] {
+        if activeGeneration != generation { client.close(generation: activeGeneration) }
         activeGeneration = generation
         snapshotValue.generation = generation
         let early = earlyNotices.removeValue(forKey: generation) ?? []
         earlyNotices = earlyNotices.filter { $0.key > generation }
-        for notice in early {
-            Task { await self.handle(notice) }
-        }
+        return early
     }
 
     private func emit(_ kind: SessionEventKind) {

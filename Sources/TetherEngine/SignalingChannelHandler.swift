@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import NIOSSL
 import NIOWebSocket
 import TetherEvents
 
@@ -121,6 +122,15 @@ final class SignalingChannelHandler: ChannelInboundHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let io = error as? IOError, [ECONNRESET, EPIPE, ECONNABORTED].contains(io.errnoCode) {
             observe(.closed(code: 1006, detail: "the connection was reset (\(io.errnoCode == ECONNRESET ? "ECONNRESET" : "errno \(io.errnoCode)"))"))
+        } else if let tls = error as? NIOSSLError, tls == .uncleanShutdown {
+            // TCP ended under TLS without a close_notify: the same abrupt drop as a FIN
+            // or RST on a plain socket, not a protocol error.
+            observe(.closed(code: 1006, detail: "the connection ended with no close frame (TLS unclean shutdown)"))
+        } else if let protocolError = error as? NIOWebSocketError {
+            // An oversized frame, a bad opcode, an unmasked control frame...: NIO's
+            // automatic handler is off so the latch sees these as what they are.
+            observe(.error("WebSocket protocol error: \(protocolError)"))
+            if !closeFrameSent { sendClose(code: .protocolError) }
         } else {
             observe(.error("transport error: \(error)"))
         }

@@ -3,12 +3,14 @@ import NIOConcurrencyHelpers
 import NIOCore
 import TetherEvents
 
-/// Owns a session's signaling WebSocket, one connection generation at a time.
+/// Opens and closes a session's signaling WebSockets, one connection generation each.
 ///
 /// Each ``connect(to:joining:)`` opens a new generation (a fresh socket, codec and loss
-/// latch) and joins over it. What generations report after their join arrives on
-/// ``notices``, tagged with the generation number, so the session can ignore a late
-/// report from a socket it has already replaced.
+/// latch) and joins over it. The client does not decide which generation counts: the
+/// session runner does, and tells it which one to close (``close(generation:leaving:)``).
+/// A late success of an attempt the runner cancelled therefore never displaces, let
+/// alone aborts, the generation the session accepted. What generations report after
+/// their join arrives on ``notices``, tagged with the generation number.
 public final class SignalingClient: Sendable {
     public let dialect: any SignalingDialect
     public let notices: AsyncStream<GenerationNotice>
@@ -20,31 +22,29 @@ public final class SignalingClient: Sendable {
 
     private struct Generations {
         var lastNumber: UInt64 = 0
-        var current: ConnectionGeneration?
+        /// Every generation that joined and is not closed yet.
+        var open: [UInt64: ConnectionGeneration] = [:]
+        var finished = false
     }
 
     /// `addressPolicy` is checked on the resolved addresses of every dial; nil dials
-    /// anything (the operator's own `tether connect`).
+    /// anything (the operator's own `tether connect`). Generation numbers continue
+    /// after `firstGeneration` (a session resumed after a restart keeps counting).
     public init(
         dialect: any SignalingDialect, policy: ReconnectPolicy, addressPolicy: SFUAddressPolicy?, eventLoopGroup: any EventLoopGroup,
-        generationsAfter firstGeneration: UInt64 = 0
+        generationsAfter firstGeneration: UInt64 = 0, tls: TLSTrust = .system
     ) {
         self.dialect = dialect
         self.resolver = SFUAddressResolver(policy: addressPolicy)
         self.policy = policy
-        self.dialer = WebSocketDialer(eventLoopGroup: eventLoopGroup)
+        self.dialer = WebSocketDialer(eventLoopGroup: eventLoopGroup, tls: tls)
         (notices, continuation) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
         generations.withLockedValue { $0.lastNumber = firstGeneration }
     }
 
-    /// The number of the generation that joined last (0 before the first join).
-    public var currentGeneration: UInt64 {
-        generations.withLockedValue { $0.current?.number ?? 0 }
-    }
-
-    /// Opens a new generation to `url` and joins; the new generation becomes current.
-    /// Throws ``ConnectFailure`` or the SFU's ``SFUError``; a failed generation leaves
-    /// nothing open. Cancelling the calling task closes the socket at once.
+    /// Opens a new generation to `url` and joins. Throws ``ConnectFailure`` or the
+    /// SFU's ``SFUError``; a failed generation leaves nothing open. Cancelling the
+    /// calling task closes the socket at once.
     public func connect(to url: String, joining parameters: JoinParameters) async throws -> (generation: UInt64, answer: JoinAnswer) {
         let target = try SignalingURL(url)
         let number = generations.withLockedValue { state -> UInt64 in
@@ -67,11 +67,15 @@ public final class SignalingClient: Sendable {
         let generation = ConnectionGeneration(number: number, channel: channel, handler: handler)
         do {
             let answer = try await generation.join(parameters, timeout: policy.joinTimeout)
-            let replaced = generations.withLockedValue { state -> ConnectionGeneration? in
-                defer { state.current = generation }
-                return state.current
+            let kept = generations.withLockedValue { state -> Bool in
+                guard !state.finished else { return false }
+                state.open[number] = generation
+                return true
             }
-            replaced?.abort()
+            guard kept else {
+                generation.abort()
+                throw ConnectFailure(.cancelled, "the session ended while the join was in flight")
+            }
             return (number, answer)
         } catch {
             generation.abort()
@@ -79,37 +83,28 @@ public final class SignalingClient: Sendable {
         }
     }
 
-    /// Closes the current generation without a loss; `request` (a leave) is sent first.
-    /// Returns once the socket is closed or the close grace has passed.
-    public func closeCurrent(leaving request: SignalRequest?) async {
-        guard let current = generations.withLockedValue({ state -> ConnectionGeneration? in
-            defer { state.current = nil }
-            return state.current
-        }) else { return }
-        current.close(leaving: request)
-        try? await current.closed.get()
+    /// Closes `generation` without a loss, sending `request` (a leave) first; does not
+    /// wait. Closing a generation that is gone does nothing.
+    public func close(generation number: UInt64, leaving request: SignalRequest? = nil) {
+        generations.withLockedValue { $0.open.removeValue(forKey: number) }?.close(leaving: request)
     }
 
-    /// Closes the current generation without waiting; `request` (a leave) is sent first.
-    public func retireCurrent(leaving request: SignalRequest? = nil) {
-        generations.withLockedValue { state -> ConnectionGeneration? in
-            defer { state.current = nil }
-            return state.current
-        }?.close(leaving: request)
+    /// Like ``close(generation:leaving:)``, and returns once the socket is closed or
+    /// its close grace has passed.
+    public func closeAndWait(generation number: UInt64, leaving request: SignalRequest?) async {
+        guard let generation = generations.withLockedValue({ $0.open.removeValue(forKey: number) }) else { return }
+        generation.close(leaving: request)
+        try? await generation.closed.get()
     }
 
-    /// Closes `generation` without a loss if it is still the current one.
-    public func retire(generation number: UInt64) {
-        generations.withLockedValue { state -> ConnectionGeneration? in
-            guard let current = state.current, current.number == number else { return nil }
-            state.current = nil
-            return current
-        }?.close(leaving: nil)
-    }
-
-    /// Ends ``notices``; call once the session is over.
+    /// Closes every open generation and ends ``notices``; call once the session is over.
     public func finish() {
-        retireCurrent()
+        let open = generations.withLockedValue { state -> [ConnectionGeneration] in
+            state.finished = true
+            defer { state.open.removeAll() }
+            return Array(state.open.values)
+        }
+        for generation in open { generation.close(leaving: nil) }
         continuation.finish()
     }
 }

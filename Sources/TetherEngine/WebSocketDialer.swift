@@ -14,7 +14,13 @@ import NIOWebSocket
 /// NIO's `NIOTypedWebSocketClientUpgrader` (no hand-written framing).
 struct WebSocketDialer: Sendable {
     let eventLoopGroup: any EventLoopGroup
+    let tls: TLSTrust
     let maxFrameSize = 1 << 20
+
+    init(eventLoopGroup: any EventLoopGroup, tls: TLSTrust = .system) {
+        self.eventLoopGroup = eventLoopGroup
+        self.tls = tls
+    }
 
     /// Resolves `url` through `resolver` (which applies the address policy), connects
     /// to the first address that answers, and installs `makeHandler`'s handler once
@@ -59,7 +65,7 @@ struct WebSocketDialer: Sendable {
         let bootstrap = ClientBootstrap(group: eventLoopGroup)
             .connectTimeout(budget.timeAmount)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
-        let tls: NIOSSLContext? = url.secure ? try NIOSSLContext(configuration: .makeClientConfiguration()) : nil
+        let tls: NIOSSLContext? = url.secure ? try self.tls.makeContext() : nil
         let maxFrameSize = self.maxFrameSize
 
         return try await withTaskCancellationHandler {
@@ -99,6 +105,9 @@ struct WebSocketDialer: Sendable {
                     throw ConnectFailure(.upgradeTimeout, "\(url) did not complete the WebSocket upgrade within \(budget)")
                 }
                 if Task.isCancelled { throw ConnectFailure(.cancelled, "the attempt was cancelled") }
+                if error is NIOSSLError || error is BoringSSLError {
+                    throw ConnectFailure(.tlsFailed, "TLS with \(url.host) failed: \(error) (a private CA needs --sfu-ca-file)")
+                }
                 throw ConnectFailure(.upgradeRejected, "WebSocket upgrade to \(url) failed: \(error)")
             }
             guard let handler else {
@@ -127,6 +136,9 @@ struct WebSocketDialer: Sendable {
         }
         let upgrader = NIOTypedWebSocketClientUpgrader<NIOLoopBound<SignalingChannelHandler>?>(
             maxFrameSize: maxFrameSize,
+            // Protocol errors go to SignalingChannelHandler, which records them as an
+            // `error` loss; NIO's own handler would close first and leave a bare 1006.
+            enableAutomaticErrorHandling: false,
             upgradePipelineHandler: { channel, _ in
                 channel.eventLoop.makeCompletedFuture {
                     let handler = makeHandler(channel)

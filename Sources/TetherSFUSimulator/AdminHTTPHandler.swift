@@ -43,7 +43,8 @@ final class AdminHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         POST /admin/drop[?reset=1]  POST /admin/close?code=N[&reason=R]  POST /admin/freeze?ms=N  \
         POST /admin/error?code=N[&strategy=S][&message=M]  POST /admin/go-away[?reason=R]  \
         POST /admin/call-ended[?reason=R]  POST /admin/garbage[?close=N]  POST /admin/forget  \
-        POST /admin/reject-joins?count=N[&code=N][&strategy=S]  POST /admin/delay-joins?count=N&ms=N  GET /admin/state; \
+        POST /admin/reject-joins?count=N[&code=N][&strategy=S]  POST /admin/delay-joins?count=N&ms=N  \
+        POST /admin/drop-after-join?ms=N[&count=N]  GET /admin/state; \
         faults on connections take an optional session=ID
         """
 
@@ -92,6 +93,8 @@ final class AdminHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                 fault = .garbage(thenCloseCode: try query["close"].map { _ in UInt16(try integer("close")) })
             case "/admin/forget":
                 fault = .forgetSessions
+            case "/admin/drop-after-join":
+                fault = .dropAfterJoin(count: try integer("count", default: Int(Int32.max)), milliseconds: try integer("ms"))
             case "/admin/delay-joins":
                 fault = .delayJoins(count: try integer("count"), milliseconds: try integer("ms"))
             case "/admin/reject-joins":

@@ -63,6 +63,11 @@ extension SFUSimulator {
             }
             for link in links { link.drop(reset: false) }
             return links.count
+        case .dropAfterJoin(let count, let milliseconds):
+            registry.withLockedValue {
+                $0.joinsToDropAfter = count
+                $0.dropAfterJoinMilliseconds = milliseconds
+            }
         case .delayJoins(let count, let milliseconds):
             registry.withLockedValue {
                 $0.joinsToDelay = count

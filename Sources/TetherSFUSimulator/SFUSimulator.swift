@@ -4,6 +4,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import NIOWebSocket
 import StreamSFUProtocol
 
@@ -26,6 +27,13 @@ public final class SFUSimulator: Sendable {
     @discardableResult
     public func start() async throws -> Int {
         let simulator = self
+        var tls: NIOSSLContext?
+        if let certificate = configuration.tlsCertificatePath, let key = configuration.tlsKeyPath {
+            let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }
+            tls = try NIOSSLContext(configuration: .makeServerConfiguration(
+                certificateChain: chain, privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))))
+        }
+        let serverTLS = tls
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -33,6 +41,7 @@ public final class SFUSimulator: Sendable {
             .childChannelInitializer { channel in
                 simulator.registry.withLockedValue { $0.countConnection(nowSeconds: Self.nowSeconds()) }
                 return channel.eventLoop.makeCompletedFuture {
+                    if let serverTLS { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: serverTLS)) }
                     try simulator.configurePipeline(channel)
                 }
             }
@@ -54,8 +63,9 @@ public final class SFUSimulator: Sendable {
     }
 
     public var port: Int? { serverChannel.withLockedValue { $0?.localAddress?.port } }
-    public var signalingURL: String { "ws://\(urlHost):\(port ?? configuration.port)/ws" }
-    public var adminURL: String { "http://\(urlHost):\(port ?? configuration.port)/admin" }
+    private var secure: Bool { configuration.tlsCertificatePath != nil && configuration.tlsKeyPath != nil }
+    public var signalingURL: String { "\(secure ? "wss" : "ws")://\(urlHost):\(port ?? configuration.port)/ws" }
+    public var adminURL: String { "\(secure ? "https" : "http")://\(urlHost):\(port ?? configuration.port)/admin" }
     private var urlHost: String { configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host }
 
     private func configurePipeline(_ channel: any Channel) throws {
@@ -100,6 +110,15 @@ public final class SFUSimulator: Sendable {
             guard registry.joinsToDelay > 0 else { return nil }
             registry.joinsToDelay -= 1
             return registry.joinDelayMilliseconds
+        }
+    }
+
+    /// When the link that just joined is to be dropped (`drop-after-join`), after how long.
+    func takeDropAfterJoin() -> Int? {
+        registry.withLockedValue { registry -> Int? in
+            guard registry.joinsToDropAfter > 0 else { return nil }
+            registry.joinsToDropAfter -= 1
+            return registry.dropAfterJoinMilliseconds
         }
     }
 

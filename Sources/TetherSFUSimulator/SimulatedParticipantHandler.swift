@@ -63,7 +63,12 @@ final class SimulatedParticipantHandler: ChannelInboundHandler {
         switch request.requestPayload {
         case .joinRequest(let join):
             let (answer, closeAfter) = simulator.join(join, from: link)
-            if case .joinResponse = answer.eventPayload { joined = true }
+            if case .joinResponse = answer.eventPayload {
+                joined = true
+                if let after = simulator.takeDropAfterJoin() {
+                    context.eventLoop.scheduleTask(in: .milliseconds(Int64(after))) { link.drop(reset: false) }
+                }
+            }
             if let delay = simulator.takeJoinDelay() {
                 context.eventLoop.scheduleTask(in: .milliseconds(Int64(delay))) {
                     link.send(answer)

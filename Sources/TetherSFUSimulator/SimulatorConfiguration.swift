@@ -12,11 +12,18 @@ public struct SimulatorConfiguration: Sendable {
     /// Accept tokens that carry no claims as an anonymous participant (for fuzzing the
     /// API with random tokens); never combined with a secret.
     public var acceptAnonymousTokens: Bool
+    /// PEM certificate (chain) and key: when both are set the node serves `wss://`
+    /// (and its admin surface `https://`) on its one port.
+    public var tlsCertificatePath: String?
+    public var tlsKeyPath: String?
 
     public init(
         host: String = "127.0.0.1", port: Int = 0, nodeID: String = "sfu", tokenSecret: String? = nil,
-        fastReconnectDeadlineSeconds: Int = 10, acceptAnonymousTokens: Bool = false
+        fastReconnectDeadlineSeconds: Int = 10, acceptAnonymousTokens: Bool = false,
+        tlsCertificatePath: String? = nil, tlsKeyPath: String? = nil
     ) {
+        self.tlsCertificatePath = tlsCertificatePath
+        self.tlsKeyPath = tlsKeyPath
         self.acceptAnonymousTokens = acceptAnonymousTokens
         self.host = host
         self.port = port

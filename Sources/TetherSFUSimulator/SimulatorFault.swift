@@ -19,4 +19,7 @@ public enum SimulatorFault: Sendable, Equatable {
     /// Hold the answer to the next `count` joins for `milliseconds` (a very long delay
     /// is a join that is never answered).
     case delayJoins(count: Int, milliseconds: Int)
+    /// Accept the next `count` joins, then drop each connection (no close frame)
+    /// `milliseconds` later: a flapping node.
+    case dropAfterJoin(count: Int, milliseconds: Int)
 }

@@ -42,6 +42,8 @@ struct SimulatorRegistry {
     var joinsToReject = 0
     var joinsToDelay = 0
     var joinDelayMilliseconds = 0
+    var joinsToDropAfter = 0
+    var dropAfterJoinMilliseconds = 0
     var rejectCode: SfuErrorCode = .sfuFull
     var rejectStrategy: SfuReconnectStrategy = .unspecified
     var counters = Counters()

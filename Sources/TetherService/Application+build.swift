@@ -34,6 +34,12 @@ public func buildApplication(
 ) async throws -> TetherApplication {
     try configuration.validate()
     let addressPolicy = try configuration.sfuAddressPolicy
+    let tls: TLSTrust
+    do {
+        tls = try configuration.sfuCAFile.map { try TLSTrust(caFile: $0) } ?? .system
+    } catch {
+        throw StartupError(description: "cannot load --sfu-ca-file \(configuration.sfuCAFile ?? ""): \(error)")
+    }
     // Before anything touches the database: one owner per database.
     let lock: DatabaseLock
     do {
@@ -50,7 +56,7 @@ public func buildApplication(
     let log = EventLog(store: store, logger: logger)
     let metrics = TetherMetrics()
     let registry = SessionRegistry(
-        configuration: configuration, addressPolicy: addressPolicy, log: log, metrics: metrics,
+        configuration: configuration, addressPolicy: addressPolicy, tls: tls, log: log, metrics: metrics,
         eventLoopGroup: eventLoopGroup, logger: logger)
 
     // HEAD answers from the GET handlers (so a read token's HEAD works too).

@@ -16,6 +16,8 @@ public struct ServiceConfiguration: Sendable {
     /// `--allow-sfu-host` entries: names, `host:port`, IPs, CIDRs, `*` (any public
     /// unicast address). Checked on the resolved address of every dial.
     public var allowedSFUHosts: [String]
+    /// A PEM bundle of CAs trusted for `wss://` SFUs, besides the system's.
+    public var sfuCAFile: String?
     /// An idle or half-sent HTTP connection is closed after this long.
     public var httpIdleTimeout: Duration
     /// Open HTTP connections beyond this are answered 503 and closed.
@@ -50,6 +52,7 @@ public struct ServiceConfiguration: Sendable {
         apiTokens: [String] = [],
         readTokens: [String] = [],
         allowedSFUHosts: [String] = SFUAddressPolicy.loopbackDefaults,
+        sfuCAFile: String? = nil,
         httpIdleTimeout: Duration = .seconds(30),
         maxConnections: Int = 1024,
         maxEventStreams: Int = 64,
@@ -71,6 +74,7 @@ public struct ServiceConfiguration: Sendable {
         self.apiTokens = apiTokens
         self.readTokens = readTokens
         self.allowedSFUHosts = allowedSFUHosts
+        self.sfuCAFile = sfuCAFile
         self.httpIdleTimeout = httpIdleTimeout
         self.maxConnections = maxConnections
         self.maxEventStreams = maxEventStreams

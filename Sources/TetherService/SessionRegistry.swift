@@ -19,16 +19,19 @@ public actor SessionRegistry: Service {
     /// `--allow-sfu-host`, checked on resolved addresses at create, at resume and at
     /// every dial.
     let addressResolver: SFUAddressResolver
+    /// The CAs `wss://` SFUs are verified against (`--sfu-ca-file`).
+    let tls: TLSTrust
     private var live: [String: LiveSession] = [:]
     /// Keys of creates: held from the first request, remembered with the session.
     let idempotencyKeys: IdempotencyKeys
 
     public init(
-        configuration: ServiceConfiguration, addressPolicy: SFUAddressPolicy, log: EventLog, metrics: TetherMetrics,
+        configuration: ServiceConfiguration, addressPolicy: SFUAddressPolicy, tls: TLSTrust = .system, log: EventLog, metrics: TetherMetrics,
         eventLoopGroup: any EventLoopGroup, logger: Logger = Logger(label: "tether.sessions")
     ) {
         self.configuration = configuration
         self.addressResolver = SFUAddressResolver(policy: addressPolicy)
+        self.tls = tls
         self.idempotencyKeys = IdempotencyKeys(log: log, ttl: configuration.idempotencyKeyTTL)
         self.log = log
         self.metrics = metrics
@@ -343,6 +346,7 @@ public actor SessionRegistry: Service {
             eventLoopGroup: eventLoopGroup,
             addressPolicy: addressResolver.policy,
             firstGeneration: firstGeneration,
+            tls: tls,
             logger: logger,
             limiter: limiter,
             onSnapshot: { [weak self] snapshot in

@@ -45,6 +45,15 @@ public final class ChildProcess: Sendable {
         try process.run()
     }
 
+    /// A harness that forgets to stop its process (a thrown error, a failed start) must
+    /// not leave it running past the test.
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
     public var pid: Int32 { process.processIdentifier }
     public var output: [String] { lines.withLockedValue { $0 } }
 
