@@ -132,7 +132,14 @@ let package = Package(
         ),
         .testTarget(
             name: "TetherEngineTests",
-            dependencies: ["TetherEngine", "TetherEvents", "StreamSFUProtocol"]
+            dependencies: [
+                "TetherEngine", "TetherEvents", "StreamSFUProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
         ),
         // Helpers the test targets share: running `tether` as a real process.
         .target(
@@ -167,6 +174,7 @@ let package = Package(
                 "TetherEvents",
                 "TetherSFUSimulator",
                 "StreamSFUProtocol",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

@@ -45,6 +45,11 @@ public actor ReconnectLimiter {
         }
     }
 
+    /// Callers holding a place (admitted or waiting for their start slot).
+    public var inFlightCount: Int { inFlight }
+    /// Callers queued for a place.
+    public var waiting: Int { waiters.count }
+
     public func release() {
         if waiters.isEmpty {
             inFlight -= 1

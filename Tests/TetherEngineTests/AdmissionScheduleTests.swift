@@ -1,7 +1,7 @@
 import Testing
 @testable import TetherEngine
 
-@Suite struct AdmissionScheduleTests {
+@Suite(.timeLimit(.minutes(1))) struct AdmissionScheduleTests {
     let t0 = ContinuousClock.now
 
     @Test func startsAreSpreadOneSlotApartWithJitterInside() {

@@ -1,7 +1,7 @@
 import Testing
 import TetherEvents
 
-@Suite struct DurationParsingTests {
+@Suite(.timeLimit(.minutes(1))) struct DurationParsingTests {
     @Test(arguments: [
         ("500ms", Duration.milliseconds(500)), ("5s", .seconds(5)), ("1.5s", .milliseconds(1500)),
         ("2m", .seconds(120)), ("250", .milliseconds(250)), ("1h", .seconds(3600)),

@@ -1,7 +1,7 @@
 import Testing
 @testable import TetherEngine
 
-@Suite struct HealthMonitorTests {
+@Suite(.timeLimit(.minutes(1))) struct HealthMonitorTests {
     let t0 = ContinuousClock.now
 
     @Test func sendsAHealthCheckEveryInterval() {

@@ -3,7 +3,7 @@ import Testing
 @testable import TetherEngine
 import TetherEvents
 
-@Suite struct JanusCodecTests {
+@Suite(.timeLimit(.minutes(1))) struct JanusCodecTests {
     let dialect = JanusDialect(room: 4321, display: "agent-7", createRoom: true)
 
     func json(_ frame: WireFrame) throws -> [String: Any] {

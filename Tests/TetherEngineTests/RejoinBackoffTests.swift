@@ -1,7 +1,7 @@
 import Testing
 @testable import TetherEngine
 
-@Suite struct RejoinBackoffTests {
+@Suite(.timeLimit(.minutes(1))) struct RejoinBackoffTests {
     let backoff = RejoinBackoff(initial: .milliseconds(250), maximum: .seconds(2))
 
     @Test func ceilingDoublesUpToTheMaximum() {

@@ -4,7 +4,7 @@ import Testing
 @testable import TetherEngine
 import TetherEvents
 
-@Suite struct StreamCodecTests {
+@Suite(.timeLimit(.minutes(1))) struct StreamCodecTests {
     func request(_ frames: [WireFrame]) throws -> SfuRequest {
         guard frames.count == 1, case .binary(let bytes) = frames[0] else {
             throw UndecodableFrame(dialect: "test", detail: "expected one binary frame")

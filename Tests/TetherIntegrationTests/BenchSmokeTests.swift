@@ -4,7 +4,7 @@ import TetherTestSupport
 
 /// Every benchmark scenario at a tiny size, so the benchmarks cannot rot. The numbers
 /// are not checked: these machines are shared and noisy; BENCHMARKS.md holds real runs.
-@Suite struct BenchSmokeTests {
+@Suite(.timeLimit(.minutes(10))) struct BenchSmokeTests {
     @Test func everyScenarioRunsAndPrintsItsTable() async throws {
         let bench = try ChildProcess(["bench", "all", "--smoke"])
         let status = await bench.waitForExit(timeout: .seconds(180))

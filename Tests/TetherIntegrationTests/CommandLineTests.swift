@@ -7,7 +7,7 @@ import TetherSFUSimulator
 import TetherTestSupport
 
 /// `tether connect` and `tether sfu` as real processes.
-@Suite(.serialized) struct CommandLineTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct CommandLineTests {
     func startSFU(port: Int = 0) async throws -> (ChildProcess, port: Int, admin: String) {
         let sfu = try ChildProcess(["sfu", "--port", String(port), "--fast-reconnect-deadline", "5"])
         let line = try await sfu.waitForLine { $0.contains("listening on") }

@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import Testing
@@ -8,7 +9,7 @@ import TetherSFUSimulator
 
 /// One test per fault, over real sockets against the simulator, each checking the
 /// exact event sequence.
-@Suite(.serialized) struct FaultTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct FaultTests {
     @Test(arguments: [false, true])
     func anAbruptDropGivesOneLossThenFastResumesTheSameSession(reset: Bool) async throws {
         try await withJoinedSession { session, recorder, nodes in
@@ -81,7 +82,7 @@ import TetherSFUSimulator
             try await recorder.waitFor("reconnected")
             try await Task.sleep(for: .milliseconds(800))
             let losses = recorder.events.filter { $0.type == "connection_lost" }
-            #expect(losses.allSatisfy { $0.kind == .connectionLost(reason: .healthCheckTimeout, closeCode: nil, detail: nil) })
+            #expect(losses.map(\.kind) == [.connectionLost(reason: .healthCheckTimeout, closeCode: nil, detail: nil)], "exactly one loss")
             #expect(recorder.types.last == "reconnected")
             #expect(try await nodes[0].state().counters.healthChecksIgnored > 0)
         }
@@ -225,8 +226,12 @@ import TetherSFUSimulator
 
     @Test func aServerThatNeverAnswersTheUpgradeTimesOutAndFreesTheSocket() async throws {
         // Accepts TCP, reads, never answers: the WSClient hazard.
+        let accepted = NIOLockedValueBox<[any Channel]>([])
         let silent = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .childChannelInitializer { $0.eventLoop.makeSucceededVoidFuture() }
+            .childChannelInitializer { channel in
+                accepted.withLockedValue { $0.append(channel) }
+                return channel.eventLoop.makeSucceededVoidFuture()
+            }
             .bind(host: "127.0.0.1", port: 0).get()
         let port = try #require(silent.localAddress?.port)
         var policy = testPolicy
@@ -240,6 +245,13 @@ import TetherSFUSimulator
         } catch let error as SessionJoinError {
             #expect(error.code == "upgrade_timeout")
         }
+        // Freed: the server sees the socket closed (our timeout closed it), promptly.
+        #expect(accepted.withLockedValue { $0.count } == 1)
+        let deadline = ContinuousClock.now + .seconds(5)
+        while accepted.withLockedValue({ $0.contains { $0.isActive } }), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(accepted.withLockedValue { $0.allSatisfy { !$0.isActive } }, "the timed-out socket was closed")
         try await silent.close()
     }
 }

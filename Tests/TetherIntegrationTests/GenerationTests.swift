@@ -2,7 +2,7 @@ import Testing
 @testable import TetherEngine
 import TetherEvents
 
-@Suite struct GenerationTests {
+@Suite(.timeLimit(.minutes(1))) struct GenerationTests {
     @Test func aLateReportFromAReplacedGenerationIsIgnored() async throws {
         try await withJoinedSession { session, recorder, nodes in
             try await nodes[0].inject("drop")

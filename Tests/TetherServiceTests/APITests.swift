@@ -28,7 +28,7 @@ func withService(
     service.removeDatabase()
 }
 
-@Suite(.serialized) struct APITests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct APITests {
     @Test func createAnswersWhenJoinedAndTheSessionReadsBack() async throws {
         try await withService { service, sfus in
             let created = try await service.json(.POST, "/v1/sessions", createBody(urls: [sfus[0].url], extra: ["metadata": ["tenant": "acme"]]))

@@ -4,7 +4,7 @@ import Testing
 @testable import TetherService
 
 /// Every bad input gets a clear 4xx with the JSON error shape and changes nothing.
-@Suite(.serialized) struct BadInputTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct BadInputTests {
     struct Case: Sendable, CustomTestStringConvertible {
         var name: String
         var method: HTTPMethod

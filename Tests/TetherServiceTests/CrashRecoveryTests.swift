@@ -6,7 +6,7 @@ import Testing
 import TetherTestSupport
 
 /// `kill -9` of a real `tether serve` process with live sessions.
-@Suite(.serialized) struct CrashRecoveryTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct CrashRecoveryTests {
     func startServe(database: String, in folder: URL) async throws -> (ChildProcess, String) {
         let serve = try ChildProcess([
             "serve", "--port", "0", "--db", database, "--log-level", "warning",

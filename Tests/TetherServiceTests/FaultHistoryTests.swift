@@ -1,13 +1,16 @@
 import Foundation
 import Testing
 import TetherEvents
+import TetherTestSupport
 @testable import TetherService
 
 /// Each simulator fault through the HTTP API, reading the history back.
-@Suite(.serialized) struct FaultHistoryTests {
+@Suite(.serialized, .timeLimit(.minutes(3))) struct FaultHistoryTests {
     struct Fault: Sendable, CustomTestStringConvertible {
         var admin: String
         var nodes = 1
+        /// Detection faults need the fast health checks; the rest run steady.
+        var policy = servicePolicy
         /// The history must end with exactly this.
         var history: [String]
         var state: String
@@ -19,7 +22,7 @@ import TetherEvents
         Fault(admin: "drop?reset=1", history: ["session_created", "joined", "connection_lost", "reconnect_started", "reconnected"], state: "joined"),
         Fault(admin: "close?code=4000", history: ["session_created", "joined", "connection_lost", "reconnect_started", "reconnected"], state: "joined"),
         Fault(admin: "garbage?close=4002", history: ["session_created", "joined", "connection_lost", "reconnect_started", "reconnected"], state: "joined"),
-        Fault(admin: "freeze?ms=600", history: ["session_created", "joined", "connection_lost", "reconnect_started", "reconnected"], state: "joined"),
+        Fault(admin: "freeze?ms=600", policy: fastTestPolicy, history: ["session_created", "joined", "connection_lost", "reconnect_started", "reconnected"], state: "joined"),
         Fault(admin: "forget", history: [
             "session_created", "joined", "connection_lost", "reconnect_started", "reconnect_attempt_failed",
             "strategy_escalated", "reconnected",
@@ -32,12 +35,13 @@ import TetherEvents
 
     @Test(arguments: faults)
     func theHistoryExplainsTheFault(_ fault: Fault) async throws {
-        try await withService(nodes: fault.nodes) { service, sfus in
+        try await withService(nodes: fault.nodes, policy: fault.policy) { service, sfus in
             let created = try await service.json(.POST, "/v1/sessions", createBody(urls: sfus.map(\.url)))
             let id = try #require(created.json["id"] as? String)
             try await sfus[0].inject(fault.admin)
             try await service.waitForEvents(of: id) { $0.count >= fault.history.count }
-            try await Task.sleep(for: .milliseconds(900))
+            // Nothing more follows: a deliberate window, then the exact history.
+            try await quietPeriod(.milliseconds(900))
             #expect(try await service.eventTypes(of: id) == fault.history)
             let session = try await service.request(.GET, "/v1/sessions/\(id)").json
             #expect(session["state"] as? String == fault.state)

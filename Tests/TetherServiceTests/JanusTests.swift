@@ -6,7 +6,7 @@ import TetherTestSupport
 
 /// Through Tether's HTTP API against real Janus processes (Debian package `janus`).
 /// Server-side assertions go through the Janus admin API or an observer participant.
-@Suite(.serialized) struct JanusTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct JanusTests {
     static let policy = ReconnectPolicy(
         healthCheckInterval: .milliseconds(200),
         healthCheckTimeout: .seconds(1),

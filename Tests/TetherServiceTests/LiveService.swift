@@ -127,7 +127,8 @@ final class LiveService: Sendable {
     }
 }
 
-let servicePolicy = fastTestPolicy
+/// Service tests are about the API and histories, not detection speed.
+let servicePolicy = steadyTestPolicy
 
 let sfuToken = SimulatorToken.make(callCID: "default:demo", userID: "agent-7")
 
