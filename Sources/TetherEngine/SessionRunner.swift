@@ -23,6 +23,8 @@ public actor SessionRunner {
     private var attempt: (token: Int, task: Task<Void, Never>)?
     private var attemptTokens = 0
     private var noticeTask: Task<Void, Never>?
+    /// The first join, so that a DELETE during it cancels the dial at once.
+    private var initialJoin: Task<(generation: UInt64, answer: JoinAnswer), any Error>?
     private var terminalWaiters: [CheckedContinuation<SessionState, Never>] = []
     private var snapshotValue: SessionSnapshot
 
@@ -74,11 +76,15 @@ public actor SessionRunner {
             for await notice in client.notices { await self.handle(notice) }
         }
         let parameters = JoinParameters(token: configuration.token, callID: configuration.callID, userID: configuration.userID)
+        let join = Task { [client, configuration] in try await client.connect(to: configuration.sfuURLs[0], joining: parameters) }
+        initialJoin = join
         do {
-            let (generation, answer) = try await client.connect(to: configuration.sfuURLs[0], joining: parameters)
+            let (generation, answer) = try await join.value
+            initialJoin = nil
             guard machine.state == .connecting else {
-                // Left while the join was in flight.
-                client.close(generation: generation)
+                // Left while the join was in flight and it completed anyway: it joined,
+                // so it leaves properly rather than vanishing.
+                client.close(generation: generation, leaving: .leave(sessionID: answer.sfuSessionID, reason: snapshotValue.endReason ?? "requested"))
                 return
             }
             let early = activate(generation)
@@ -86,10 +92,11 @@ public actor SessionRunner {
                 sfuSessionID: answer.sfuSessionID, fastReconnectWindow: answer.fastReconnectWindow))
             for notice in early { await handle(notice) }
         } catch {
+            initialJoin = nil
+            // Cancelled by a DELETE (or shutdown): the session has ended as asked.
+            guard machine.state == .connecting else { return }
             let failure = Self.joinError(from: error)
-            if machine.state == .connecting {
-                await execute(machine.initialJoinFailed(code: failure.code, message: failure.message))
-            }
+            await execute(machine.initialJoinFailed(code: failure.code, message: failure.message))
             throw failure
         }
     }
@@ -318,6 +325,7 @@ public actor SessionRunner {
         timers.removeAll()
         attempt?.task.cancel()
         attempt = nil
+        initialJoin?.cancel()
         client.finish()
         noticeTask?.cancel()
         let waiters = terminalWaiters

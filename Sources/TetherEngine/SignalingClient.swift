@@ -73,7 +73,9 @@ public final class SignalingClient: Sendable {
                 return true
             }
             guard kept else {
-                generation.abort()
+                // The session ended while this join was in flight; it joined, so it
+                // leaves (the SFU lets the participant go at once).
+                generation.close(leaving: .leave(sessionID: answer.sfuSessionID, reason: "session_ended"))
                 throw ConnectFailure(.cancelled, "the session ended while the join was in flight")
             }
             return (number, answer)

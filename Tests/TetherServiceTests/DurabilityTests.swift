@@ -164,6 +164,11 @@ import TetherTestSupport
             #expect(types.filter { $0 == "connection_lost" }.count == 1, "\(types)")
             let session = try await service.request(.GET, "/v1/sessions/\(id)")
             #expect(session.json["state"] as? String == "joined")
+            // What was answered is on disk: a second reader of the file (as a restarted
+            // process would be) sees the session and its whole history.
+            let reader = try EventStore.open(path: service.databasePath)
+            #expect(try await reader.session(id: id)?.state == "joined")
+            #expect(try await reader.events(EventQuery(sessionID: id, limit: 100)).map(\.type) == types)
             let metrics = try await service.request(.GET, "/metrics")
             #expect(metrics.text.contains("tether_event_write_errors_total"))
             #expect(metrics.text.contains("tether_event_queue_depth"))

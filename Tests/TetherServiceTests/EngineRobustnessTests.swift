@@ -87,6 +87,28 @@ import TetherTestSupport
         await sfu.stop()
     }
 
+    @Test func deleteDuringTheFirstJoinCancelsIt() async throws {
+        try await withService { service, sfus in
+            try await sfus[0].inject("delay-joins?count=1&ms=3000")
+            var policy = Self.realisticPolicy
+            policy["join_timeout_ms"] = 10000
+            let body = try JSONSerialization.data(withJSONObject: createBody(urls: [sfus[0].url], extra: ["policy": policy]))
+            let create = Task { try await service.request(.POST, "/v1/sessions", body: body) }
+            let id = try await pollUntil(timeout: .seconds(10)) { () async throws -> String? in
+                let page = try await service.request(.GET, "/v1/sessions?state=connecting")
+                return (page.json["sessions"] as? [[String: Any]])?.first?["id"] as? String
+            }
+            let started = ContinuousClock.now
+            #expect(try await service.request(.DELETE, "/v1/sessions/\(id)").status == 204)
+            let created = try await create.value
+            #expect(ContinuousClock.now - started < .seconds(2), "the join was cancelled, not waited out")
+            #expect(created.json["state"] as? String == "left", "\(created.text)")
+            #expect(try await service.eventTypes(of: id) == ["session_created", "left"])
+            // The SFU is left with nothing of it.
+            _ = try await pollUntil(timeout: .seconds(10)) { sfus[0].simulator.state.connections == 0 ? true : nil }
+        }
+    }
+
     @Test func wssJoinsWithTheOperatorsCAAndATLSDropIsAnUnexpectedClose() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tether-tls-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
