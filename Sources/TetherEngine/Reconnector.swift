@@ -41,6 +41,9 @@ public struct Reconnector: Sendable {
         case retireConnectionLeaving(reason: String)
         /// Send the dialect's leave, then close with 1000.
         case leave(reason: String)
+        /// A make-before-break MIGRATE joined its target: leave the generation it
+        /// replaced (on the old node, SFU session `sfuSessionID`).
+        case leaveReplaced(sfuSessionID: String, reason: String)
         case startAttempt(AttemptPlan)
         /// Stop the attempt in flight and close whatever socket it opened.
         case cancelAttempt
@@ -79,10 +82,18 @@ public struct Reconnector: Sendable {
         var mergedStrategy: ReconnectStrategy?
         /// Until when the SFU still holds our session for FAST.
         var fastValidUntil: Instant
+        /// An operator's MIGRATE that keeps the current connection until the target
+        /// has joined; if the target fails, the session stays where it is.
+        var makeBeforeBreak = false
+        /// The connection kept by a make-before-break MIGRATE was lost meanwhile: a
+        /// failure then falls back to the usual escalation.
+        var keptConnectionLost = false
     }
 
     public let policy: ReconnectPolicy
     public let nodes: [String]
+    /// Operator MIGRATEs join the target before leaving (the dialect allows it).
+    public let makeBeforeBreak: Bool
     public private(set) var state: SessionState = .connecting
     public private(set) var nodeIndex = 0
     public private(set) var sfuSessionID: String?
@@ -95,10 +106,11 @@ public struct Reconnector: Sendable {
     /// Consecutive losses that came within `stableAfter` of a recovery.
     private var flaps = 0
 
-    public init(policy: ReconnectPolicy, nodes: [String]) {
+    public init(policy: ReconnectPolicy, nodes: [String], makeBeforeBreak: Bool = false) {
         precondition(!nodes.isEmpty, "a session needs at least one SFU node")
         self.policy = policy
         self.nodes = nodes
+        self.makeBeforeBreak = makeBeforeBreak
         self.fastWindow = policy.fastReconnectWindow
     }
 
@@ -154,6 +166,7 @@ public struct Reconnector: Sendable {
         case .joined:
             return [lost] + begin(trigger: .connectionLost, strategy: .fast, lastContact: lastContact, now: now)
         case .reconnecting, .migrating:
+            if recovery?.makeBeforeBreak == true { recovery?.keptConnectionLost = true }
             return [lost, .emit(.triggerMerged(trigger: .connectionLost, strategy: nil))]
         case .connecting, .left, .failed, .ended:
             return []
@@ -201,7 +214,9 @@ public struct Reconnector: Sendable {
     public mutating func migrationRequested(targetNode: Int?, now: Instant) -> [Action] {
         switch state {
         case .joined:
-            return begin(trigger: .operatorRequest, strategy: .migrate, lastContact: now, now: now, migrateTo: targetNode)
+            return begin(
+                trigger: .operatorRequest, strategy: .migrate, lastContact: now, now: now, migrateTo: targetNode,
+                makeBeforeBreak: makeBeforeBreak)
         case .reconnecting, .migrating:
             merge(.migrate)
             return [.emit(.triggerMerged(trigger: .operatorRequest, strategy: .migrate))]
@@ -240,8 +255,12 @@ public struct Reconnector: Sendable {
         }
         recovery.inFlight = nil
         self.recovery = nil
-        lastRecoveredAt = now
-        recentRecoveries.append(now)
+        let previousSessionID = sfuSessionID
+        let keptConnection = recovery.makeBeforeBreak && !recovery.keptConnectionLost
+        if !recovery.makeBeforeBreak {
+            lastRecoveredAt = now
+            recentRecoveries.append(now)
+        }
         let previousNode = nodeIndex
         nodeIndex = plan.nodeIndex
         sfuSessionID = answer.sfuSessionID
@@ -256,6 +275,10 @@ public struct Reconnector: Sendable {
         ]
         if previousNode != plan.nodeIndex {
             actions.append(.emit(.migrated(from: nodes[previousNode], to: nodes[plan.nodeIndex])))
+        }
+        if keptConnection, let previousSessionID {
+            // Made before break: only now does the old node let the participant go.
+            actions.append(.leaveReplaced(sfuSessionID: previousSessionID, reason: "migrated"))
         }
         actions.append(.setState(.joined))
         return actions
@@ -277,6 +300,21 @@ public struct Reconnector: Sendable {
         if failure.sfuStrategy == .disconnect {
             self.recovery = recovery
             return actions + finish(state: .left, event: .left(reason: "sfu_disconnect"))
+        }
+        if recovery.makeBeforeBreak, !recovery.keptConnectionLost {
+            // The target failed us, but the session never left its node: stay there.
+            self.recovery = nil
+            state = .joined
+            return actions + [
+                .cancelTimer(.deadline), .cancelTimer(.retry),
+                .emit(.migrationFailed(to: nodes[plan.nodeIndex], error: failure.message)),
+                .setState(.joined),
+            ]
+        }
+        if recovery.makeBeforeBreak {
+            // The kept connection is gone too: recover the usual way, from the node we were on.
+            recovery.makeBeforeBreak = false
+            recovery.targetNode = nodeIndex
         }
 
         if plan.strategy == .fast { recovery.fastFailed = true }
@@ -324,7 +362,17 @@ public struct Reconnector: Sendable {
     }
 
     public mutating func deadlineFired(now: Instant) -> [Action] {
-        guard recovery != nil else { return [] }
+        guard let recovery else { return [] }
+        if recovery.makeBeforeBreak, !recovery.keptConnectionLost {
+            // The target never answered in time; the session never left its node.
+            self.recovery = nil
+            state = .joined
+            return [
+                .cancelAttempt, .cancelTimer(.retry), .cancelTimer(.fastWindow),
+                .emit(.migrationFailed(to: nodes[recovery.targetNode], error: "no join within the disconnection deadline")),
+                .setState(.joined),
+            ]
+        }
         return deadlineExceeded(now: now)
     }
 
@@ -332,7 +380,7 @@ public struct Reconnector: Sendable {
 
     private mutating func begin(
         trigger: ReconnectTrigger, strategy requested: ReconnectStrategy,
-        lastContact: Instant, now: Instant, migrateTo: Int? = nil
+        lastContact: Instant, now: Instant, migrateTo: Int? = nil, makeBeforeBreak: Bool = false
     ) -> [Action] {
         // Damping across recoveries: a loss soon after the last recovery is a flap.
         // An operator's request is not a loss, and a restart starts afresh.
@@ -356,11 +404,14 @@ public struct Reconnector: Sendable {
         var recovery = Recovery(
             startedAt: now, deadline: now + policy.disconnectionTimeout, trigger: trigger,
             strategy: strategy, targetNode: nodeIndex, fastValidUntil: lastContact + fastWindow)
+        recovery.makeBeforeBreak = makeBeforeBreak
         var actions: [Action] = [
             .emit(.reconnectStarted(strategy: strategy, trigger: trigger)),
             .armTimer(.deadline, at: recovery.deadline),
-            strategy == .migrate ? .retireConnectionLeaving(reason: "migrating") : .retireConnection,
         ]
+        if !makeBeforeBreak {
+            actions.append(strategy == .migrate ? .retireConnectionLeaving(reason: "migrating") : .retireConnection)
+        }
         if strategy == .fast, now >= recovery.fastValidUntil {
             // The SFU has already let the session go: resuming it cannot work.
             actions.append(.emit(.strategyEscalated(from: .fast, to: .rejoin, reason: "fast_reconnect_deadline_passed")))

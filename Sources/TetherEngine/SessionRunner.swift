@@ -27,6 +27,8 @@ public actor SessionRunner {
     private var initialJoin: Task<(generation: UInt64, answer: JoinAnswer), any Error>?
     private var terminalWaiters: [CheckedContinuation<SessionState, Never>] = []
     private var snapshotValue: SessionSnapshot
+    /// The generation the last successful attempt replaced (left by `leaveReplaced`).
+    private var replacedGeneration: UInt64?
 
     public init(
         configuration: SessionConfiguration,
@@ -52,7 +54,8 @@ public actor SessionRunner {
         var logger = logger
         logger[metadataKey: "session"] = "\(configuration.id)"
         self.logger = logger
-        self.machine = Reconnector(policy: configuration.policy, nodes: configuration.sfuURLs)
+        self.machine = Reconnector(
+            policy: configuration.policy, nodes: configuration.sfuURLs, makeBeforeBreak: dialect.supportsMakeBeforeBreak)
         self.snapshotValue = SessionSnapshot(
             state: .connecting, sfuURL: configuration.sfuURLs[0], sfuSessionID: nil, generation: firstGeneration,
             losses: 0, reconnects: 0, failedReconnects: 0, currentAttempt: 0, endReason: nil)
@@ -182,6 +185,10 @@ public actor SessionRunner {
         case .success(let joined):
             let early = activate(joined.generation)
             await execute(machine.attemptSucceeded(joined.answer, now: now))
+            // Whatever the new generation replaced is closed now (a no-op when a
+            // `leaveReplaced` or the reconnection's start already closed it).
+            if let replaced = replacedGeneration { client.close(generation: replaced) }
+            replacedGeneration = nil
             // What the new generation reported before its success was processed, in
             // the order it came, after it.
             for notice in early { await handle(notice) }
@@ -218,6 +225,10 @@ public actor SessionRunner {
                 client.close(generation: activeGeneration)
             case .retireConnectionLeaving(let reason):
                 client.close(generation: activeGeneration, leaving: .leave(sessionID: machine.sfuSessionID ?? "", reason: reason))
+            case .leaveReplaced(let sfuSessionID, let reason):
+                if let replaced = replacedGeneration {
+                    client.close(generation: replaced, leaving: .leave(sessionID: sfuSessionID, reason: reason))
+                }
             case .leave(let reason):
                 let sessionID = machine.sfuSessionID ?? ""
                 await client.closeAndWait(generation: activeGeneration, leaving: .leave(sessionID: sessionID, reason: reason))
@@ -293,7 +304,7 @@ public actor SessionRunner {
     /// this (to be handled, in order, once its success is processed). The previous
     /// generation, if still open, is closed: it has been replaced.
     private func activate(_ generation: UInt64) -> [GenerationNotice] {
-        if activeGeneration != generation { client.close(generation: activeGeneration) }
+        replacedGeneration = activeGeneration != generation ? activeGeneration : nil
         activeGeneration = generation
         snapshotValue.generation = generation
         let early = earlyNotices.removeValue(forKey: generation) ?? []

@@ -8,6 +8,13 @@ public protocol SignalingDialect: Sendable {
     /// A codec for one connection generation. Codecs may keep per-connection state
     /// (transaction ids, handles), so each generation gets a fresh one.
     func makeCodec() -> any SignalingCodec
+    /// Whether an operator's MIGRATE may join the target before leaving the current
+    /// node (two sessions of one participant for a moment, as Stream's SFUs allow).
+    var supportsMakeBeforeBreak: Bool { get }
+}
+
+extension SignalingDialect {
+    public var supportsMakeBeforeBreak: Bool { false }
 }
 
 /// Requests the engine asks a codec to write.

@@ -5,6 +5,9 @@ import TetherEvents
 
 /// The Stream Video SFU protocol: binary protobuf `SfuRequest` / `SfuEvent` frames.
 public struct StreamDialect: SignalingDialect {
+    /// Stream's SFU takes a MIGRATE join from a participant still connected elsewhere.
+    public var supportsMakeBeforeBreak: Bool { true }
+
     public init() {}
     public var name: String { "stream" }
     public var webSocketSubprotocol: String? { nil }

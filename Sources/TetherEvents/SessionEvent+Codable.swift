@@ -69,6 +69,9 @@ extension SessionEvent: Codable {
         case .migrated(let from, let to):
             try c.encode(from, forKey: .from)
             try c.encode(to, forKey: .to)
+        case .migrationFailed(let to, let error):
+            try c.encode(to, forKey: .to)
+            try c.encode(error, forKey: .error)
         case .resumedAfterRestart(let sfuURL, let previous):
             try c.encode(sfuURL, forKey: .sfuURL)
             try c.encodeIfPresent(previous, forKey: .sfuSessionID)
@@ -143,6 +146,7 @@ extension SessionEvent: Codable {
             )
         case "go_away": kind = .goAway(reason: try string(.reason))
         case "migrated": kind = .migrated(from: try string(.from), to: try string(.to))
+        case "migration_failed": kind = .migrationFailed(to: try string(.to), error: try string(.error))
         case "call_ended": kind = .callEnded(reason: try string(.reason))
         case "left": kind = .left(reason: try string(.reason))
         case "resumed_after_restart":

@@ -40,6 +40,9 @@ public enum SessionEventKind: Sendable, Equatable {
     case sfuError(code: String, message: String, strategy: ReconnectStrategy?)
     case goAway(reason: String)
     case migrated(from: String, to: String)
+    /// An operator's make-before-break MIGRATE could not join `to`; the session stays
+    /// where it was, joined.
+    case migrationFailed(to: String, error: String)
     case callEnded(reason: String)
     case left(reason: String)
     /// Tether restarted while the session was live; it is being rejoined.
@@ -71,6 +74,7 @@ public enum SessionEventKind: Sendable, Equatable {
         case .sfuError: "sfu_error"
         case .goAway: "go_away"
         case .migrated: "migrated"
+        case .migrationFailed: "migration_failed"
         case .callEnded: "call_ended"
         case .left: "left"
         case .resumedAfterRestart: "resumed_after_restart"
@@ -85,6 +89,6 @@ public enum SessionEventKind: Sendable, Equatable {
         "session_created", "joined", "join_failed", "connection_lost", "reconnect_started",
         "trigger_merged", "reconnect_attempt_failed", "strategy_escalated", "reconnected",
         "reconnect_failed", "sfu_error", "go_away", "migrated", "call_ended", "left",
-        "resumed_after_restart", "events_dropped", "clock_jump", "reconnect_delayed",
+        "resumed_after_restart", "events_dropped", "clock_jump", "reconnect_delayed", "migration_failed",
     ]
 }

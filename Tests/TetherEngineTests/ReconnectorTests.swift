@@ -359,6 +359,54 @@ import TetherEvents
         #expect(plan.nodeIndex == 2)
     }
 
+    func joinedMakeBeforeBreak() -> Reconnector {
+        var machine = Reconnector(policy: policy, nodes: nodes, makeBeforeBreak: true)
+        _ = machine.initialJoinSucceeded(sfuSessionID: "s1", fastReconnectWindow: nil)
+        return machine
+    }
+
+    @Test func anOperatorMigrationJoinsTheTargetBeforeLeaving() {
+        var machine = joinedMakeBeforeBreak()
+        let actions = machine.migrationRequested(targetNode: 1, now: at(0))
+        #expect(!actions.contains(.retireConnection))
+        #expect(!actions.contains(.retireConnectionLeaving(reason: "migrating")), "the current node is kept")
+        #expect(actions.last == .startAttempt(.init(
+            strategy: .migrate, attempt: 1, nodeIndex: 1, resumeSessionID: nil, previousSessionID: "s1",
+            fromNodeIndex: 0, trigger: .operatorRequest)))
+        let done = machine.attemptSucceeded(
+            JoinAnswer(sfuSessionID: "s2", reconnected: false, fastReconnectWindow: nil, participantCount: 2), now: at(20))
+        #expect(done.suffix(3) == [
+            .emit(.migrated(from: "ws://a/ws", to: "ws://b/ws")),
+            .leaveReplaced(sfuSessionID: "s1", reason: "migrated"),
+            .setState(.joined),
+        ])
+        #expect(machine.currentNode == "ws://b/ws")
+    }
+
+    @Test func aFailedMakeBeforeBreakMigrationStaysWhereItIs() {
+        var machine = joinedMakeBeforeBreak()
+        _ = machine.migrationRequested(targetNode: 1, now: at(0))
+        let actions = machine.attemptFailed(.init(step: .connect, message: "refused"), unitRandom: 0, now: at(5))
+        #expect(actions.suffix(2) == [.emit(.migrationFailed(to: "ws://b/ws", error: "refused")), .setState(.joined)])
+        #expect(!actions.contains { if case .startAttempt = $0 { true } else { false } })
+        #expect(machine.state == .joined)
+        #expect(machine.currentNode == "ws://a/ws")
+        #expect(machine.sfuSessionID == "s1")
+        // A deadline that passes during one stays as well.
+        _ = machine.migrationRequested(targetNode: 1, now: at(10))
+        #expect(machine.deadlineFired(now: at(30_010)).last == .setState(.joined))
+    }
+
+    @Test func aMakeBeforeBreakMigrationWhoseKeptConnectionDiesRecoversTheUsualWay() {
+        var machine = joinedMakeBeforeBreak()
+        _ = machine.migrationRequested(targetNode: 1, now: at(0))
+        _ = lose(&machine, at: 3)
+        let actions = machine.attemptFailed(.init(step: .connect, message: "refused"), unitRandom: 0, now: at(5))
+        #expect(actions.contains(.emit(.strategyEscalated(from: .migrate, to: .rejoin, reason: "connect"))))
+        #expect({ if case .armTimer(.retry, _) = actions.last { true } else { false } }())
+        #expect(machine.state == .reconnecting)
+    }
+
     @Test func callEndedEndsTheSessionWithoutReconnecting() {
         var machine = joined()
         let actions = machine.callEnded(reason: "ended", now: at(0))

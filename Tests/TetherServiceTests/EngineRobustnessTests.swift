@@ -109,6 +109,45 @@ import TetherTestSupport
         }
     }
 
+    @Test func anOperatorMigrationJoinsTheTargetBeforeLeavingTheOldNode() async throws {
+        try await withService(nodes: 2) { service, sfus in
+            let (a, b) = (sfus[0], sfus[1])
+            let created = try await service.json(.POST, "/v1/sessions", createBody(urls: [a.url, b.url]))
+            let id = try #require(created.json["id"] as? String)
+            let moved = try await service.json(.POST, "/v1/sessions/\(id)/migrate", ["target_url": b.url])
+            #expect(moved.status == 202)
+            let types = try await service.waitForEvents(of: id) { $0.contains("migrated") }
+            #expect(Array(types.suffix(3)) == ["reconnect_started", "reconnected", "migrated"], "\(types)")
+            #expect(!types.contains("connection_lost"), "no loss: the old node was left only after the new one joined")
+            // The old node got a leave (not a drop); the new one holds the session.
+            _ = try await pollUntil(timeout: .seconds(10)) { a.simulator.state.counters.leaves == 1 ? true : nil }
+            #expect(b.simulator.state.sessions.filter(\.connected).map(\.joinKind) == ["migrate"])
+            let session = try await service.request(.GET, "/v1/sessions/\(id)")
+            #expect(session.json["state"] as? String == "joined")
+            #expect(session.json["sfu_url"] as? String == b.url)
+        }
+    }
+
+    @Test func anOperatorMigrationToAFailingTargetStaysWhereItIs() async throws {
+        try await withService(nodes: 2) { service, sfus in
+            let (a, b) = (sfus[0], sfus[1])
+            let created = try await service.json(.POST, "/v1/sessions", createBody(urls: [a.url, b.url]))
+            let id = try #require(created.json["id"] as? String)
+            try await b.inject("reject-joins?count=1")
+            _ = try await service.json(.POST, "/v1/sessions/\(id)/migrate", ["target_url": b.url])
+            let types = try await service.waitForEvents(of: id) { $0.contains("migration_failed") }
+            #expect(Array(types.suffix(3)) == ["reconnect_started", "reconnect_attempt_failed", "migration_failed"], "\(types)")
+            let session = try await service.request(.GET, "/v1/sessions/\(id)")
+            #expect(session.json["state"] as? String == "joined")
+            #expect(session.json["sfu_url"] as? String == a.url)
+            #expect(a.simulator.state.counters.leaves == 0, "the old node was never left")
+            #expect(a.simulator.state.sessions.filter(\.connected).count == 1)
+            // And it still works there: a drop is recovered on A.
+            try await a.inject("drop")
+            try await service.waitForEvents(of: id) { $0.last == "reconnected" }
+        }
+    }
+
     @Test func wssJoinsWithTheOperatorsCAAndATLSDropIsAnUnexpectedClose() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tether-tls-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
