@@ -71,14 +71,22 @@ extension EventStore {
         return zip(bounds, bounds.dropFirst()).map { $0..<$1 }
     }
 
-    /// The ids whose time lies in `[since, until)`, as one range per clock segment that
-    /// has any (by binary search inside each segment: rowid seeks only).
+    /// More clock segments than this (a clock that keeps stepping back) and a time
+    /// bound becomes one id range spanning them, with the exact time test doing the
+    /// rest: slower, still right, and never a statement too large for SQLite.
+    static let maxSegmentRanges = 32
+
+    /// Id ranges that hold every event whose time lies in `[since, until)`: one per
+    /// clock segment that has any (binary search inside each: rowid seeks only). Callers
+    /// also test `time_ms`, which makes the result exact.
     static func idRanges(since: Int64?, until: Int64?, in db: Database) throws -> [Range<Int64>] {
-        try segments(in: db).compactMap { segment in
+        let ranges: [Range<Int64>] = try segments(in: db).compactMap { segment in
             let first = try since.map { try firstID(atOrAfter: $0, in: segment, db: db) } ?? segment.lowerBound
             let end = try until.map { try firstID(atOrAfter: $0, in: segment, db: db) } ?? segment.upperBound
             return first < end ? first..<end : nil
         }
+        guard ranges.count > maxSegmentRanges, let first = ranges.first, let last = ranges.last else { return ranges }
+        return [first.lowerBound..<last.upperBound]
     }
 
     /// The smallest id of `segment` whose time is at or after `timeMs`, or the segment's

@@ -6,9 +6,11 @@ extension EventStore {
             // The window as id ranges (one per clock segment), so every count walks the
             // (type, id) index.
             let ranges = try Self.idRanges(since: sinceMs, until: untilMs, in: db)
-            let windowSQL = ranges.isEmpty ? "0" : "(" + ranges.map { _ in "(id >= ? AND id < ?)" }.joined(separator: " OR ") + ")"
+            let windowSQL = ranges.isEmpty
+                ? "0" : "(" + ranges.map { _ in "(id >= ? AND id < ?)" }.joined(separator: " OR ") + ") AND time_ms >= ? AND time_ms < ?"
             var window: StatementArguments = []
             for range in ranges { window += [range.lowerBound, range.upperBound] }
+            if !ranges.isEmpty { window += [sinceMs, untilMs] }
             func grouped(_ type: String, by column: String) throws -> [String: Int] {
                 var result: [String: Int] = [:]
                 for row in try Row.fetchAll(

@@ -77,4 +77,24 @@ import TetherEvents
         #expect(removed == 3, "the marker, 500 and 600 are past retention; 1000 is not")
         #expect(try await store.events(EventQuery(limit: 100)).map(\.timeMs) == [1_000, 2_000, 2_500])
     }
+
+    @Test func aClockThatKeepsSteppingBackKeepsQueriesExact() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tether-clock-\(UUID().uuidString).sqlite").path
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        let store = try EventStore.open(path: path)
+        func event(_ time: Int64) -> EventLog.Write {
+            let event = SessionEvent(sessionID: "s", timeMs: time, generation: 1, kind: .left(reason: "\(time)"))
+            return .event(event, payload: String(decoding: try! JSONEncoder().encode(event), as: UTF8.self))
+        }
+        // More backward jumps than one statement should name as ranges.
+        let steps = EventStore.maxSegmentRanges + 20
+        var batch: [EventLog.Write] = []
+        for step in 0..<steps { batch += [event(50_000 + Int64(step) * 10), event(40_000)] }
+        _ = try await store.write(batch[...], clock: ClockGuard(lastStoredTimeMs: nil), monotonicNow: .zero)
+        let exact = try await store.events(EventQuery(type: "left", sinceMs: 40_000, untilMs: 40_001, limit: 1000))
+        #expect(exact.count == steps, "every event at 40,000 and nothing else")
+        let stats = try await store.stats(sinceMs: 40_000, untilMs: 40_001)
+        #expect(stats.recoveryCount == 0)
+        #expect(try await store.prune(eventsBefore: 45_000) == 2 * steps, "the 40,000s and the clock_jump markers stamped 40,000")
+    }
 }
