@@ -80,7 +80,7 @@ public func buildApplication(
     let application = Application(
         router: router,
         server: .http1(configuration: .init(
-            additionalChannelHandlers: [ConnectionLimitHandler(count: connections)],
+            additionalChannelHandlers: [ConnectionLimitHandler(count: connections, requestReadTimeout: configuration.httpIdleTimeout.timeAmount)],
             idleTimeout: configuration.httpIdleTimeout.timeAmount)),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "tether"),
         services: [

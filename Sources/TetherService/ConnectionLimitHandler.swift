@@ -22,7 +22,10 @@ final class HTTPConnectionCount: Sendable {
 }
 
 /// Answers a connection over `--max-connections` with one 503 and closes it, instead of
-/// leaving it in the kernel's accept queue with no answer (what gating `accept` does).
+/// leaving it in the kernel's accept queue with no answer (what gating `accept` does);
+/// and closes an admitted connection whose request (head through end) is not read in
+/// full within `requestReadTimeout`, since Hummingbird's idle timer restarts on every
+/// body part and a body sent a byte at a time would otherwise hold the connection.
 ///
 /// Sits after the HTTP codec, so the refusal is a proper HTTP response; it waits for
 /// the request head because NIO's server pipeline expects a request before a response.
@@ -34,10 +37,20 @@ final class ConnectionLimitHandler: ChannelDuplexHandler, RemovableChannelHandle
     typealias OutboundOut = HTTPResponsePart
 
     private let count: HTTPConnectionCount
+    private let requestReadTimeout: TimeAmount
     private var admitted = false
     private var refused = false
+    private var requestTimer: Scheduled<Void>?
 
-    init(count: HTTPConnectionCount) { self.count = count }
+    init(count: HTTPConnectionCount, requestReadTimeout: TimeAmount) {
+        self.count = count
+        self.requestReadTimeout = requestReadTimeout
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        requestTimer?.cancel()
+        requestTimer = nil
+    }
 
     func handlerAdded(context: ChannelHandlerContext) {
         admitted = count.admit()
@@ -52,7 +65,20 @@ final class ConnectionLimitHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !admitted else { return context.fireChannelRead(data) }
+        guard !admitted else {
+            switch unwrapInboundIn(data) {
+            case .head:
+                let channel = context.channel
+                requestTimer?.cancel()
+                requestTimer = context.eventLoop.scheduleTask(in: requestReadTimeout) { channel.close(promise: nil) }
+            case .end:
+                requestTimer?.cancel()
+                requestTimer = nil
+            case .body:
+                break
+            }
+            return context.fireChannelRead(data)
+        }
         guard case .head = unwrapInboundIn(data), !refused else { return }
         refused = true
         let body = #"{"error":{"code":"too_many_connections","message":"the server is at its connection limit; retry later"}}"#

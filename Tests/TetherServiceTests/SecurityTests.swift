@@ -226,6 +226,17 @@ import TetherTestSupport
             for (index, connection) in connections.enumerated() {
                 #expect(try await connection.waitUntilClosed(timeout: .seconds(15)), "half-sent request \(index) was closed")
             }
+            // A body sent a byte at a time does not hold a connection either.
+            let dribbler = try RawConnection(port: service.port)
+            try dribbler.send("POST /v1/sessions HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+            let started = ContinuousClock.now
+            var closed = false
+            while !closed, ContinuousClock.now - started < .seconds(15) {
+                try? dribbler.send("1\r\n{\r\n")
+                try await Task.sleep(for: .milliseconds(300))
+                if case .closed = dribbler.readAvailable() { closed = true }
+            }
+            #expect(closed, "a slowly sent body is cut off after the timeout")
             // The server still answers everyone else.
             #expect(try await service.request(.GET, "/healthz").status == 200)
         } catch {
