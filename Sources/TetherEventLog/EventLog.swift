@@ -58,7 +58,9 @@ public final class EventLog: Service, Sendable {
     }
 
     public let store: EventStore
-    /// The most writes one transaction takes.
+    /// The most writes one transaction takes. With `synchronous=FULL` each transaction
+    /// is one fsync and one WAL append; 20,000 instead of 5,000 raised the insert rate
+    /// from 56–62k to 67–81k events/s on the same machine and run (BENCHMARKS.md).
     public let batchSize: Int
     public let limits: Limits
     private let logger: Logger
@@ -91,7 +93,7 @@ public final class EventLog: Service, Sendable {
         var droppedBySession: [String: Int] = [:]
     }
 
-    public init(store: EventStore, batchSize: Int = 5000, limits: Limits = Limits(), logger: Logger = Logger(label: "tether.eventlog")) {
+    public init(store: EventStore, batchSize: Int = 20_000, limits: Limits = Limits(), logger: Logger = Logger(label: "tether.eventlog")) {
         self.store = store
         self.batchSize = batchSize
         self.limits = limits
