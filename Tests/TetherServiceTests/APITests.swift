@@ -7,12 +7,14 @@ import TetherEvents
 @testable import TetherEventLog
 @testable import TetherService
 
-/// Starts a service and a simulator, runs `body`, and stops both whatever happens.
+/// Starts a service and `nodes` simulators, runs `body`, and stops them all and removes
+/// the database whatever happens.
 func withService(
     apiTokens: [String] = [], nodes: Int = 1, policy: ReconnectPolicy = servicePolicy,
+    databasePath: String? = nil, configure: (inout ServiceConfiguration) -> Void = { _ in },
     _ body: (LiveService, [Simulator]) async throws -> Void
 ) async throws {
-    let service = try await LiveService.start(apiTokens: apiTokens, policy: policy)
+    let service = try await LiveService.start(databasePath: databasePath, apiTokens: apiTokens, policy: policy, configure: configure)
     var simulators: [Simulator] = []
     do {
         for _ in 0..<nodes { simulators.append(try await Simulator.start()) }

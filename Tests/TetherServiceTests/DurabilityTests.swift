@@ -34,24 +34,12 @@ import TetherTestSupport
     @Test func anUnansweredCreateIsNotRedialedAfterARestartAndItsKeyIsFree() async throws {
         let simulator = try await Simulator.start()
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("tether-interrupted-\(UUID().uuidString).sqlite").path
-        do {
-            let store = try EventStore.open(path: path)
-            let policy = String(decoding: try JSONEncoder().encode(PolicyDocument(servicePolicy)), as: UTF8.self)
-            var interrupted = SessionRecord(
-                id: "interrupted", state: "connecting", callID: "default:demo", userID: "agent-7", dialect: "stream",
-                sfuURLs: #"["\#(simulator.url)"]"#, sfuToken: sfuToken, dialectOptions: nil, policy: policy,
-                metadata: "{}", sfuURL: simulator.url, idempotencyKey: "retry-me", requestFingerprint: nil, createdAtMs: 1)
-            interrupted.requestFingerprint = "x"
-            var resumed = SessionRecord(
-                id: "resumed", state: "joined", callID: "default:demo", userID: "agent-8", dialect: "stream",
-                sfuURLs: #"["\#(simulator.url)"]"#, sfuToken: SimulatorToken.make(callCID: "default:demo", userID: "agent-8"),
-                dialectOptions: nil, policy: policy, metadata: "{}", sfuURL: simulator.url,
-                idempotencyKey: nil, requestFingerprint: nil, createdAtMs: 2)
-            resumed.generation = 5
-            resumed.sfuSessionID = "gone"
-            let rows = [interrupted, resumed]
-            try await store.database.write { db in for row in rows { try EventStore.upsert(row, in: db) } }
-        }
+        var interrupted = try previousProcessRow(id: "interrupted", state: "connecting", url: simulator.url)
+        interrupted.idempotencyKey = "retry-me"
+        interrupted.requestFingerprint = "x"
+        var resumed = try previousProcessRow(id: "resumed", state: "joined", url: simulator.url, userID: "agent-8", sfuSessionID: "gone")
+        resumed.generation = 5
+        try await seed([interrupted, resumed], at: path)
         let service = try await LiveService.start(databasePath: path)
         defer { service.removeDatabase() }
         do {

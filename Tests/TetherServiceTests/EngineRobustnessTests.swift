@@ -165,9 +165,7 @@ import TetherTestSupport
         #expect(refused.status == 502, "\(refused.text)")
         #expect((refused.json["error"] as? [String: Any])?["sfu_code"] as? String == "tls_failed", "\(refused.text)")
 
-        let service = try await LiveService.start { $0.sfuCAFile = ca }
-        defer { service.removeDatabase() }
-        do {
+        try await withService(nodes: 0, configure: { $0.sfuCAFile = ca }) { service, _ in
             let created = try await service.json(.POST, "/v1/sessions", createBody(urls: [url], extra: ["policy": Self.realisticPolicy]))
             #expect(created.status == 201, "\(created.text)")
             let id = try #require(created.json["id"] as? String)
@@ -181,11 +179,7 @@ import TetherTestSupport
             #expect(lost["close_code"] as? Int == 1006)
             let started = try #require(events.first { $0["type"] as? String == "reconnect_started" })
             #expect(started["strategy"] as? String == "fast")
-        } catch {
-            await service.stop()
-            throw error
         }
-        await service.stop()
     }
 
     /// A CA, and a server certificate it signed for localhost and 127.0.0.1.

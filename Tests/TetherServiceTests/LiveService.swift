@@ -8,6 +8,7 @@ import Testing
 import TetherEvents
 import TetherSFUSimulator
 import TetherTestSupport
+@testable import TetherEventLog
 @testable import TetherService
 
 /// `tether serve` in this process on a free port, with its own SQLite file, stopped
@@ -161,4 +162,23 @@ struct Simulator: Sendable {
     }
 
     func stop() async { await simulator.stop() }
+}
+
+/// A row as a previous `tether serve` would have left it for a session on `url`.
+func previousProcessRow(
+    id: String, state: String, url: String, userID: String = "agent-7", sfuSessionID: String? = nil
+) throws -> SessionRecord {
+    var record = SessionRecord(
+        id: id, state: state, callID: "default:demo", userID: userID, dialect: "stream",
+        sfuURLs: #"["\#(url)"]"#, sfuToken: SimulatorToken.make(callCID: "default:demo", userID: userID), dialectOptions: nil,
+        policy: String(decoding: try JSONEncoder().encode(PolicyDocument(servicePolicy)), as: UTF8.self),
+        metadata: "{}", sfuURL: url, idempotencyKey: nil, requestFingerprint: nil, createdAtMs: 1)
+    record.sfuSessionID = sfuSessionID
+    return record
+}
+
+/// Writes `rows` into the database at `path` (creating it), before a service opens it.
+func seed(_ rows: [SessionRecord], at path: String) async throws {
+    let store = try EventStore.open(path: path)
+    try await store.database.write { db in for row in rows { try EventStore.upsert(row, in: db) } }
 }

@@ -85,9 +85,7 @@ import TetherTestSupport
     }
 
     @Test func everyGuardedRouteNeedsATokenHoweverThePathIsSpelled() async throws {
-        let service = try await LiveService.start(apiTokens: [Self.fullToken]) { $0.readTokens = [Self.readToken] }
-        defer { service.removeDatabase() }
-        do {
+        try await withService(apiTokens: [Self.fullToken], nodes: 0, configure: { $0.readTokens = [Self.readToken] }) { service, _ in
             var table: [String] = []
             for row in Self.rows {
                 var answers: [Int] = []
@@ -110,17 +108,11 @@ import TetherTestSupport
             print("path/role table (anonymous, read, full):\n" + table.joined(separator: "\n"))
             try await service.app.log.flush()
             #expect(try await service.app.log.store.sessions(.init(limit: 10)).isEmpty, "no session was created by any row")
-        } catch {
-            await service.stop()
-            throw error
         }
-        await service.stop()
     }
 
     @Test func theLiveTailIsGuardedToo() async throws {
-        let service = try await LiveService.start(apiTokens: [Self.fullToken]) { $0.readTokens = [Self.readToken] }
-        defer { service.removeDatabase() }
-        do {
+        try await withService(apiTokens: [Self.fullToken], nodes: 0, configure: { $0.readTokens = [Self.readToken] }) { service, _ in
             for (path, token, status) in [
                 ("//v1/events/stream", nil, "401"), ("/v1/events/stream", nil, "401"),
                 ("//v1/events/stream", Self.readToken, "200"), ("/v1/events/stream", Self.fullToken, "200"),
@@ -132,46 +124,32 @@ import TetherTestSupport
                 #expect(head.hasPrefix("HTTP/1.1 \(status)"), "\(path) with \(token == nil ? "no token" : "a token"): \(head.prefix(40))")
                 connection.close()
             }
-        } catch {
-            await service.stop()
-            throw error
         }
-        await service.stop()
     }
 
     @Test func aRefusedAddressAnswers422AndDialsNothing() async throws {
         let simulator = try await Simulator.start()
         let port = try #require(simulator.simulator.port)
-        // `*` is what an operator sets inside Docker; it must still never open loopback.
-        let service = try await LiveService.start { $0.allowedSFUHosts = ["*"] }
-        defer { service.removeDatabase() }
         do {
-            for host in ["127.0.0.1", "127.1", "2130706433", "0x7f000001", "0177.0.0.1", "0.0.0.0", "[::1]", "[::ffff:127.0.0.1]", "localhost"] {
-                let reply = try await service.json(.POST, "/v1/sessions", createBody(urls: ["ws://\(host):\(port)/ws"]))
-                #expect(reply.status == 422, "\(host): \(reply.text)")
-                #expect(reply.errorCode == "sfu_address_not_allowed", "\(host): \(reply.text)")
+            // `*` is what an operator sets inside Docker; it must still never open loopback.
+            try await withService(nodes: 0, configure: { $0.allowedSFUHosts = ["*"] }) { service, _ in
+                for host in ["127.0.0.1", "127.1", "2130706433", "0x7f000001", "0177.0.0.1", "0.0.0.0", "[::1]", "[::ffff:127.0.0.1]", "localhost"] {
+                    let reply = try await service.json(.POST, "/v1/sessions", createBody(urls: ["ws://\(host):\(port)/ws"]))
+                    #expect(reply.status == 422, "\(host): \(reply.text)")
+                    #expect(reply.errorCode == "sfu_address_not_allowed", "\(host): \(reply.text)")
+                }
+                #expect(simulator.simulator.state.counters.connectionsAccepted == 0, "nothing was dialed")
             }
-            #expect(simulator.simulator.state.counters.connectionsAccepted == 0, "nothing was dialed")
+            // An explicit CIDR opens loopback, in any spelling the resolver takes.
+            try await withService(nodes: 0, configure: { $0.allowedSFUHosts = ["*", "127.0.0.0/8"] }) { opened, _ in
+                let reply = try await opened.json(.POST, "/v1/sessions", createBody(urls: ["ws://127.1:\(port)/ws"]))
+                #expect(reply.status == 201, "\(reply.text)")
+                #expect(simulator.simulator.state.counters.connectionsAccepted == 1)
+            }
         } catch {
-            await service.stop()
             await simulator.stop()
             throw error
         }
-        await service.stop()
-
-        // An explicit CIDR opens loopback, in any spelling the resolver takes.
-        let opened = try await LiveService.start { $0.allowedSFUHosts = ["*", "127.0.0.0/8"] }
-        defer { opened.removeDatabase() }
-        do {
-            let reply = try await opened.json(.POST, "/v1/sessions", createBody(urls: ["ws://127.1:\(port)/ws"]))
-            #expect(reply.status == 201, "\(reply.text)")
-            #expect(simulator.simulator.state.counters.connectionsAccepted == 1)
-        } catch {
-            await opened.stop()
-            await simulator.stop()
-            throw error
-        }
-        await opened.stop()
         await simulator.stop()
     }
 
@@ -179,18 +157,7 @@ import TetherTestSupport
         let simulator = try await Simulator.start()
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("tether-narrowed-\(UUID().uuidString).sqlite").path
         // A row the previous process left live, on an address it was allowed to dial.
-        do {
-            let store = try EventStore.open(path: path)
-            var record = SessionRecord(
-                id: "left-live", state: "joined", callID: "default:demo", userID: "agent-7", dialect: "stream",
-                sfuURLs: #"["\#(simulator.url)"]"#, sfuToken: sfuToken, dialectOptions: nil,
-                policy: String(decoding: try JSONEncoder().encode(PolicyDocument(servicePolicy)), as: UTF8.self),
-                metadata: "{}", sfuURL: simulator.url,
-                idempotencyKey: nil, requestFingerprint: nil, createdAtMs: 1)
-            record.sfuSessionID = "sfu-1"
-            let row = record
-            try await store.database.write { try EventStore.upsert(row, in: $0) }
-        }
+        try await seed([previousProcessRow(id: "left-live", state: "joined", url: simulator.url, sfuSessionID: "sfu-1")], at: path)
         // The new process only allows a range the simulator is not in.
         let service = try await LiveService.start(databasePath: path) { $0.allowedSFUHosts = ["10.0.0.0/8"] }
         defer { service.removeDatabase() }
@@ -214,9 +181,7 @@ import TetherTestSupport
     }
 
     @Test func halfSentRequestsAreClosedAfterTheIdleTimeout() async throws {
-        let service = try await LiveService.start { $0.httpIdleTimeout = .seconds(1) }
-        defer { service.removeDatabase() }
-        do {
+        try await withService(nodes: 0, configure: { $0.httpIdleTimeout = .seconds(1) }) { service, _ in
             var connections: [RawConnection] = []
             for _ in 0..<50 {
                 let connection = try RawConnection(port: service.port)
@@ -239,17 +204,11 @@ import TetherTestSupport
             #expect(closed, "a slowly sent body is cut off after the timeout")
             // The server still answers everyone else.
             #expect(try await service.request(.GET, "/healthz").status == 200)
-        } catch {
-            await service.stop()
-            throw error
         }
-        await service.stop()
     }
 
     @Test func connectionsBeyondTheLimitAreRefusedPromptly() async throws {
-        let service = try await LiveService.start { $0.maxConnections = 4 }
-        defer { service.removeDatabase() }
-        do {
+        try await withService(nodes: 0, configure: { $0.maxConnections = 4 }) { service, _ in
             var held: [RawConnection] = []
             for _ in 0..<4 { held.append(try RawConnection(port: service.port)) }
             // Let the server accept the held ones before the extra one arrives.
@@ -271,17 +230,11 @@ import TetherTestSupport
             }
             #expect(admitted)
             held.forEach { $0.close() }
-        } catch {
-            await service.stop()
-            throw error
         }
-        await service.stop()
     }
 
     @Test func theStreamCapAnswers503() async throws {
-        let service = try await LiveService.start { $0.maxEventStreams = 2 }
-        defer { service.removeDatabase() }
-        do {
+        try await withService(nodes: 0, configure: { $0.maxEventStreams = 2 }) { service, _ in
             var open: [RawConnection] = []
             for _ in 0..<2 {
                 let connection = try RawConnection(port: service.port)
@@ -302,17 +255,11 @@ import TetherTestSupport
             }
             #expect(freed, "a closed stream frees its slot")
             open.forEach { $0.close() }
-        } catch {
-            await service.stop()
-            throw error
         }
-        await service.stop()
     }
 
     @Test func aStalledReaderIsDisconnectedAndMemoryStaysBounded() async throws {
-        let service = try await LiveService.start { $0.eventStreamBuffer = 200 }
-        defer { service.removeDatabase() }
-        do {
+        try await withService(nodes: 0, configure: { $0.eventStreamBuffer = 200 }) { service, _ in
             let reader = try RawConnection(port: service.port, receiveBuffer: 4096)
             try reader.send("GET /v1/events/stream HTTP/1.1\r\nHost: t\r\n\r\n")
             try await reader.read(until: ": live", timeout: .seconds(10))
@@ -335,11 +282,7 @@ import TetherTestSupport
                 service.app.eventStreams.inUse == 0 ? true : nil
             }
             #expect(released, "the stream's slot and subscription are gone")
-        } catch {
-            await service.stop()
-            throw error
         }
-        await service.stop()
     }
 }
 
