@@ -95,8 +95,9 @@ public final class ChildProcess: Sendable {
     /// Waits for the process to exit (killing it after `timeout`) and returns its status.
     public func waitForExit(timeout: Duration = .seconds(10)) async -> Int32 {
         let deadline = ContinuousClock.now + timeout
+        // Polls the exit, bounded by `timeout`; a cancelled test stops polling at once.
         while process.isRunning, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(10))
+            do { try await Task.sleep(for: .milliseconds(10)) } catch { break }
         }
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)

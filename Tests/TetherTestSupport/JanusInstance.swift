@@ -155,7 +155,9 @@ public final class JanusInstance: Sendable {
             kill(process.processIdentifier, SIGCONT)
             kill(process.processIdentifier, SIGTERM)
             let deadline = ContinuousClock.now + .seconds(3)
-            while process.isRunning, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+            while process.isRunning, ContinuousClock.now < deadline {
+                do { try await Task.sleep(for: .milliseconds(20)) } catch { break }
+            }
             if process.isRunning {
                 kill(process.processIdentifier, SIGKILL)
                 process.waitUntilExit()

@@ -139,8 +139,9 @@ public final class JanusObserver: Sendable {
         let client = self.client
         let session = self.session
         let task = Task {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(10))
+            // Janus's keepalive period, not a wait for anything; cancelled with the client.
+            while true {
+                do { try await Task.sleep(for: .seconds(10)) } catch { return }
                 client.send(["janus": "keepalive", "session_id": session])
             }
         }
@@ -178,8 +179,9 @@ public final class JanusObserver: Sendable {
         keepAliveTask.withLockedValue { $0 }?.cancel()
         client.send(["janus": "destroy", "session_id": session])
         let client = self.client
+        // The destroy goes out before the socket closes: closing at once could drop it.
         Task {
-            try? await Task.sleep(for: .milliseconds(100))
+            do { try await Task.sleep(for: .milliseconds(100)) } catch {}
             client.close()
         }
     }
