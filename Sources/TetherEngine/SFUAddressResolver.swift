@@ -36,7 +36,16 @@ public struct SFUAddressResolver: Sendable {
         return try resolved.map { try SocketAddress(ipAddress: $0.unmapped.description, port: url.port) }
     }
 
-    /// `getaddrinfo` on NIO's blocking-I/O pool, bounded by `timeout`: whichever of the
+    /// Lookups get threads of their own: `getaddrinfo` can block for the resolver's
+    /// whole retry budget, and NIO's shared pool (one thread per core) also serves the
+    /// file I/O of other parts; slow names must not queue everything else behind them.
+    static let lookupPool: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: 16)
+        pool.start()
+        return pool
+    }()
+
+    /// `getaddrinfo` on a pool of its own, bounded by `timeout`: whichever of the
     /// lookup and the timer finishes first resumes the caller, once. A resolver that
     /// hangs keeps its pool thread until glibc gives up, but never the caller.
     static func resolve(host: String, timeout: Duration) async throws -> [IPAddress] {
@@ -55,7 +64,7 @@ public struct SFUAddressResolver: Sendable {
             }
             Task {
                 do {
-                    let addresses = try await NIOThreadPool.singleton.runIfActive { try lookUp(host) }
+                    let addresses = try await lookupPool.runIfActive { try lookUp(host) }
                     finish(.success(addresses))
                 } catch {
                     finish(.failure(error))
