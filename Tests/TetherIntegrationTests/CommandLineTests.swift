@@ -22,7 +22,7 @@ import TetherTestSupport
             "connect", "--sfu", "ws://127.0.0.1:\(port)/ws",
             "--token", SimulatorToken.make(callCID: "default:demo", userID: "agent-7"),
             "--call", "default:demo", "--user", "agent-7",
-            "--health-check-interval", "100ms", "--health-check-timeout", "500ms",
+            "--health-check-interval", "500ms", "--health-check-timeout", "2s",
             "--disconnection-timeout", "10s",
         ] + extra)
     }

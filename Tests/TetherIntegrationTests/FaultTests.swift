@@ -6,6 +6,7 @@ import Testing
 import TetherEngine
 import TetherEvents
 import TetherSFUSimulator
+import TetherTestSupport
 
 /// One test per fault, over real sockets against the simulator, each checking the
 /// exact event sequence.
@@ -72,7 +73,7 @@ import TetherSFUSimulator
     }
 
     @Test func aHealthCheckFreezeGivesATimeoutLossEmittedBeforeTheClose() async throws {
-        try await withJoinedSession { _, recorder, nodes in
+        try await withJoinedSession(policy: fastTestPolicy) { _, recorder, nodes in
             // Longer than the 400 ms timeout, shorter than two of them: one loss, then FAST.
             try await nodes[0].inject("freeze", "ms=600")
             try await recorder.waitFor("connection_lost")

@@ -74,7 +74,9 @@ struct SimulatorNode: Sendable {
     func stop() async { await simulator.stop() }
 }
 
-let testPolicy = fastTestPolicy
+/// These tests are about the loss signal's sites and the reconnection, not detection speed:
+/// steady health checks, so a busy machine cannot add a loss of its own.
+let testPolicy = steadyTestPolicy
 
 let testToken = SimulatorToken.make(callCID: "default:demo", userID: "agent-7")
 

@@ -10,7 +10,7 @@ import TetherTestSupport
     func startServe(database: String, in folder: URL) async throws -> (ChildProcess, String) {
         let serve = try ChildProcess([
             "serve", "--port", "0", "--db", database, "--log-level", "warning",
-            "--health-check-interval", "100ms", "--health-check-timeout", "500ms", "--disconnection-timeout", "10s",
+            "--health-check-interval", "500ms", "--health-check-timeout", "2s", "--disconnection-timeout", "10s",
         ], currentDirectory: folder)
         let line = try await serve.waitForLine { $0.contains("listening on") }
         let base = String(try #require(line.split(separator: " ").last))
