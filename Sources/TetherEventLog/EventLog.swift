@@ -82,6 +82,8 @@ public final class EventLog: Service, Sendable {
         var committed: UInt64 = 0
         var flushWaiters: [UInt64: (target: UInt64, continuation: CheckedContinuation<Bool, Never>)] = [:]
         var nextWaiter: UInt64 = 0
+        /// Flushes whose bound passed before they registered as waiters.
+        var expiredWaiters: Set<UInt64> = []
         var subscribers: [UInt64: Subscriber] = [:]
         var nextSubscriber: UInt64 = 0
         var wake: CheckedContinuation<Void, Never>?
@@ -161,19 +163,28 @@ public final class EventLog: Service, Sendable {
         }
         if done { return }
         let timer = Task {
-            try? await Task.sleep(for: timeout)
-            let waiter = state.withLock { $0.flushWaiters.removeValue(forKey: id) }
-            waiter?.continuation.resume(returning: false)
+            guard (try? await Task.sleep(for: timeout)) != nil else { return }
+            // The bound passed: fail the waiter, or, if it has not registered yet, make
+            // sure it does not wait when it does.
+            let waiter = state.withLock { state -> CheckedContinuation<Bool, Never>? in
+                if let waiter = state.flushWaiters.removeValue(forKey: id) { return waiter.continuation }
+                state.expiredWaiters.insert(id)
+                return nil
+            }
+            waiter?.resume(returning: false)
         }
         let committed = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-            let ready = state.withLock { state -> Bool in
+            let outcome = state.withLock { state -> Bool? in
                 if state.committed >= state.enqueued { return true }
+                if state.expiredWaiters.remove(id) != nil { return false }
                 state.flushWaiters[id] = (state.enqueued, continuation)
-                return false
+                return nil
             }
-            if ready { continuation.resume(returning: true) }
+            if let outcome { continuation.resume(returning: outcome) }
         }
         timer.cancel()
+        // A timer that fired just as the flush completed leaves no mark behind.
+        _ = state.withLock { $0.expiredWaiters.remove(id) }
         guard committed else {
             let failure = state.withLock { $0.failure }
             throw StorageUnavailable(description: failure.map { "the history cannot be written: \($0)" }
