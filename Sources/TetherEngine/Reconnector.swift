@@ -236,6 +236,9 @@ public struct Reconnector: Sendable {
         case .joined:
             state = .left
             return [.leave(reason: reason), .emit(.left(reason: reason)), .setState(.left)]
+        case .migrating where recovery?.makeBeforeBreak == true && recovery?.keptConnectionLost == false:
+            // The kept connection is alive and joined: it leaves properly.
+            return [.retireConnectionLeaving(reason: reason)] + finish(state: .left, event: .left(reason: reason))
         case .connecting, .reconnecting, .migrating:
             return [.retireConnection] + finish(state: .left, event: .left(reason: reason))
         case .left, .failed, .ended:
@@ -293,16 +296,9 @@ public struct Reconnector: Sendable {
             .emit(.reconnectAttemptFailed(
                 strategy: plan.strategy, attempt: plan.attempt, step: failure.step, error: failure.message)),
         ]
-        if now >= recovery.deadline {
-            self.recovery = recovery
-            return actions + deadlineExceeded(now: now)
-        }
-        if failure.sfuStrategy == .disconnect {
-            self.recovery = recovery
-            return actions + finish(state: .left, event: .left(reason: "sfu_disconnect"))
-        }
         if recovery.makeBeforeBreak, !recovery.keptConnectionLost {
-            // The target failed us, but the session never left its node: stay there.
+            // The target failed us (in time or not), but the session never left its
+            // node: stay there.
             self.recovery = nil
             state = .joined
             return actions + [
@@ -310,6 +306,14 @@ public struct Reconnector: Sendable {
                 .emit(.migrationFailed(to: nodes[plan.nodeIndex], error: failure.message)),
                 .setState(.joined),
             ]
+        }
+        if now >= recovery.deadline {
+            self.recovery = recovery
+            return actions + deadlineExceeded(now: now)
+        }
+        if failure.sfuStrategy == .disconnect {
+            self.recovery = recovery
+            return actions + finish(state: .left, event: .left(reason: "sfu_disconnect"))
         }
         if recovery.makeBeforeBreak {
             // The kept connection is gone too: recover the usual way, from the node we were on.

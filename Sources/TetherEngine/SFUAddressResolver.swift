@@ -50,27 +50,34 @@ public struct SFUAddressResolver: Sendable {
     /// hangs keeps its pool thread until glibc gives up, but never the caller.
     static func resolve(host: String, timeout: Duration) async throws -> [IPAddress] {
         let outcome = NIOLockedValueBox<CheckedContinuation<[IPAddress], any Error>?>(nil)
-        return try await withCheckedThrowingContinuation { continuation in
-            outcome.withLockedValue { $0 = continuation }
-            @Sendable func finish(_ result: Result<[IPAddress], any Error>) {
-                outcome.withLockedValue { state -> CheckedContinuation<[IPAddress], any Error>? in
-                    defer { state = nil }
-                    return state
-                }?.resume(with: result)
-            }
-            let timer = Task {
-                try? await Task.sleep(for: timeout)
-                finish(.failure(ConnectFailure(.resolveFailed, "resolving '\(host)' took longer than \(timeout)")))
-            }
-            Task {
-                do {
-                    let addresses = try await lookupPool.runIfActive { try lookUp(host) }
-                    finish(.success(addresses))
-                } catch {
-                    finish(.failure(error))
+        @Sendable func finish(_ result: Result<[IPAddress], any Error>) {
+            outcome.withLockedValue { state -> CheckedContinuation<[IPAddress], any Error>? in
+                defer { state = nil }
+                return state
+            }?.resume(with: result)
+        }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                outcome.withLockedValue { $0 = continuation }
+                // Cancelled before the continuation was stored: answer now.
+                if Task.isCancelled { finish(.failure(ConnectFailure(.cancelled, "the attempt was cancelled"))) }
+                let timer = Task {
+                    guard (try? await Task.sleep(for: timeout)) != nil else { return }
+                    finish(.failure(ConnectFailure(.resolveFailed, "resolving '\(host)' took longer than \(timeout)")))
                 }
-                timer.cancel()
+                Task {
+                    do {
+                        let addresses = try await lookupPool.runIfActive { try lookUp(host) }
+                        finish(.success(addresses))
+                    } catch {
+                        finish(.failure(error))
+                    }
+                    timer.cancel()
+                }
             }
+        } onCancel: {
+            // A DELETE or deadline must not wait for the resolver.
+            finish(.failure(ConnectFailure(.cancelled, "the attempt was cancelled")))
         }
     }
 

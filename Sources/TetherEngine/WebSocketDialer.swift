@@ -60,8 +60,10 @@ struct WebSocketDialer: Sendable {
     ) async throws -> (any Channel, NIOLoopBound<SignalingChannelHandler>) {
         let started = ContinuousClock.now
         // Only for cancellation while the TCP connect is under way; afterwards the
-        // channel the connect returned is the one every timeout closes.
-        let connecting = NIOLockedValueBox<(any Channel)?>(nil)
+        // channel the connect returned is the one every timeout closes. `cancelled`
+        // covers a cancel that lands before the bootstrap has made its channel.
+        let connecting = NIOLockedValueBox<(channel: (any Channel)?, cancelled: Bool)>((nil, false))
+        if Task.isCancelled { throw ConnectFailure(.cancelled, "the attempt was cancelled") }
         let bootstrap = ClientBootstrap(group: eventLoopGroup)
             .connectTimeout(budget.timeAmount)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -73,7 +75,11 @@ struct WebSocketDialer: Sendable {
             let upgraded: EventLoopFuture<NIOLoopBound<SignalingChannelHandler>?>
             do {
                 (channel, upgraded) = try await bootstrap.connect(to: address) { channel in
-                    connecting.withLockedValue { $0 = channel }
+                    let cancelled = connecting.withLockedValue { state -> Bool in
+                        state.channel = channel
+                        return state.cancelled
+                    }
+                    if cancelled { channel.close(promise: nil) }
                     return channel.eventLoop.makeCompletedFuture {
                         let upgraded = try Self.configure(
                             channel: channel, url: url, subprotocol: subprotocol, tls: tls,
@@ -120,7 +126,10 @@ struct WebSocketDialer: Sendable {
             }
             return (channel, handler)
         } onCancel: {
-            connecting.withLockedValue { $0 }?.close(promise: nil)
+            connecting.withLockedValue { state -> (any Channel)? in
+                state.cancelled = true
+                return state.channel
+            }?.close(promise: nil)
         }
     }
 

@@ -35,17 +35,20 @@ actor IdempotencyKeys {
         let task = Task { () -> Result<SessionRecord, APIError> in
             let existing: SessionRecord?
             do {
+                // A session answered with a 503 may still have its row in the queue:
+                // look only once everything before this request is committed.
+                try await log.flush()
                 existing = try await log.store.session(idempotencyKey: key)
             } catch {
                 return .failure(.storageUnavailable("the Idempotency-Key could not be looked up (\(error)); no session was created"))
             }
             if var existing {
                 let ageMs = Int64(Date().timeIntervalSince1970 * 1000) - existing.createdAtMs
-                if ageMs <= ttl.wholeMilliseconds {
+                // A key is released only once its session has ended and the TTL passed;
+                // an ended row never changes again, so writing it back loses nothing.
+                guard ageMs > ttl.wholeMilliseconds, !existing.isLive else {
                     return Self.replay(existing, key: key, fingerprint: fingerprint)
                 }
-                // Expired: release the key from the old session; the writer keeps order,
-                // so the old row lets go of it before the new row takes it.
                 existing.idempotencyKey = nil
                 existing.requestFingerprint = nil
                 log.save(existing)

@@ -116,19 +116,27 @@ public actor SessionRegistry: Service {
     private func resumePreparedSessions() async {
         let sessions = toResume
         toResume = []
-        for (runner, record, urls, policy) in sessions {
-            let counters = (record.losses, record.reconnects, record.failedReconnects)
-            // The allowed list may have narrowed since the session was created. Only a
-            // refusal ends the session; a name that does not resolve right now is the
-            // dial's problem (it retries under the deadline, checking again).
-            if let refusal = await addressRefusal(urls, timeout: policy.connectTimeout),
-               refusal.code == ConnectFailure.Kind.addressNotAllowed.rawValue {
-                logger.warning("not resuming session: \(refusal.message)", metadata: ["session": "\(record.id)"])
-                await runner.refuseResume(
-                    sfuSessionID: record.sfuSessionID, sfuURL: record.sfuURL, reason: refusal.code, counters: counters)
-                continue
+        let resolver = addressResolver
+        let logger = self.logger
+        // Side by side: one name that does not resolve must not hold up the others
+        // (lookups run on their own bounded pool).
+        await withTaskGroup(of: Void.self) { group in
+            for (runner, record, urls, policy) in sessions {
+                group.addTask {
+                    let counters = (record.losses, record.reconnects, record.failedReconnects)
+                    // The allowed list may have narrowed since the session was created. Only a
+                    // refusal ends the session; a name that does not resolve right now is the
+                    // dial's problem (it retries under the deadline, checking again).
+                    if let refusal = await Self.addressRefusal(urls, resolver: resolver, timeout: policy.connectTimeout),
+                       refusal.code == ConnectFailure.Kind.addressNotAllowed.rawValue {
+                        logger.warning("not resuming session: \(refusal.message)", metadata: ["session": "\(record.id)"])
+                        await runner.refuseResume(
+                            sfuSessionID: record.sfuSessionID, sfuURL: record.sfuURL, reason: refusal.code, counters: counters)
+                        return
+                    }
+                    await runner.resumeAfterRestart(sfuSessionID: record.sfuSessionID, sfuURL: record.sfuURL, counters: counters)
+                }
             }
-            await runner.resumeAfterRestart(sfuSessionID: record.sfuSessionID, sfuURL: record.sfuURL, counters: counters)
         }
         if !sessions.isEmpty { logger.notice("resumed \(sessions.count) session(s) left live by the previous process") }
     }
@@ -151,9 +159,15 @@ public actor SessionRegistry: Service {
 
     /// The first URL of `urls` the address policy refuses (or that does not resolve), if any.
     private func addressRefusal(_ urls: [String], timeout: Duration) async -> (code: String, message: String)? {
+        await Self.addressRefusal(urls, resolver: addressResolver, timeout: timeout)
+    }
+
+    private static func addressRefusal(
+        _ urls: [String], resolver: SFUAddressResolver, timeout: Duration
+    ) async -> (code: String, message: String)? {
         for url in urls {
             do {
-                _ = try await addressResolver.addresses(for: try SignalingURL(url), timeout: timeout)
+                _ = try await resolver.addresses(for: try SignalingURL(url), timeout: timeout)
             } catch let failure as ConnectFailure {
                 let code = failure.kind == .addressNotAllowed ? failure.kind.rawValue : "sfu_address_unresolvable"
                 return (code, "\(url): \(failure.message)")

@@ -397,6 +397,23 @@ import TetherEvents
         #expect(machine.deadlineFired(now: at(30_010)).last == .setState(.joined))
     }
 
+    @Test func aLeaveDuringAMakeBeforeBreakMigrationLeavesTheKeptNodeProperly() {
+        var machine = joinedMakeBeforeBreak()
+        _ = machine.migrationRequested(targetNode: 1, now: at(0))
+        let actions = machine.leaveRequested(reason: "requested", now: at(5))
+        #expect(actions.first == .retireConnectionLeaving(reason: "requested"), "the joined old node gets its leave")
+        #expect(actions.contains(.cancelAttempt))
+        #expect(actions.last == .setState(.left))
+    }
+
+    @Test func aTargetFailureReportedAfterTheDeadlineStillStaysWhereItIs() {
+        var machine = joinedMakeBeforeBreak()
+        _ = machine.migrationRequested(targetNode: 1, now: at(0))
+        let actions = machine.attemptFailed(.init(step: .join, message: "late"), unitRandom: 0, now: at(31_000))
+        #expect(actions.last == .setState(.joined))
+        #expect(machine.state == .joined)
+    }
+
     @Test func aMakeBeforeBreakMigrationWhoseKeptConnectionDiesRecoversTheUsualWay() {
         var machine = joinedMakeBeforeBreak()
         _ = machine.migrationRequested(targetNode: 1, now: at(0))

@@ -102,6 +102,26 @@ import TetherTestSupport
         }
     }
 
+    @Test func anExpiredKeyIsReleasedOnlyOnceItsSessionHasEnded() async throws {
+        try await withService(configure: { $0.idempotencyKeyTTL = .milliseconds(1) }) { service, sfus in
+            let body = createBody(urls: [sfus[0].url])
+            let first = try await service.json(.POST, "/v1/sessions", body, headers: [("Idempotency-Key", "k-ttl")])
+            let id = try #require(first.json["id"] as? String)
+            try await quietPeriod(.milliseconds(50))
+            // Past its TTL but still live: the key still names that session.
+            let again = try await service.json(.POST, "/v1/sessions", body, headers: [("Idempotency-Key", "k-ttl")])
+            #expect(again.json["id"] as? String == id)
+            #expect(try await service.request(.DELETE, "/v1/sessions/\(id)").status == 204)
+            // Ended and past its TTL: the key is free for a new session; the old row is intact.
+            let fresh = try await service.json(.POST, "/v1/sessions", body, headers: [("Idempotency-Key", "k-ttl")])
+            #expect(fresh.status == 201)
+            #expect(fresh.json["id"] as? String != id)
+            let old = try await service.request(.GET, "/v1/sessions/\(id)")
+            #expect(old.json["state"] as? String == "left")
+            #expect(try await service.eventTypes(of: id) == ["session_created", "joined", "left"])
+        }
+    }
+
     @Test func aFullDiskAnswers503PromptlyAndRecoversWithNothingLost() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tether-tmpfs-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
