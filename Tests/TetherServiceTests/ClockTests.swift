@@ -7,6 +7,12 @@ import TetherEvents
 @Suite(.timeLimit(.minutes(1))) struct ClockTests {
     func ms(_ value: Int64) -> Duration { .milliseconds(value) }
 
+    /// A write of one event stamped `time`, as the writer's queue holds it.
+    func event(_ time: Int64) -> EventLog.Write {
+        let event = SessionEvent(sessionID: "s", timeMs: time, generation: 1, kind: .left(reason: "\(time)"))
+        return .event(event, payload: String(decoding: try! JSONEncoder().encode(event), as: UTF8.self))
+    }
+
     @Test func aTinyInversionIsClampedSoTimeFollowsIds() {
         var clock = ClockGuard(lastStoredTimeMs: nil)
         #expect(clock.stamp(10_000, monotonicNow: ms(0)) == (10_000, nil))
@@ -56,10 +62,6 @@ import TetherEvents
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("tether-clock-\(UUID().uuidString).sqlite").path
         defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
         let store = try EventStore.open(path: path)
-        func event(_ time: Int64) -> EventLog.Write {
-            let event = SessionEvent(sessionID: "s", timeMs: time, generation: 1, kind: .left(reason: "\(time)"))
-            return .event(event, payload: String(decoding: try! JSONEncoder().encode(event), as: UTF8.self))
-        }
         // 1000, 2000, then the clock steps back to 500, then on to 600 and 2500 (one
         // batch, so one monotonic reading: 2500 is still within the forward tolerance).
         let (stored, _) = try await store.write(
@@ -82,10 +84,6 @@ import TetherEvents
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("tether-clock-\(UUID().uuidString).sqlite").path
         defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
         let store = try EventStore.open(path: path)
-        func event(_ time: Int64) -> EventLog.Write {
-            let event = SessionEvent(sessionID: "s", timeMs: time, generation: 1, kind: .left(reason: "\(time)"))
-            return .event(event, payload: String(decoding: try! JSONEncoder().encode(event), as: UTF8.self))
-        }
         // More backward jumps than one statement should name as ranges.
         let steps = EventStore.maxSegmentRanges + 20
         var batch: [EventLog.Write] = []

@@ -32,41 +32,34 @@ import TetherTestSupport
     }
 
     @Test func anUnansweredCreateIsNotRedialedAfterARestartAndItsKeyIsFree() async throws {
-        let simulator = try await Simulator.start()
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tether-interrupted-\(UUID().uuidString).sqlite").path
-        var interrupted = try previousProcessRow(id: "interrupted", state: "connecting", url: simulator.url)
-        interrupted.idempotencyKey = "retry-me"
-        interrupted.requestFingerprint = "x"
-        var resumed = try previousProcessRow(id: "resumed", state: "joined", url: simulator.url, userID: "agent-8", sfuSessionID: "gone")
-        resumed.generation = 5
-        try await seed([interrupted, resumed], at: path)
-        let service = try await LiveService.start(databasePath: path)
-        defer { service.removeDatabase() }
-        do {
-            let types = try await service.waitForEvents(of: "interrupted") { $0.contains("join_failed") }
-            #expect(types == ["join_failed"])
-            let failed = try await service.request(.GET, "/v1/sessions/interrupted")
-            #expect(failed.json["state"] as? String == "failed")
-            #expect(failed.json["end_reason"] as? String == "join_failed: interrupted_by_restart")
+        try await withSimulator { simulator in
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("tether-interrupted-\(UUID().uuidString).sqlite").path
+            var interrupted = try previousProcessRow(id: "interrupted", state: "connecting", url: simulator.url)
+            interrupted.idempotencyKey = "retry-me"
+            interrupted.requestFingerprint = "x"
+            var resumed = try previousProcessRow(id: "resumed", state: "joined", url: simulator.url, userID: "agent-8", sfuSessionID: "gone")
+            resumed.generation = 5
+            try await seed([interrupted, resumed], at: path)
+            try await withService(nodes: 0, databasePath: path) { service, _ in
+                let types = try await service.waitForEvents(of: "interrupted") { $0.contains("join_failed") }
+                #expect(types == ["join_failed"])
+                let failed = try await service.request(.GET, "/v1/sessions/interrupted")
+                #expect(failed.json["state"] as? String == "failed")
+                #expect(failed.json["end_reason"] as? String == "join_failed: interrupted_by_restart")
 
-            // The resumed one rejoins with the generations counting on from 5.
-            try await service.waitForEvents(of: "resumed") { $0.last == "reconnected" }
-            let events = try await service.events(of: "resumed")
-            let joinedGeneration = try #require(events.last?["generation"] as? Int)
-            #expect(joinedGeneration == 6, "generations continue across a restart: \(events)")
-            #expect(simulator.simulator.state.sessions.map(\.userID) == ["agent-8"], "only the acknowledged session was dialed")
+                // The resumed one rejoins with the generations counting on from 5.
+                try await service.waitForEvents(of: "resumed") { $0.last == "reconnected" }
+                let events = try await service.events(of: "resumed")
+                let joinedGeneration = try #require(events.last?["generation"] as? Int)
+                #expect(joinedGeneration == 6, "generations continue across a restart: \(events)")
+                #expect(simulator.simulator.state.sessions.map(\.userID) == ["agent-8"], "only the acknowledged session was dialed")
 
-            // The client's retry of the interrupted create creates a session.
-            let retry = try await service.json(.POST, "/v1/sessions", createBody(urls: [simulator.url]), headers: [("Idempotency-Key", "retry-me")])
-            #expect(retry.status == 201, "\(retry.text)")
-            #expect(retry.json["id"] as? String != "interrupted")
-        } catch {
-            await service.stop()
-            await simulator.stop()
-            throw error
+                // The client's retry of the interrupted create creates a session.
+                let retry = try await service.json(.POST, "/v1/sessions", createBody(urls: [simulator.url]), headers: [("Idempotency-Key", "retry-me")])
+                #expect(retry.status == 201, "\(retry.text)")
+                #expect(retry.json["id"] as? String != "interrupted")
+            }
         }
-        await service.stop()
-        await simulator.stop()
     }
 
     @Test func aKeyIsHeldFromTheFirstRequestWhileItsJoinIsInFlight() async throws {
@@ -131,62 +124,56 @@ import TetherTestSupport
             return
         }
         defer { _ = run("/bin/umount", ["-l", folder.path]) }
-        let simulator = try await Simulator.start()
-        let service = try await LiveService.start(databasePath: folder.appendingPathComponent("tether.sqlite").path) {
-            $0.defaultPolicy.healthCheckTimeout = .seconds(5)
+        try await withSimulator { simulator in
+            try await withService(nodes: 0, databasePath: folder.appendingPathComponent("tether.sqlite").path, configure: {
+                $0.defaultPolicy.healthCheckTimeout = .seconds(5)
+            }) { service, _ in
+                let created = try await service.json(.POST, "/v1/sessions", createBody(urls: [simulator.url]))
+                #expect(created.status == 201)
+                let id = try #require(created.json["id"] as? String)
+
+                // Fill the disk.
+                let filler = folder.appendingPathComponent("filler").path
+                _ = run("/bin/dd", ["if=/dev/zero", "of=\(filler)", "bs=64k"])
+                // Something must be written to find out: a drop and its reconnection.
+                try await simulator.inject("drop")
+                let ready = try await pollUntil(timeout: .seconds(20)) { () async throws -> Int? in
+                    let status = try await service.request(.GET, "/readyz").status
+                    return status == 503 ? status : nil
+                }
+                #expect(ready == 503)
+                let readiness = try await service.request(.GET, "/readyz")
+                #expect(readiness.text.contains("cannot be written"), "\(readiness.text)")
+
+                for (method, path, body) in [(HTTPMethod.POST, "/v1/sessions", createBody(urls: [simulator.url])), (.DELETE, "/v1/sessions/\(id)", [:])] {
+                    let started = ContinuousClock.now
+                    let reply = method == .POST ? try await service.json(method, path, body) : try await service.request(method, path)
+                    let took = ContinuousClock.now - started
+                    #expect(reply.status == 503, "\(method) \(path): \(reply.text)")
+                    #expect(reply.errorCode == "storage_unavailable")
+                    #expect(took < .seconds(5), "\(method) answered in \(took)")
+                }
+                #expect(simulator.simulator.state.sessions.count == 1, "the refused create put no agent into the call, the refused delete left none")
+
+                // Space comes back: the writer recovers by itself and kept what it had accepted.
+                try FileManager.default.removeItem(atPath: filler)
+                _ = try await pollUntil(timeout: .seconds(20)) { () async throws -> Bool? in
+                    try await service.request(.GET, "/readyz").status == 200 ? true : nil
+                }
+                let types = try await service.waitForEvents(of: id) { $0.contains("reconnected") }
+                #expect(types.filter { $0 == "connection_lost" }.count == 1, "\(types)")
+                let session = try await service.request(.GET, "/v1/sessions/\(id)")
+                #expect(session.json["state"] as? String == "joined")
+                // What was answered is on disk: a second reader of the file (as a restarted
+                // process would be) sees the session and its whole history.
+                let reader = try EventStore.open(path: service.databasePath)
+                #expect(try await reader.session(id: id)?.state == "joined")
+                #expect(try await reader.events(EventQuery(sessionID: id, limit: 100)).map(\.type) == types)
+                let metrics = try await service.request(.GET, "/metrics")
+                #expect(metrics.text.contains("tether_event_write_errors_total"))
+                #expect(metrics.text.contains("tether_event_queue_depth"))
+            }
         }
-        do {
-            let created = try await service.json(.POST, "/v1/sessions", createBody(urls: [simulator.url]))
-            #expect(created.status == 201)
-            let id = try #require(created.json["id"] as? String)
-
-            // Fill the disk.
-            let filler = folder.appendingPathComponent("filler").path
-            _ = run("/bin/dd", ["if=/dev/zero", "of=\(filler)", "bs=64k"])
-            // Something must be written to find out: a drop and its reconnection.
-            try await simulator.inject("drop")
-            let ready = try await pollUntil(timeout: .seconds(20)) { () async throws -> Int? in
-                let status = try await service.request(.GET, "/readyz").status
-                return status == 503 ? status : nil
-            }
-            #expect(ready == 503)
-            let readiness = try await service.request(.GET, "/readyz")
-            #expect(readiness.text.contains("cannot be written"), "\(readiness.text)")
-
-            for (method, path, body) in [(HTTPMethod.POST, "/v1/sessions", createBody(urls: [simulator.url])), (.DELETE, "/v1/sessions/\(id)", [:])] {
-                let started = ContinuousClock.now
-                let reply = method == .POST ? try await service.json(method, path, body) : try await service.request(method, path)
-                let took = ContinuousClock.now - started
-                #expect(reply.status == 503, "\(method) \(path): \(reply.text)")
-                #expect(reply.errorCode == "storage_unavailable")
-                #expect(took < .seconds(5), "\(method) answered in \(took)")
-            }
-            #expect(simulator.simulator.state.sessions.count == 1, "the refused create put no agent into the call, the refused delete left none")
-
-            // Space comes back: the writer recovers by itself and kept what it had accepted.
-            try FileManager.default.removeItem(atPath: filler)
-            _ = try await pollUntil(timeout: .seconds(20)) { () async throws -> Bool? in
-                try await service.request(.GET, "/readyz").status == 200 ? true : nil
-            }
-            let types = try await service.waitForEvents(of: id) { $0.contains("reconnected") }
-            #expect(types.filter { $0 == "connection_lost" }.count == 1, "\(types)")
-            let session = try await service.request(.GET, "/v1/sessions/\(id)")
-            #expect(session.json["state"] as? String == "joined")
-            // What was answered is on disk: a second reader of the file (as a restarted
-            // process would be) sees the session and its whole history.
-            let reader = try EventStore.open(path: service.databasePath)
-            #expect(try await reader.session(id: id)?.state == "joined")
-            #expect(try await reader.events(EventQuery(sessionID: id, limit: 100)).map(\.type) == types)
-            let metrics = try await service.request(.GET, "/metrics")
-            #expect(metrics.text.contains("tether_event_write_errors_total"))
-            #expect(metrics.text.contains("tether_event_queue_depth"))
-        } catch {
-            await service.stop()
-            await simulator.stop()
-            throw error
-        }
-        await service.stop()
-        await simulator.stop()
     }
 
     private func run(_ tool: String, _ arguments: [String]) -> Int32 {

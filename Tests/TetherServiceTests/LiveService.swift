@@ -182,3 +182,16 @@ func seed(_ rows: [SessionRecord], at path: String) async throws {
     let store = try EventStore.open(path: path)
     try await store.database.write { db in for row in rows { try EventStore.upsert(row, in: db) } }
 }
+
+/// Starts a simulator, runs `body`, and stops it whatever happens: for tests that need
+/// the simulator's address before the service starts (to seed rows that name it).
+func withSimulator(_ body: (Simulator) async throws -> Void) async throws {
+    let simulator = try await Simulator.start()
+    do {
+        try await body(simulator)
+    } catch {
+        await simulator.stop()
+        throw error
+    }
+    await simulator.stop()
+}

@@ -128,9 +128,8 @@ import TetherTestSupport
     }
 
     @Test func aRefusedAddressAnswers422AndDialsNothing() async throws {
-        let simulator = try await Simulator.start()
-        let port = try #require(simulator.simulator.port)
-        do {
+        try await withSimulator { simulator in
+            let port = try #require(simulator.simulator.port)
             // `*` is what an operator sets inside Docker; it must still never open loopback.
             try await withService(nodes: 0, configure: { $0.allowedSFUHosts = ["*"] }) { service, _ in
                 for host in ["127.0.0.1", "127.1", "2130706433", "0x7f000001", "0177.0.0.1", "0.0.0.0", "[::1]", "[::ffff:127.0.0.1]", "localhost"] {
@@ -146,38 +145,27 @@ import TetherTestSupport
                 #expect(reply.status == 201, "\(reply.text)")
                 #expect(simulator.simulator.state.counters.connectionsAccepted == 1)
             }
-        } catch {
-            await simulator.stop()
-            throw error
         }
-        await simulator.stop()
     }
 
     @Test func aSessionResumedAfterARestartIsCheckedAgainstTheNarrowedList() async throws {
-        let simulator = try await Simulator.start()
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tether-narrowed-\(UUID().uuidString).sqlite").path
-        // A row the previous process left live, on an address it was allowed to dial.
-        try await seed([previousProcessRow(id: "left-live", state: "joined", url: simulator.url, sfuSessionID: "sfu-1")], at: path)
-        // The new process only allows a range the simulator is not in.
-        let service = try await LiveService.start(databasePath: path) { $0.allowedSFUHosts = ["10.0.0.0/8"] }
-        defer { service.removeDatabase() }
-        do {
-            let types = try await service.waitForEvents(of: "left-live") { $0.contains("reconnect_failed") }
-            #expect(types == ["resumed_after_restart", "reconnect_failed"])
-            let events = try await service.events(of: "left-live")
-            #expect(events.last?["reason"] as? String == "sfu_address_not_allowed")
-            let session = try await service.request(.GET, "/v1/sessions/left-live")
-            #expect(session.json["state"] as? String == "failed")
-            try await service.app.log.flush()
-            #expect(try await service.app.log.store.session(id: "left-live")?.sfuToken == "", "the ended session keeps no token")
-            #expect(simulator.simulator.state.counters.connectionsAccepted == 0, "nothing was dialed")
-        } catch {
-            await service.stop()
-            await simulator.stop()
-            throw error
+        try await withSimulator { simulator in
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("tether-narrowed-\(UUID().uuidString).sqlite").path
+            // A row the previous process left live, on an address it was allowed to dial.
+            try await seed([previousProcessRow(id: "left-live", state: "joined", url: simulator.url, sfuSessionID: "sfu-1")], at: path)
+            // The new process only allows a range the simulator is not in.
+            try await withService(nodes: 0, databasePath: path, configure: { $0.allowedSFUHosts = ["10.0.0.0/8"] }) { service, _ in
+                let types = try await service.waitForEvents(of: "left-live") { $0.contains("reconnect_failed") }
+                #expect(types == ["resumed_after_restart", "reconnect_failed"])
+                let events = try await service.events(of: "left-live")
+                #expect(events.last?["reason"] as? String == "sfu_address_not_allowed")
+                let session = try await service.request(.GET, "/v1/sessions/left-live")
+                #expect(session.json["state"] as? String == "failed")
+                try await service.app.log.flush()
+                #expect(try await service.app.log.store.session(id: "left-live")?.sfuToken == "", "the ended session keeps no token")
+                #expect(simulator.simulator.state.counters.connectionsAccepted == 0, "nothing was dialed")
+            }
         }
-        await service.stop()
-        await simulator.stop()
     }
 
     @Test func halfSentRequestsAreClosedAfterTheIdleTimeout() async throws {
