@@ -2,19 +2,44 @@ import Foundation
 import TetherEvents
 
 /// Per-connection state of the `janus` dialect: transactions matched to their replies,
-/// the session and handle, and the steps of the join.
+/// the session, handle and participant, and the steps of the join.
 struct JanusCodec: SignalingCodec {
     enum Purpose: Equatable {
-        case create, attach, createRoom, join, claim, keepalive, leave, destroy
+        case info, destroyStale, create, attach, createRoom, join, claim, verifyPresence, detachOld
+        case keepalive, leave, destroy
+    }
+
+    /// What a join on this connection is for.
+    enum Goal: Equatable {
+        /// A new Janus session (first join, REJOIN, MIGRATE).
+        case create
+        /// Resume the session named in the join (FAST).
+        case claim
+        /// Destroy a session left behind on this node, and nothing else.
+        case cleanup
     }
 
     let dialect: JanusDialect
     private var pending: [String: Purpose] = [:]
     private var counter = 0
+    private var goal = Goal.create
     private var session: Int64?
     private var handle: Int64?
+    private var participant: Int64?
+    /// The SFU token, sent as Janus's `token` on every request (token_auth).
+    private var token: String?
+    /// A session of ours from before the loss, destroyed before anything is created.
+    private var staleSession: Int64?
+    private var destroyingStaleSession: Int64?
+    private var destroyedStaleSession: Int64?
+    /// What `{"janus":"info"}` said: how long Janus keeps an idle session, and a lost one
+    /// reclaimable. Nil when it did not say.
+    private var sessionTimeout: Duration?
+    private var reclaimTimeout: Duration?
     private var recreatedRoom = false
-    private var retriedDuplicateID = false
+    /// The claimed session had lost its place in the room; the join on a fresh handle
+    /// put it back.
+    private var rejoinedRoom = false
 
     init(dialect: JanusDialect) {
         self.dialect = dialect
@@ -25,17 +50,26 @@ struct JanusCodec: SignalingCodec {
     mutating func encode(_ request: SignalRequest) throws -> [WireFrame] {
         switch request {
         case .join(let parameters):
-            if let resume = parameters.resumeSessionID, let ids = JanusDialect.parse(sessionID: resume) {
-                session = ids.session
-                handle = ids.handle
-                return [try frame(["janus": "claim", "session_id": ids.session], .claim)]
+            token = parameters.token.isEmpty ? nil : parameters.token
+            staleSession = parameters.staleSessionID.flatMap(JanusDialect.parse(sessionID:))?.session
+            if parameters.cleanupOnly {
+                goal = .cleanup
+            } else if let resume = parameters.resumeSessionID, let ids = JanusDialect.parse(sessionID: resume) {
+                goal = .claim
+                (session, handle, participant) = ids
+                // Claiming the session means keeping it: it is not stale.
+                staleSession = nil
+            } else {
+                goal = .create
             }
-            return [try frame(["janus": "create"], .create)]
+            // The node's real windows first: they bound FAST and the keepalive interval.
+            return [try frame(["janus": "info"], .info)]
         case .healthCheck:
             guard let session else { return [] }
             return [try frame(["janus": "keepalive", "session_id": session], .keepalive)]
         case .leave(let sessionID, _):
-            let ids = JanusDialect.parse(sessionID: sessionID) ?? session.flatMap { s in handle.map { (s, $0) } }
+            let ids = JanusDialect.parse(sessionID: sessionID).map { ($0.session, $0.handle) }
+                ?? session.flatMap { s in handle.map { (s, $0) } }
             guard let (session, handle) = ids else { return [] }
             return [
                 try frame(["janus": "message", "session_id": session, "handle_id": handle, "body": ["request": "leave"]], .leave),
@@ -50,6 +84,8 @@ struct JanusCodec: SignalingCodec {
         pending[transaction] = purpose
         var message = body
         message["transaction"] = transaction
+        if let token { message["token"] = token }
+        if let secret = dialect.apiSecret { message["apisecret"] = secret }
         let data = try JSONSerialization.data(withJSONObject: message, options: [.sortedKeys])
         return .text(String(decoding: data, as: UTF8.self))
     }
@@ -58,14 +94,55 @@ struct JanusCodec: SignalingCodec {
         try frame(["janus": "message", "session_id": session ?? 0, "handle_id": handle ?? 0, "body": body], purpose)
     }
 
-    private mutating func joinRoom(withID id: Int64? = nil) throws -> WireFrame {
-        var body: [String: Any] = ["request": "join", "ptype": "publisher", "room": dialect.room, "display": dialect.display]
-        if let id { body["id"] = id }
+    private mutating func attach() throws -> WireFrame {
+        var body: [String: Any] = ["janus": "attach", "session_id": session ?? 0, "plugin": "janus.plugin.videoroom"]
+        if let opaque = dialect.opaqueID { body["opaque_id"] = opaque }
+        return try frame(body, .attach)
+    }
+
+    private mutating func joinRoom() throws -> WireFrame {
+        var body: [String: Any] = ["request": "join", "ptype": "publisher", "room": dialect.room.jsonValue, "display": dialect.display]
+        if let pin = dialect.pin { body["pin"] = pin }
         return try pluginMessage(body, .join)
     }
 
     private mutating func createRoom() throws -> WireFrame {
-        try pluginMessage(["request": "create", "room": dialect.room, "publishers": 100, "permanent": false, "notify_joining": true], .createRoom)
+        var body: [String: Any] = [
+            "request": "create", "room": dialect.room.jsonValue, "publishers": 100, "permanent": false, "notify_joining": true,
+        ]
+        if let pin = dialect.pin { body["pin"] = pin }
+        if let secret = dialect.roomSecret { body["secret"] = secret }
+        if let key = dialect.adminKey { body["admin_key"] = key }
+        return try pluginMessage(body, .createRoom)
+    }
+
+    /// The step after `info` (and after the stale session's destroy).
+    private mutating func firstStep() throws -> [CodecOutput] {
+        if let stale = staleSession {
+            staleSession = nil
+            destroyingStaleSession = stale
+            return [.send(try frame(["janus": "destroy", "session_id": stale], .destroyStale))]
+        }
+        switch goal {
+        case .claim:
+            return [.send(try frame(["janus": "claim", "session_id": session ?? 0], .claim))]
+        case .create:
+            return [.send(try frame(["janus": "create"], .create))]
+        case .cleanup:
+            return [.event(.joinAccepted(answer(sfuSessionID: "", reconnected: false, participants: 0)))]
+        }
+    }
+
+    private func answer(sfuSessionID: String, reconnected: Bool, participants: Int) -> JoinAnswer {
+        JoinAnswer(
+            sfuSessionID: sfuSessionID, reconnected: reconnected, fastReconnectWindow: reclaimTimeout,
+            participantCount: participants,
+            // A third of Janus's idle timeout: two keepalives may go missing before it
+            // expires the session.
+            // 0 means Janus never expires idle sessions.
+            healthCheckCeiling: sessionTimeout.flatMap { $0 > .zero ? $0 / 3 : nil },
+            staleSessionDestroyed: destroyedStaleSession.map(String.init),
+            rejoinedRoom: rejoinedRoom)
     }
 
     // MARK: - Replies and events
@@ -80,7 +157,7 @@ struct JanusCodec: SignalingCodec {
         if let transaction = message["transaction"] as? String, let purpose = pending[transaction] {
             return try reply(kind, purpose: purpose, transaction: transaction, message: message)
         }
-        return try unsolicited(kind, message: message)
+        return unsolicited(kind, message: message)
     }
 
     private mutating func reply(_ kind: String, purpose: Purpose, transaction: String, message: [String: Any]) throws -> [CodecOutput] {
@@ -92,26 +169,20 @@ struct JanusCodec: SignalingCodec {
         }
         pending[transaction] = nil
         if kind == "error" {
-            let error = message["error"] as? [String: Any]
-            let code = (error?["code"] as? NSNumber)?.intValue ?? 0
-            let reason = error?["reason"] as? String ?? "unknown error"
-            switch purpose {
-            case .keepalive:
-                throw JanusSessionLost(description: "Janus answered a keepalive with \(code): \(reason)")
-            case .claim:
-                // 458: the session is gone (expired or the server restarted): REJOIN.
-                return [.event(.sfuError(SFUError(code: String(code), message: reason, strategy: .rejoin)))]
-            case .leave, .destroy:
-                return []
-            default:
-                return [.event(.sfuError(SFUError(code: String(code), message: reason, strategy: nil)))]
-            }
+            return try error(message, purpose: purpose)
         }
         switch purpose {
+        case .info:
+            sessionTimeout = Self.seconds(message["session-timeout"])
+            reclaimTimeout = Self.seconds(message["reclaim-session-timeout"])
+            return try firstStep()
+        case .destroyStale:
+            destroyedStaleSession = destroyingStaleSession
+            return try firstStep()
         case .create:
             guard let id = Self.dataID(message) else { throw UndecodableFrame(dialect: "janus", detail: "create answered without a session id") }
             session = id
-            return [.send(try frame(["janus": "attach", "session_id": id, "plugin": "janus.plugin.videoroom"], .attach))]
+            return [.send(try attach())]
         case .attach:
             guard let id = Self.dataID(message) else { throw UndecodableFrame(dialect: "janus", detail: "attach answered without a handle id") }
             handle = id
@@ -125,13 +196,66 @@ struct JanusCodec: SignalingCodec {
         case .join:
             return try joinAnswer(message)
         case .claim:
-            guard let session, let handle else { return [] }
-            return [.event(.joinAccepted(JoinAnswer(
-                sfuSessionID: JanusDialect.sessionID(session: session, handle: handle),
-                reconnected: true, fastReconnectWindow: nil, participantCount: 0)))]
-        case .keepalive, .leave, .destroy:
+            // Events sent while we were away are lost: ask the room whether we are still in it.
+            return [.send(try pluginMessage(["request": "listparticipants", "room": dialect.room.jsonValue], .verifyPresence))]
+        case .verifyPresence:
+            return try presenceAnswer(message)
+        case .keepalive, .leave, .destroy, .detachOld:
             return []
         }
+    }
+
+    private mutating func error(_ message: [String: Any], purpose: Purpose) throws -> [CodecOutput] {
+        let error = message["error"] as? [String: Any]
+        let code = (error?["code"] as? NSNumber)?.intValue ?? 0
+        let reason = error?["reason"] as? String ?? "unknown error"
+        switch purpose {
+        case .info:
+            // A Janus that will not say its windows still serves: the policy's apply.
+            return try firstStep()
+        case .destroyStale:
+            // 458: the stale session is already gone, which is what we wanted.
+            return try firstStep()
+        case .keepalive:
+            // 458: the session expired or Janus restarted; resuming it is impossible.
+            return [.event(.sfuError(SFUError(code: String(code), message: "keepalive refused: \(reason)", strategy: .rejoin)))]
+        case .claim:
+            // 458: the session is gone (expired or the server restarted): REJOIN.
+            return [.event(.sfuError(SFUError(code: String(code), message: reason, strategy: .rejoin)))]
+        case .leave, .destroy, .detachOld:
+            return []
+        case .create:
+            // 472: this node accepts no new sessions; another node may.
+            return [.event(.sfuError(SFUError(code: String(code), message: reason, strategy: nil, nodeRefusesNewSessions: code == 472)))]
+        case .attach, .createRoom, .join, .verifyPresence:
+            return [.event(.sfuError(SFUError(code: String(code), message: reason, strategy: nil)))]
+        }
+    }
+
+    private mutating func presenceAnswer(_ message: [String: Any]) throws -> [CodecOutput] {
+        let data = Self.pluginData(message)
+        let participants = data?["participants"] as? [[String: Any]] ?? []
+        let present = participants.contains { entry in
+            if let participant { return (entry["id"] as? NSNumber)?.int64Value == participant }
+            // A session id stored by an earlier version names no participant: match the display.
+            return entry["display"] as? String == dialect.display
+        }
+        if present, let session, let handle {
+            return [.event(.joinAccepted(answer(
+                sfuSessionID: JanusDialect.sessionID(session: session, handle: handle, participant: participant),
+                reconnected: true, participants: participants.count)))]
+        }
+        // Kicked or the room re-created while we were away: join again on a fresh handle
+        // (the old one is detached, not reused: Janus may still hold its state).
+        rejoinedRoom = true
+        var outputs: [CodecOutput] = []
+        if let old = handle {
+            outputs.append(.send(try frame(["janus": "detach", "session_id": session ?? 0, "handle_id": old], .detachOld)))
+        }
+        handle = nil
+        participant = nil
+        outputs.append(.send(try attach()))
+        return outputs
     }
 
     private mutating func joinAnswer(_ message: [String: Any]) throws -> [CodecOutput] {
@@ -143,42 +267,58 @@ struct JanusCodec: SignalingCodec {
                 recreatedRoom = true
                 return [.send(try createRoom())]
             }
-            if code == 436, !retriedDuplicateID {
-                // Our participant id is still taken: join again with a fresh one.
-                retriedDuplicateID = true
-                return [.send(try joinRoom(withID: Int64.random(in: 1_000_000...Int64(Int32.max))))]
-            }
             let message = code == 426 ? "no such room \(dialect.room) (create_room is false): \(reason)" : reason
             return [.event(.sfuError(SFUError(code: String(code), message: message, strategy: nil)))]
         }
         guard data?["videoroom"] as? String == "joined", let session, let handle else { return [] }
+        participant = (data?["id"] as? NSNumber)?.int64Value
         let publishers = (data?["publishers"] as? [Any])?.count ?? 0
-        return [.event(.joinAccepted(JoinAnswer(
-            sfuSessionID: JanusDialect.sessionID(session: session, handle: handle),
-            reconnected: false, fastReconnectWindow: nil, participantCount: publishers + 1)))]
+        let attendees = (data?["attendees"] as? [Any])?.count ?? 0
+        return [.event(.joinAccepted(answer(
+            sfuSessionID: JanusDialect.sessionID(session: session, handle: handle, participant: participant),
+            reconnected: goal == .claim, participants: publishers + attendees + 1)))]
     }
 
-    private func unsolicited(_ kind: String, message: [String: Any]) throws -> [CodecOutput] {
+    private func unsolicited(_ kind: String, message: [String: Any]) -> [CodecOutput] {
         switch kind {
         case "timeout":
-            throw JanusSessionLost(description: "Janus timed the session out")
+            return [.event(.sfuError(SFUError(code: "session_timeout", message: "Janus timed the session out", strategy: .rejoin)))]
+        case "detached":
+            guard let sender = (message["sender"] as? NSNumber)?.int64Value, sender == handle else { return [] }
+            return [.event(.sfuError(SFUError(code: "detached", message: "Janus detached our handle \(sender)", strategy: .rejoin)))]
         case "event":
-            let data = Self.pluginData(message)
-            if data?["videoroom"] as? String == "destroyed" {
-                return [.event(.callEnded(reason: "room_destroyed"))]
-            }
-            var outputs: [CodecOutput] = []
-            if let joining = data?["joining"] as? [String: Any], let id = (joining["id"] as? NSNumber)?.int64Value {
-                outputs.append(.event(.participantJoined(userID: joining["display"] as? String ?? "", sessionID: String(id))))
-            }
-            if let leaving = (data?["leaving"] as? NSNumber)?.int64Value {
-                outputs.append(.event(.participantLeft(userID: "", sessionID: String(leaving))))
-            }
-            return outputs
+            return pluginEvent(Self.pluginData(message))
         default:
-            // webrtcup, media, slowlink, hangup, detached, trickle: nothing to act on here.
+            // webrtcup, media, slowlink, hangup, trickle: nothing to act on here.
             return []
         }
+    }
+
+    private func pluginEvent(_ data: [String: Any]?) -> [CodecOutput] {
+        guard let data else { return [] }
+        if data["videoroom"] as? String == "destroyed" {
+            return [.event(.sfuError(SFUError(code: "room_destroyed", message: "the room \(dialect.room) was destroyed", strategy: .rejoin)))]
+        }
+        if data["leaving"] as? String == "ok" {
+            // Sent to the participant that left: after our own leave, or a kick.
+            guard data["reason"] as? String == "kicked" else { return [] }
+            return [.event(.removed(code: "kicked", message: "a moderator removed the participant from room \(dialect.room)"))]
+        }
+        var outputs: [CodecOutput] = []
+        if let joining = data["joining"] as? [String: Any], let id = (joining["id"] as? NSNumber)?.int64Value {
+            outputs.append(.event(.participantJoined(userID: joining["display"] as? String ?? "", sessionID: String(id))))
+        }
+        for key in ["leaving", "kicked"] {
+            if let gone = (data[key] as? NSNumber)?.int64Value {
+                outputs.append(.event(.participantLeft(userID: "", sessionID: String(gone))))
+            }
+        }
+        return outputs
+    }
+
+    static func seconds(_ value: Any?) -> Duration? {
+        guard let seconds = (value as? NSNumber)?.int64Value, seconds >= 0 else { return nil }
+        return .seconds(seconds)
     }
 
     static func dataID(_ message: [String: Any]) -> Int64? {

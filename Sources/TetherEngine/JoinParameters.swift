@@ -9,6 +9,12 @@ public struct JoinParameters: Sendable, Equatable {
     public var resumeSessionID: String?
     /// Why we are joining: nil for the first join.
     public var reconnect: ReconnectContext?
+    /// A session of ours this node may still hold from before a loss: destroyed before
+    /// the new one is created, so the room never holds the agent twice.
+    public var staleSessionID: String?
+    /// Only destroy `staleSessionID` and report it; join nothing (a cleanup on a node
+    /// the session has left).
+    public var cleanupOnly: Bool
 
     public struct ReconnectContext: Sendable, Equatable {
         public var strategy: ReconnectStrategy
@@ -27,11 +33,16 @@ public struct JoinParameters: Sendable, Equatable {
         }
     }
 
-    public init(token: String, callID: String, userID: String, resumeSessionID: String? = nil, reconnect: ReconnectContext? = nil) {
+    public init(
+        token: String, callID: String, userID: String, resumeSessionID: String? = nil, reconnect: ReconnectContext? = nil,
+        staleSessionID: String? = nil, cleanupOnly: Bool = false
+    ) {
         self.token = token
         self.callID = callID
         self.userID = userID
         self.resumeSessionID = resumeSessionID
         self.reconnect = reconnect
+        self.staleSessionID = staleSessionID
+        self.cleanupOnly = cleanupOnly
     }
 }

@@ -29,6 +29,9 @@ public struct Reconnector: Sendable {
         /// The node being left (MIGRATE only).
         public var fromNodeIndex: Int?
         public var trigger: ReconnectTrigger
+        /// Our session from before the loss, still held by this node (the dialect leaves
+        /// stale sessions): to destroy before joining anew.
+        public var staleSessionID: String?
     }
 
     public enum Action: Sendable, Equatable {
@@ -49,6 +52,10 @@ public struct Reconnector: Sendable {
         case cancelAttempt
         case armTimer(Timer, at: Instant)
         case cancelTimer(Timer)
+        /// The session moved on without leaving `sfuSessionID` on `nodeIndex` (that node
+        /// was unreachable): destroy it there as soon as it answers, and report back
+        /// through ``staleSessionDestroyed(nodeIndex:sfuSessionID:)``.
+        case destroyStaleSession(nodeIndex: Int, sfuSessionID: String)
     }
 
     /// Why an attempt failed, as the executor saw it.
@@ -57,11 +64,14 @@ public struct Reconnector: Sendable {
         public var message: String
         /// The strategy an SFU `error` asked for, if it named one.
         public var sfuStrategy: ReconnectStrategy?
+        /// The node accepts no new sessions: the next attempt goes to another node.
+        public var nodeRefused: Bool
 
-        public init(step: AttemptStep, message: String, sfuStrategy: ReconnectStrategy? = nil) {
+        public init(step: AttemptStep, message: String, sfuStrategy: ReconnectStrategy? = nil, nodeRefused: Bool = false) {
             self.step = step
             self.message = message
             self.sfuStrategy = sfuStrategy
+            self.nodeRefused = nodeRefused
         }
     }
 
@@ -88,12 +98,20 @@ public struct Reconnector: Sendable {
         /// The connection kept by a make-before-break MIGRATE was lost meanwhile: a
         /// failure then falls back to the usual escalation.
         var keptConnectionLost = false
+        /// The node we were on was told we leave (a MIGRATE's leave on a live socket), so
+        /// it holds no stale session of ours.
+        var leftPreviousNode = false
     }
 
     public let policy: ReconnectPolicy
     public let nodes: [String]
     /// Operator MIGRATEs join the target before leaving (the dialect allows it).
     public let makeBeforeBreak: Bool
+    /// After a restart, FAST is tried first (the SFU resumes a session from any socket).
+    public let resumesAcrossRestarts: Bool
+    /// The SFU keeps a lost session in the call until it is destroyed or expires: every
+    /// new join must first get rid of the one we left behind.
+    public let leavesStaleSessions: Bool
     public private(set) var state: SessionState = .connecting
     public private(set) var nodeIndex = 0
     public private(set) var sfuSessionID: String?
@@ -106,11 +124,16 @@ public struct Reconnector: Sendable {
     /// Consecutive losses that came within `stableAfter` of a recovery.
     private var flaps = 0
 
-    public init(policy: ReconnectPolicy, nodes: [String], makeBeforeBreak: Bool = false) {
+    public init(
+        policy: ReconnectPolicy, nodes: [String], makeBeforeBreak: Bool = false, resumesAcrossRestarts: Bool = false,
+        leavesStaleSessions: Bool = false
+    ) {
         precondition(!nodes.isEmpty, "a session needs at least one SFU node")
         self.policy = policy
         self.nodes = nodes
         self.makeBeforeBreak = makeBeforeBreak
+        self.resumesAcrossRestarts = resumesAcrossRestarts
+        self.leavesStaleSessions = leavesStaleSessions
         self.fastWindow = policy.fastReconnectWindow
     }
 
@@ -128,20 +151,30 @@ public struct Reconnector: Sendable {
         return [.setState(.joined), .emit(.joined(sfuURL: currentNode, sfuSessionID: sfuSessionID))]
     }
 
+    /// The first join's node accepts no new sessions: move to the next node of the list,
+    /// recording why. Returns nil when no node is left to try (the join then fails).
+    public mutating func initialNodeRefused(code: String, message: String) -> [Action]? {
+        guard state == .connecting, nodeIndex + 1 < nodes.count else { return nil }
+        let refusing = currentNode
+        nodeIndex += 1
+        return [.emit(.sfuError(code: code, message: "\(refusing) accepts no new sessions (\(message)); trying \(currentNode)", strategy: nil))]
+    }
+
     public mutating func initialJoinFailed(code: String, message: String) -> [Action] {
         guard state == .connecting else { return [] }
         state = .failed
         return [.emit(.joinFailed(code: code, message: message)), .setState(.failed)]
     }
 
-    /// The process restarted while this session was live on `nodeIndex`: rejoin it
-    /// (the old socket, and so the SFU session, are gone with the old process).
+    /// The process restarted while this session was live on `nodeIndex`: resume it
+    /// (FAST where the SFU lets another socket claim the session, else REJOIN).
     public mutating func resumeAfterRestart(sfuSessionID: String?, nodeIndex: Int, now: Instant) -> [Action] {
         guard state == .connecting else { return [] }
         self.sfuSessionID = sfuSessionID
         self.nodeIndex = min(max(nodeIndex, 0), nodes.count - 1)
+        let strategy: ReconnectStrategy = resumesAcrossRestarts && sfuSessionID != nil ? .fast : .rejoin
         return [.emit(.resumedAfterRestart(sfuURL: currentNode, previousSFUSessionID: sfuSessionID))]
-            + begin(trigger: .restart, strategy: .rejoin, lastContact: now, now: now)
+            + begin(trigger: .restart, strategy: strategy, lastContact: now, now: now)
     }
 
     /// The process restarted while this session was live, but it may not be resumed
@@ -225,6 +258,24 @@ public struct Reconnector: Sendable {
         }
     }
 
+    /// The SFU removed us on someone's decision (a moderator's kick): that decision
+    /// stands. Recorded as an `sfu_error`, then the session leaves with the code as reason.
+    public mutating func removedBySFU(code: String, message: String, now: Instant) -> [Action] {
+        guard !state.isTerminal, state != .connecting else { return [] }
+        let recorded = Action.emit(.sfuError(code: code, message: message, strategy: nil))
+        if state == .joined {
+            state = .left
+            return [recorded, .leave(reason: code), .emit(.left(reason: code)), .setState(.left)]
+        }
+        return [recorded, .retireConnection] + finish(state: .left, event: .left(reason: code))
+    }
+
+    /// A stale session named by ``Action/destroyStaleSession(nodeIndex:sfuSessionID:)``
+    /// is gone from its node. Recorded whatever the session's state: it is history.
+    public func staleSessionDestroyed(nodeIndex: Int, sfuSessionID: String) -> [Action] {
+        [.emit(.staleSessionDestroyed(sfuURL: nodes[nodeIndex], sfuSessionID: sfuSessionID))]
+    }
+
     public mutating func callEnded(reason: String, now: Instant) -> [Action] {
         guard !state.isTerminal, state != .connecting else { return [] }
         return [.retireConnection] + finish(state: .ended, event: .callEnded(reason: reason))
@@ -269,15 +320,24 @@ public struct Reconnector: Sendable {
         sfuSessionID = answer.sfuSessionID
         fastWindow = answer.fastReconnectWindow ?? policy.fastReconnectWindow
         state = .joined
-        var actions: [Action] = [
-            .cancelTimer(.deadline), .cancelTimer(.fastWindow), .cancelTimer(.retry),
-            .emit(.reconnected(
-                strategy: plan.strategy, attempts: recovery.attempts,
-                durationMs: (now - recovery.startedAt).wholeMilliseconds,
-                sfuURL: nodes[plan.nodeIndex], sfuSessionID: answer.sfuSessionID)),
-        ]
+        var actions: [Action] = [.cancelTimer(.deadline), .cancelTimer(.fastWindow), .cancelTimer(.retry)]
+        if answer.staleSessionDestroyed != nil, let stale = plan.staleSessionID {
+            actions.append(.emit(.staleSessionDestroyed(sfuURL: nodes[plan.nodeIndex], sfuSessionID: stale)))
+        }
+        if answer.rejoinedRoom {
+            actions.append(.emit(.roomRejoined(reason: "not_in_room_after_resume")))
+        }
+        actions.append(.emit(.reconnected(
+            strategy: plan.strategy, attempts: recovery.attempts,
+            durationMs: (now - recovery.startedAt).wholeMilliseconds,
+            sfuURL: nodes[plan.nodeIndex], sfuSessionID: answer.sfuSessionID)))
         if previousNode != plan.nodeIndex {
             actions.append(.emit(.migrated(from: nodes[previousNode], to: nodes[plan.nodeIndex])))
+            if leavesStaleSessions, !recovery.leftPreviousNode, !keptConnection, let previousSessionID {
+                // The old node was never told we left (it was unreachable): our session
+                // there still holds the agent in the room until it expires.
+                actions.append(.destroyStaleSession(nodeIndex: previousNode, sfuSessionID: previousSessionID))
+            }
         }
         if keptConnection, let previousSessionID {
             // Made before break: only now does the old node let the participant go.
@@ -328,8 +388,8 @@ public struct Reconnector: Sendable {
         case .migrate:
             // The node we tried to move to failed us: rejoin on the node after it.
             recovery.targetNode = (plan.nodeIndex + 1) % nodes.count
-        case .rejoin where failure.step == .connect && nodes.count > 1:
-            // That node is unreachable; another may not be.
+        case .rejoin where (failure.step == .connect || failure.nodeRefused) && nodes.count > 1:
+            // That node is unreachable, or takes no new sessions; another may not be.
             recovery.targetNode = (plan.nodeIndex + 1) % nodes.count
         default:
             break
@@ -415,6 +475,7 @@ public struct Reconnector: Sendable {
         ]
         if !makeBeforeBreak {
             actions.append(strategy == .migrate ? .retireConnectionLeaving(reason: "migrating") : .retireConnection)
+            recovery.leftPreviousNode = strategy == .migrate
         }
         if strategy == .fast, now >= recovery.fastValidUntil {
             // The SFU has already let the session go: resuming it cannot work.
@@ -440,6 +501,7 @@ public struct Reconnector: Sendable {
     private mutating func startAttempt(now: Instant) -> [Action] {
         guard var recovery else { return [] }
         recovery.attempts += 1
+        let targetsCurrentNode = recovery.strategy == .fast || recovery.targetNode == nodeIndex
         let plan = AttemptPlan(
             strategy: recovery.strategy,
             attempt: recovery.attempts,
@@ -447,7 +509,9 @@ public struct Reconnector: Sendable {
             resumeSessionID: recovery.strategy == .fast ? sfuSessionID : nil,
             previousSessionID: sfuSessionID,
             fromNodeIndex: recovery.strategy == .migrate ? nodeIndex : nil,
-            trigger: recovery.trigger
+            trigger: recovery.trigger,
+            staleSessionID: leavesStaleSessions && recovery.strategy != .fast && targetsCurrentNode && !recovery.leftPreviousNode
+                ? sfuSessionID : nil
         )
         recovery.inFlight = plan
         self.recovery = recovery

@@ -8,6 +8,10 @@ import TetherEvents
 public actor SessionRunner {
     public nonisolated let configuration: SessionConfiguration
     private let client: SignalingClient
+    /// Dials nodes the session has left, to destroy a session it left behind there; its
+    /// own client, so it outlives the session's (a ghost outlives the session too).
+    private let cleanupClient: SignalingClient?
+    private var cleanups: [Task<Void, Never>] = []
     private let record: @Sendable (SessionEvent) -> Void
     private let onSnapshot: @Sendable (SessionSnapshot) -> Void
     private var lastReportedSnapshot: SessionSnapshot?
@@ -48,6 +52,9 @@ public actor SessionRunner {
         self.client = SignalingClient(
             dialect: dialect, policy: configuration.policy, addressPolicy: addressPolicy, eventLoopGroup: eventLoopGroup,
             generationsAfter: firstGeneration, tls: tls)
+        self.cleanupClient = dialect.leavesStaleSessions
+            ? SignalingClient(dialect: dialect, policy: configuration.policy, addressPolicy: addressPolicy, eventLoopGroup: eventLoopGroup, tls: tls)
+            : nil
         // A resumed session's generations continue where the previous process stopped.
         self.activeGeneration = firstGeneration
         self.record = record
@@ -55,7 +62,8 @@ public actor SessionRunner {
         logger[metadataKey: "session"] = "\(configuration.id)"
         self.logger = logger
         self.machine = Reconnector(
-            policy: configuration.policy, nodes: configuration.sfuURLs, makeBeforeBreak: dialect.supportsMakeBeforeBreak)
+            policy: configuration.policy, nodes: configuration.sfuURLs, makeBeforeBreak: dialect.supportsMakeBeforeBreak,
+            resumesAcrossRestarts: dialect.resumesAcrossRestarts, leavesStaleSessions: dialect.leavesStaleSessions)
         self.snapshotValue = SessionSnapshot(
             state: .connecting, sfuURL: configuration.sfuURLs[0], sfuSessionID: nil, generation: firstGeneration,
             losses: 0, reconnects: 0, failedReconnects: 0, currentAttempt: 0, endReason: nil)
@@ -79,10 +87,21 @@ public actor SessionRunner {
             for await notice in client.notices { await self.handle(notice) }
         }
         let parameters = JoinParameters(token: configuration.token, callID: configuration.callID, userID: configuration.userID)
-        let join = Task { [client, configuration] in try await client.connect(to: configuration.sfuURLs[0], joining: parameters) }
-        initialJoin = join
         do {
-            let (generation, answer) = try await join.value
+            var joined: (generation: UInt64, answer: JoinAnswer)?
+            while joined == nil {
+                let url = machine.currentNode
+                let join = Task { [client] in try await client.connect(to: url, joining: parameters) }
+                initialJoin = join
+                do {
+                    joined = try await join.value
+                } catch let refusal as SFUError where refusal.nodeRefusesNewSessions && machine.state == .connecting {
+                    // This node takes no new sessions: the next one of the list may.
+                    guard let actions = machine.initialNodeRefused(code: refusal.code, message: refusal.message) else { throw refusal }
+                    await execute(actions)
+                }
+            }
+            let (generation, answer) = joined!
             initialJoin = nil
             guard machine.state == .connecting else {
                 // Left while the join was in flight and it completed anyway: it joined,
@@ -163,6 +182,8 @@ public actor SessionRunner {
             await execute(machine.goAwayReceived(reason: reason, now: now))
         case .signal(.callEnded(let reason)):
             await execute(machine.callEnded(reason: reason, now: now))
+        case .signal(.removed(let code, let message)):
+            await execute(machine.removedBySFU(code: code, message: message, now: now))
         case .signal(.participantJoined), .signal(.participantLeft), .signal(.healthCheckAnswered),
             .signal(.joinAccepted):
             break
@@ -242,6 +263,8 @@ public actor SessionRunner {
             case .cancelTimer(let timer):
                 timers.removeValue(forKey: timer)?.cancel()
                 timerTokens[timer, default: 0] += 1
+            case .destroyStaleSession(let nodeIndex, let sfuSessionID):
+                destroyStaleSession(nodeIndex: nodeIndex, sfuSessionID: sfuSessionID)
             }
         }
     }
@@ -267,7 +290,8 @@ public actor SessionRunner {
                 attempt: plan.attempt,
                 previousSessionID: plan.previousSessionID,
                 fromSFU: plan.fromNodeIndex.map { configuration.sfuURLs[$0] },
-                reason: plan.trigger.rawValue))
+                reason: plan.trigger.rawValue),
+            staleSessionID: plan.staleSessionID)
         let url = configuration.sfuURLs[plan.nodeIndex]
         let task = Task { [client, limiter] in
             let result: Result<(generation: UInt64, answer: JoinAnswer), any Error>
@@ -287,6 +311,44 @@ public actor SessionRunner {
             await self.attemptFinished(token: token, result: result)
         }
         attempt = (token, task)
+    }
+
+    /// How long a node the session left is retried for a cleanup: past this, the SFU has
+    /// expired the session itself (Janus: `session_timeout`, 60 s by default).
+    static let staleCleanupLimit: Duration = .seconds(300)
+
+    /// Dials the node until it answers and destroys the session left there, with
+    /// backoff from 1 s to 15 s, then records it.
+    private func destroyStaleSession(nodeIndex: Int, sfuSessionID: String) {
+        guard let cleanupClient else { return }
+        let url = configuration.sfuURLs[nodeIndex]
+        let parameters = JoinParameters(
+            token: configuration.token, callID: configuration.callID, userID: configuration.userID,
+            staleSessionID: sfuSessionID, cleanupOnly: true)
+        let logger = self.logger
+        cleanups.append(Task {
+            let giveUpAt = ContinuousClock.now + Self.staleCleanupLimit
+            var delay = Duration.seconds(1)
+            while !Task.isCancelled, ContinuousClock.now < giveUpAt {
+                do {
+                    let done = try await cleanupClient.connect(to: url, joining: parameters)
+                    cleanupClient.close(generation: done.generation)
+                    await self.staleSessionCleaned(nodeIndex: nodeIndex, sfuSessionID: sfuSessionID, found: done.answer.staleSessionDestroyed != nil)
+                    return
+                } catch {
+                    logger.debug("stale session cleanup failed; retrying", metadata: ["sfu_url": "\(url)", "error": "\(error)"])
+                }
+                do { try await Task.sleep(for: delay) } catch { return }
+                delay = min(delay * 2, .seconds(15))
+            }
+            logger.warning("gave up destroying a stale SFU session", metadata: ["sfu_url": "\(url)", "sfu_session_id": "\(sfuSessionID)"])
+        })
+    }
+
+    private func staleSessionCleaned(nodeIndex: Int, sfuSessionID: String, found: Bool) async {
+        // Gone already (expired meanwhile) is not worth a history entry.
+        guard found else { return }
+        await execute(machine.staleSessionDestroyed(nodeIndex: nodeIndex, sfuSessionID: sfuSessionID))
     }
 
     private func arm(_ timer: Reconnector.Timer, at instant: ContinuousClock.Instant) {
@@ -360,7 +422,7 @@ public actor SessionRunner {
     static func attemptFailure(from error: any Error) -> Reconnector.AttemptFailure {
         switch error {
         case let sfu as SFUError:
-            .init(step: .join, message: sfu.description, sfuStrategy: sfu.strategy)
+            .init(step: .join, message: sfu.description, sfuStrategy: sfu.strategy, nodeRefused: sfu.nodeRefusesNewSessions)
         case let connect as ConnectFailure:
             .init(step: connect.isConnectStep ? .connect : .join, message: connect.description)
         default:

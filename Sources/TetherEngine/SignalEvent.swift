@@ -10,6 +10,9 @@ public enum SignalEvent: Sendable, Equatable {
     case callEnded(reason: String)
     case participantJoined(userID: String, sessionID: String)
     case participantLeft(userID: String, sessionID: String)
+    /// The SFU removed us from the call on someone's decision (a moderator's kick):
+    /// an outcome that stands, never a loss to recover from.
+    case removed(code: String, message: String)
 }
 
 /// What the SFU said when it accepted a join.
@@ -21,12 +24,26 @@ public struct JoinAnswer: Sendable, Equatable {
     /// How long the SFU keeps a lost session resumable; nil when it did not say.
     public var fastReconnectWindow: Duration?
     public var participantCount: Int
+    /// The longest health-check interval the SFU tolerates before it expires an idle
+    /// session (Janus's `session-timeout`); nil when it did not say.
+    public var healthCheckCeiling: Duration?
+    /// A session of ours the SFU still held from before the loss, destroyed during this
+    /// join so the room never holds the agent twice.
+    public var staleSessionDestroyed: String?
+    /// The resumed session had lost its place in the room; the join put it back.
+    public var rejoinedRoom: Bool
 
-    public init(sfuSessionID: String, reconnected: Bool, fastReconnectWindow: Duration?, participantCount: Int) {
+    public init(
+        sfuSessionID: String, reconnected: Bool, fastReconnectWindow: Duration?, participantCount: Int,
+        healthCheckCeiling: Duration? = nil, staleSessionDestroyed: String? = nil, rejoinedRoom: Bool = false
+    ) {
         self.sfuSessionID = sfuSessionID
         self.reconnected = reconnected
         self.fastReconnectWindow = fastReconnectWindow
         self.participantCount = participantCount
+        self.healthCheckCeiling = healthCheckCeiling
+        self.staleSessionDestroyed = staleSessionDestroyed
+        self.rejoinedRoom = rejoinedRoom
     }
 }
 
@@ -35,11 +52,15 @@ public struct SFUError: Error, Sendable, Equatable, CustomStringConvertible {
     public var code: String
     public var message: String
     public var strategy: ReconnectStrategy?
+    /// The node accepts no new sessions (Janus 472): another node of the session's list
+    /// should be tried, for a first join as for REJOIN and MIGRATE.
+    public var nodeRefusesNewSessions: Bool
 
-    public init(code: String, message: String, strategy: ReconnectStrategy?) {
+    public init(code: String, message: String, strategy: ReconnectStrategy?, nodeRefusesNewSessions: Bool = false) {
         self.code = code
         self.message = message
         self.strategy = strategy
+        self.nodeRefusesNewSessions = nodeRefusesNewSessions
     }
 
     public var description: String {

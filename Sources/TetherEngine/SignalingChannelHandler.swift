@@ -167,7 +167,7 @@ final class SignalingChannelHandler: ChannelInboundHandler {
                 joinPromise = nil
                 joinTimer?.cancel()
                 latch.handshakeSucceeded()
-                startHealthChecks()
+                startHealthChecks(ceiling: answer.healthCheckCeiling)
                 promise.succeed(answer)
                 return
             case .sfuError(let error):
@@ -210,8 +210,11 @@ final class SignalingChannelHandler: ChannelInboundHandler {
         context?.close(promise: nil)
     }
 
-    private func startHealthChecks() {
-        monitor = HealthMonitor(interval: healthCheckInterval, timeout: healthCheckTimeout, now: .now)
+    /// `ceiling`: the SFU expires a session that stays quiet longer (Janus's
+    /// `session-timeout`), so the interval never exceeds it, whatever the policy says.
+    private func startHealthChecks(ceiling: Duration?) {
+        let interval = ceiling.map { min($0, healthCheckInterval) } ?? healthCheckInterval
+        monitor = HealthMonitor(interval: interval, timeout: healthCheckTimeout, now: .now)
         scheduleHealthTick()
     }
 

@@ -11,10 +11,19 @@ public protocol SignalingDialect: Sendable {
     /// Whether an operator's MIGRATE may join the target before leaving the current
     /// node (two sessions of one participant for a moment, as Stream's SFUs allow).
     var supportsMakeBeforeBreak: Bool { get }
+    /// Whether the SFU keeps a session resumable for a new socket from another process
+    /// (Janus's `claim`), so a restarted Tether tries FAST before REJOIN.
+    var resumesAcrossRestarts: Bool { get }
+    /// Whether the SFU keeps a lost session (and its participant) alive until it is
+    /// destroyed or expires, so one left behind on a node must be destroyed explicitly
+    /// (a join with `cleanupOnly`).
+    var leavesStaleSessions: Bool { get }
 }
 
 extension SignalingDialect {
     public var supportsMakeBeforeBreak: Bool { false }
+    public var resumesAcrossRestarts: Bool { false }
+    public var leavesStaleSessions: Bool { false }
 }
 
 /// Requests the engine asks a codec to write.

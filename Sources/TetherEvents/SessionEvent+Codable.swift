@@ -83,6 +83,11 @@ extension SessionEvent: Codable {
         case .clockJump(let fromMs, let toMs):
             try c.encode(fromMs, forKey: .fromMs)
             try c.encode(toMs, forKey: .toMs)
+        case .staleSessionDestroyed(let sfuURL, let sfuSessionID):
+            try c.encode(sfuURL, forKey: .sfuURL)
+            try c.encode(sfuSessionID, forKey: .sfuSessionID)
+        case .roomRejoined(let reason):
+            try c.encode(reason, forKey: .reason)
         }
     }
 
@@ -156,6 +161,9 @@ extension SessionEvent: Codable {
             kind = .reconnectDelayed(reason: try string(.reason), delayMs: try c.decode(Int64.self, forKey: .delayMs))
         case "clock_jump":
             kind = .clockJump(fromMs: try c.decode(Int64.self, forKey: .fromMs), toMs: try c.decode(Int64.self, forKey: .toMs))
+        case "stale_session_destroyed":
+            kind = .staleSessionDestroyed(sfuURL: try string(.sfuURL), sfuSessionID: try string(.sfuSessionID))
+        case "room_rejoined": kind = .roomRejoined(reason: try string(.reason))
         default:
             throw DecodingError.dataCorruptedError(forKey: .type, in: c, debugDescription: "unknown event type '\(type)'")
         }

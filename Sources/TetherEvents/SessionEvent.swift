@@ -58,6 +58,12 @@ public enum SessionEventKind: Sendable, Equatable {
     /// times around it are stored as they happened. `fromMs` is where the clock was
     /// (or should have been), `toMs` where it went.
     case clockJump(fromMs: Int64, toMs: Int64)
+    /// A session the SFU still held for us after a loss (it would have shown a second
+    /// copy of the agent) was destroyed before or after the rejoin.
+    case staleSessionDestroyed(sfuURL: String, sfuSessionID: String)
+    /// A resumed SFU session had lost its place in the room while we were away (kicked,
+    /// the room re-created): the participant joined the room again.
+    case roomRejoined(reason: String)
 
     public var type: String {
         switch self {
@@ -80,6 +86,8 @@ public enum SessionEventKind: Sendable, Equatable {
         case .resumedAfterRestart: "resumed_after_restart"
         case .eventsDropped: "events_dropped"
         case .reconnectDelayed: "reconnect_delayed"
+        case .staleSessionDestroyed: "stale_session_destroyed"
+        case .roomRejoined: "room_rejoined"
         case .clockJump: "clock_jump"
         }
     }
@@ -90,5 +98,6 @@ public enum SessionEventKind: Sendable, Equatable {
         "trigger_merged", "reconnect_attempt_failed", "strategy_escalated", "reconnected",
         "reconnect_failed", "sfu_error", "go_away", "migrated", "call_ended", "left",
         "resumed_after_restart", "events_dropped", "clock_jump", "reconnect_delayed", "migration_failed",
+        "stale_session_destroyed", "room_rejoined",
     ]
 }

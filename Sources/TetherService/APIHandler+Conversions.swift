@@ -17,7 +17,7 @@ extension Components.Schemas.Session {
             call_id: record.callID,
             user_id: record.userID,
             dialect: record.dialect,
-            janus: janus.map { .init(room: $0.room, display: $0.display, create_room: $0.createRoom) },
+            janus: janus.map { .init(room: .init($0.room), display: $0.display, create_room: $0.createRoom) },
             sfu_urls: urls,
             sfu_url: record.sfuURL,
             sfu_session_id: record.sfuSessionID,
@@ -60,7 +60,11 @@ extension CreateSessionRequest {
         }
         try require(!body.call_id.isEmpty && body.call_id.count <= 256, "call_id must be 1 to 256 characters")
         try require(!body.user_id.isEmpty && body.user_id.count <= 256, "user_id must be 1 to 256 characters")
-        try require(!body.sfu.token.isEmpty && body.sfu.token.count <= 8192, "sfu.token must be 1 to 8192 characters")
+        let token = body.sfu.token ?? ""
+        try require(token.count <= 8192, "sfu.token must be at most 8192 characters")
+        if body.sfu.dialect == .stream {
+            try require(!token.isEmpty, "sfu.token is required for the stream dialect")
+        }
         try require(!body.sfu.urls.isEmpty && body.sfu.urls.count <= 16, "sfu.urls must hold 1 to 16 URLs")
         for url in body.sfu.urls {
             do { _ = try SignalingURL(url) } catch { throw APIError.invalid("sfu.urls: \(error)", code: "invalid_sfu_url") }
@@ -74,10 +78,23 @@ extension CreateSessionRequest {
             guard let options = body.sfu.janus else {
                 throw APIError.invalid("sfu.janus (room, display, create_room) is required for the janus dialect", code: "validation_failed")
             }
-            try require(options.room >= 1, "sfu.janus.room must be a positive integer")
+            let room: JanusRoom
+            switch options.room {
+            case .case1(let number):
+                try require(number >= 1, "sfu.janus.room must be a positive integer or a non-empty string")
+                room = .number(number)
+            case .case2(let name):
+                try require(!name.isEmpty && name.count <= 256, "sfu.janus.room must be a positive integer or a 1 to 256 character string")
+                room = .name(name)
+            }
             let display = options.display ?? body.user_id
             try require(!display.isEmpty && display.count <= 256, "sfu.janus.display must be 1 to 256 characters")
-            janus = JanusOptions(room: options.room, display: display, createRoom: options.create_room ?? false)
+            for (name, value) in [("pin", options.pin), ("room_secret", options.room_secret), ("admin_key", options.admin_key), ("api_secret", options.api_secret)] {
+                if let value { try require(!value.isEmpty && value.count <= 256, "sfu.janus.\(name) must be 1 to 256 characters") }
+            }
+            janus = JanusOptions(
+                room: room, display: display, createRoom: options.create_room ?? false, pin: options.pin,
+                roomSecret: options.room_secret, adminKey: options.admin_key, apiSecret: options.api_secret)
         case .stream:
             try require(body.sfu.janus == nil, "sfu.janus only applies to the janus dialect")
         }
@@ -111,7 +128,16 @@ extension CreateSessionRequest {
 
         self.init(
             callID: body.call_id, userID: body.user_id, dialect: body.sfu.dialect.rawValue,
-            sfuURLs: body.sfu.urls, token: body.sfu.token, policy: policy, metadata: metadata,
+            sfuURLs: body.sfu.urls, token: token, policy: policy, metadata: metadata,
             janus: janus, idempotencyKey: idempotencyKey)
+    }
+}
+
+extension Components.Schemas.JanusRoom {
+    init(_ room: JanusRoom) {
+        switch room {
+        case .number(let number): self = .case1(number)
+        case .name(let name): self = .case2(name)
+        }
     }
 }

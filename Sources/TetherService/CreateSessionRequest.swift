@@ -1,3 +1,4 @@
+import TetherEngine
 import TetherEvents
 
 /// A validated create request, independent of the generated API types.
@@ -26,14 +27,33 @@ struct CreateSessionRequest: Sendable, Equatable {
     }
 }
 
-/// The `janus` dialect's options: the videoroom, as stored with the session.
+/// The `janus` dialect's options: the videoroom and the secrets Janus asks for, as
+/// stored with the session (secrets only while it lives).
 struct JanusOptions: Codable, Sendable, Equatable {
-    var room: Int64
+    var room: JanusRoom
     var display: String
     var createRoom: Bool
+    var pin: String?
+    var roomSecret: String?
+    var adminKey: String?
+    var apiSecret: String?
 
     enum CodingKeys: String, CodingKey {
-        case room, display
+        case room, display, pin
         case createRoom = "create_room"
+        case roomSecret = "room_secret"
+        case adminKey = "admin_key"
+        case apiSecret = "api_secret"
+    }
+
+    /// The options once the session has ended: nothing left to authenticate with.
+    var withoutSecrets: JanusOptions {
+        JanusOptions(room: room, display: display, createRoom: createRoom)
+    }
+
+    func dialect(sessionID: String) -> JanusDialect {
+        JanusDialect(
+            room: room, display: display, createRoom: createRoom, pin: pin, roomSecret: roomSecret,
+            adminKey: adminKey, apiSecret: apiSecret, opaqueID: sessionID)
     }
 }

@@ -39,7 +39,7 @@ final class LiveSession: Sendable {
             if snapshot.state.isTerminal {
                 if record.endedAtMs == nil { record.endedAtMs = now }
                 // The token only served to rejoin; an ended session keeps no secret at rest.
-                record.sfuToken = ""
+                record.forgetSecrets()
             }
             return (record, previous)
         }

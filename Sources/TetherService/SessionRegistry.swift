@@ -79,7 +79,7 @@ public actor SessionRegistry: Service {
             }
             guard let urls = try? JSONDecoder().decode([String].self, from: Data(record.sfuURLs.utf8)),
                   let policy = try? JSONDecoder().decode(PolicyDocument.self, from: Data(record.policy.utf8)),
-                  !urls.isEmpty, let dialect = Self.dialect(named: record.dialect, options: record.dialectOptions)
+                  !urls.isEmpty, let dialect = Self.dialect(named: record.dialect, options: record.dialectOptions, sessionID: record.id)
             else {
                 logger.error("cannot resume session: unreadable row", metadata: ["session": "\(record.id)"])
                 end(record, reason: "unreadable_row", event: .reconnectFailed(reason: "unreadable_row", attempts: 0, durationMs: 0))
@@ -103,7 +103,7 @@ public actor SessionRegistry: Service {
         ended.endReason = event.type == "join_failed" ? "join_failed: \(reason)" : reason
         ended.endedAtMs = now
         ended.updatedAtMs = now
-        ended.sfuToken = ""
+        ended.forgetSecrets()
         // The client never got an answer for an interrupted create: its retry with
         // the same key must create a session, not replay this one.
         if reason == "interrupted_by_restart" { ended.idempotencyKey = nil }
@@ -194,15 +194,21 @@ public actor SessionRegistry: Service {
     }
 
     private func performCreate(_ request: CreateSessionRequest) async -> Result<SessionRecord, APIError> {
-        let options = request.janus.flatMap { try? JSONEncoder().encode($0) }.map { String(decoding: $0, as: UTF8.self) }
-        guard let dialect = Self.dialect(named: request.dialect, options: options) else {
-            return .failure(.invalid("unknown dialect '\(request.dialect)'", code: "unknown_dialect"))
-        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let options: String?
+        do {
+            options = try request.janus.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
+        } catch {
+            return .failure(.invalid("sfu.janus could not be stored: \(error)", code: "validation_failed"))
+        }
+        let id = UUID().uuidString.lowercased()
+        guard let dialect = Self.dialect(named: request.dialect, options: options, sessionID: id) else {
+            return .failure(.invalid("unknown dialect '\(request.dialect)'", code: "unknown_dialect"))
+        }
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         let record = SessionRecord(
-            id: UUID().uuidString.lowercased(),
+            id: id,
             state: SessionState.connecting.rawValue,
             callID: request.callID, userID: request.userID, dialect: request.dialect,
             sfuURLs: String(decoding: (try? encoder.encode(request.sfuURLs)) ?? Data("[]".utf8), as: UTF8.self),
@@ -274,7 +280,7 @@ public actor SessionRegistry: Service {
             record.endReason = "requested"
             record.endedAtMs = now
             record.updatedAtMs = now
-            record.sfuToken = ""
+            record.forgetSecrets()
             log.save(record)
             try await log.flush()
         }
@@ -379,13 +385,13 @@ public actor SessionRegistry: Service {
         return runner
     }
 
-    static func dialect(named name: String, options: String?) -> (any SignalingDialect)? {
+    static func dialect(named name: String, options: String?, sessionID: String) -> (any SignalingDialect)? {
         switch name {
         case "stream":
             return StreamDialect()
         case "janus":
             guard let options = options.flatMap({ try? JSONDecoder().decode(JanusOptions.self, from: Data($0.utf8)) }) else { return nil }
-            return JanusDialect(room: options.room, display: options.display, createRoom: options.createRoom)
+            return options.dialect(sessionID: sessionID)
         default:
             return nil
         }

@@ -14,6 +14,7 @@ public final class JanusInstance: Sendable {
     public let adminSecret = "tether-test-admin"
     public let sessionTimeout: Int
     public let reclaimTimeout: Int
+    public let security: Security
     private let process = NIOLockedValueBox<Process?>(nil)
 
     public static let binary = "/usr/bin/janus"
@@ -22,12 +23,30 @@ public final class JanusInstance: Sendable {
         public var description: String
     }
 
+    /// How a deployed Janus locks itself down.
+    public struct Security: Sendable {
+        /// `token_auth`: every request needs a token added through the admin API.
+        public var tokenAuth = false
+        /// `api_secret`: every request needs `apisecret`.
+        public var apiSecret: String?
+        /// The videoroom plugin's `admin_key`: creating rooms needs it.
+        public var adminKey: String?
+        /// The videoroom plugin's `string_ids`: room ids are strings.
+        public var stringRoomIDs = false
+        public init(tokenAuth: Bool = false, apiSecret: String? = nil, adminKey: String? = nil, stringRoomIDs: Bool = false) {
+            self.tokenAuth = tokenAuth
+            self.apiSecret = apiSecret
+            self.adminKey = adminKey
+            self.stringRoomIDs = stringRoomIDs
+        }
+    }
+
     public var url: String { "ws://127.0.0.1:\(webSocketPort)" }
     public var adminURL: String { "ws://127.0.0.1:\(adminPort)" }
     public var pid: Int32? { process.withLockedValue { $0?.processIdentifier } }
 
     /// Starts Janus; throws (never skips) when it is not installed or does not come up.
-    public static func start(sessionTimeout: Int = 60, reclaimTimeout: Int = 30) async throws -> JanusInstance {
+    public static func start(sessionTimeout: Int = 60, reclaimTimeout: Int = 30, security: Security = Security()) async throws -> JanusInstance {
         guard FileManager.default.isExecutableFile(atPath: binary) else {
             throw Unavailable(description: "janus is not installed at \(binary): run scripts/test (it installs the Debian package) or apt-get install janus")
         }
@@ -36,7 +55,7 @@ public final class JanusInstance: Sendable {
         let ports = try FreePorts.pick(2)
         let instance = JanusInstance(
             folder: folder, webSocketPort: ports[0], adminPort: ports[1],
-            sessionTimeout: sessionTimeout, reclaimTimeout: reclaimTimeout)
+            sessionTimeout: sessionTimeout, reclaimTimeout: reclaimTimeout, security: security)
         do {
             try instance.writeConfiguration()
             try await instance.launch()
@@ -48,7 +67,8 @@ public final class JanusInstance: Sendable {
         return instance
     }
 
-    private init(folder: URL, webSocketPort: Int, adminPort: Int, sessionTimeout: Int, reclaimTimeout: Int) {
+    private init(folder: URL, webSocketPort: Int, adminPort: Int, sessionTimeout: Int, reclaimTimeout: Int, security: Security) {
+        self.security = security
         self.folder = folder
         self.webSocketPort = webSocketPort
         self.adminPort = adminPort
@@ -70,6 +90,8 @@ public final class JanusInstance: Sendable {
                     admin_secret = "\(adminSecret)"
                     session_timeout = \(sessionTimeout)
                     reclaim_session_timeout = \(reclaimTimeout)
+                    token_auth = \(security.tokenAuth)
+                    \(security.apiSecret.map { "api_secret = \"\($0)\"" } ?? "")
                 }
                 nat: { ice_enforce_list = "lo" }
                 media: {}
@@ -95,7 +117,12 @@ public final class JanusInstance: Sendable {
                     admin_ws_ip = "127.0.0.1"
                 }
                 """,
-            "janus.plugin.videoroom.jcfg": "general: {}\n",
+            "janus.plugin.videoroom.jcfg": """
+                general: {
+                    \(security.adminKey.map { "admin_key = \"\($0)\"" } ?? "")
+                    string_ids = \(security.stringRoomIDs)
+                }
+                """,
         ]
         for (name, text) in files {
             try text.write(to: folder.appendingPathComponent(name), atomically: true, encoding: .utf8)

@@ -14,11 +14,14 @@ public final class JanusTestClient: Sendable {
     private let task: Task<Void, any Error>
     private let counter = NIOLockedValueBox(0)
     public let adminSecret: String?
+    /// Fields added to every request: `token`, `apisecret` for a locked-down Janus.
+    public let authentication: [String: String]
 
-    public init(url: String, subprotocol: String = "janus-protocol", adminSecret: String? = nil) {
+    public init(url: String, subprotocol: String = "janus-protocol", adminSecret: String? = nil, authentication: [String: String] = [:]) {
         let (stream, continuation) = AsyncStream.makeStream(of: String.self)
         outgoing = continuation
         self.adminSecret = adminSecret
+        self.authentication = authentication
         let incoming = self.incoming
         var configuration = WebSocketClientConfiguration(maxFrameSize: 1 << 20)
         configuration.additionalHeaders[.secWebSocketProtocol] = subprotocol
@@ -52,6 +55,7 @@ public final class JanusTestClient: Sendable {
         var message = body
         message["transaction"] = transaction
         if let adminSecret { message["admin_secret"] = adminSecret }
+        for (key, value) in authentication { message[key] = value }
         let data = try JSONSerialization.data(withJSONObject: message)
         outgoing.yield(String(decoding: data, as: UTF8.self))
         return try await waitFor(timeout: timeout) {
@@ -64,6 +68,7 @@ public final class JanusTestClient: Sendable {
         var message = body
         message["transaction"] = "obs-\(counter.withLockedValue { $0 += 1; return $0 })"
         if let adminSecret { message["admin_secret"] = adminSecret }
+        for (key, value) in authentication { message[key] = value }
         if let data = try? JSONSerialization.data(withJSONObject: message) {
             outgoing.yield(String(decoding: data, as: UTF8.self))
         }
@@ -87,17 +92,47 @@ public final class JanusTestClient: Sendable {
 }
 
 extension JanusInstance {
-    /// Janus session ids the admin API lists.
-    public func listSessions() async throws -> [Int64] {
+    /// One admin API request (`admin_secret` added); the final reply.
+    @discardableResult
+    public func admin(_ body: [String: Any]) async throws -> [String: Any] {
         let admin = JanusTestClient(url: adminURL, subprotocol: "janus-admin-protocol", adminSecret: adminSecret)
         defer { admin.close() }
-        let reply = try await admin.request(["janus": "list_sessions"])
+        return try await admin.request(body)
+    }
+
+    /// Janus session ids the admin API lists.
+    public func listSessions() async throws -> [Int64] {
+        let reply = try await admin(["janus": "list_sessions"])
         return (reply["sessions"] as? [Any] ?? []).compactMap { ($0 as? NSNumber)?.int64Value }
     }
 
+    /// The Janus sessions holding a handle whose `opaque_id` is `opaqueID` (Tether sets
+    /// its session id there), with those handles.
+    public func sessions(withOpaqueID opaqueID: String) async throws -> [Int64: [Int64]] {
+        var owned: [Int64: [Int64]] = [:]
+        for session in try await listSessions() {
+            let handles = try await admin(["janus": "list_handles", "session_id": session])
+            for handle in (handles["handles"] as? [Any] ?? []).compactMap({ ($0 as? NSNumber)?.int64Value }) {
+                let info = try await admin(["janus": "handle_info", "session_id": session, "handle_id": handle])
+                if (info["info"] as? [String: Any])?["opaque_id"] as? String == opaqueID {
+                    owned[session, default: []].append(handle)
+                }
+            }
+        }
+        return owned
+    }
+
+    /// Fields a client of this instance must add to every request.
+    public func authentication(token: String?) -> [String: String] {
+        var fields: [String: String] = [:]
+        if let token { fields["token"] = token }
+        if let secret = security.apiSecret { fields["apisecret"] = secret }
+        return fields
+    }
+
     /// The participants of `room`, through an observer's `listparticipants`.
-    public func participants(in room: Int) async throws -> [(id: Int64, display: String)] {
-        let observer = try await JanusObserver.join(self, room: room, display: "lister", create: false)
+    public func participants(in room: Int, token: String? = nil, pin: String? = nil) async throws -> [(id: Int64, display: String)] {
+        let observer = try await JanusObserver.join(self, room: room, display: "lister", create: false, token: token, pin: pin)
         defer { observer.close() }
         return try await observer.listParticipants()
     }
@@ -111,18 +146,23 @@ public final class JanusObserver: Sendable {
     public let room: Int
     private let keepAliveTask = NIOLockedValueBox<Task<Void, Never>?>(nil)
 
-    public static func join(_ janus: JanusInstance, room: Int, display: String = "observer", create: Bool = true) async throws -> JanusObserver {
-        let client = JanusTestClient(url: janus.url)
+    public static func join(
+        _ janus: JanusInstance, room: Int, display: String = "observer", create: Bool = true, token: String? = nil, pin: String? = nil
+    ) async throws -> JanusObserver {
+        let client = JanusTestClient(url: janus.url, authentication: janus.authentication(token: token))
         let created = try await client.request(["janus": "create"])
         let session = try #require(((created["data"] as? [String: Any])?["id"] as? NSNumber)?.int64Value)
         let attached = try await client.request(["janus": "attach", "session_id": session, "plugin": "janus.plugin.videoroom"])
         let handle = try #require(((attached["data"] as? [String: Any])?["id"] as? NSNumber)?.int64Value)
         if create {
-            _ = try await client.request(["janus": "message", "session_id": session, "handle_id": handle,
-                                          "body": ["request": "create", "room": room, "publishers": 100, "permanent": false, "notify_joining": true]])
+            var body: [String: Any] = ["request": "create", "room": room, "publishers": 100, "permanent": false, "notify_joining": true]
+            if let pin { body["pin"] = pin }
+            if let key = janus.security.adminKey { body["admin_key"] = key }
+            _ = try await client.request(["janus": "message", "session_id": session, "handle_id": handle, "body": body])
         }
-        _ = try await client.request(["janus": "message", "session_id": session, "handle_id": handle,
-                                      "body": ["request": "join", "ptype": "publisher", "room": room, "display": display]])
+        var join: [String: Any] = ["request": "join", "ptype": "publisher", "room": room, "display": display]
+        if let pin { join["pin"] = pin }
+        _ = try await client.request(["janus": "message", "session_id": session, "handle_id": handle, "body": join])
         let observer = JanusObserver(client: client, session: session, handle: handle, room: room)
         observer.keepAlive()
         return observer
@@ -148,6 +188,16 @@ public final class JanusObserver: Sendable {
         keepAliveTask.withLockedValue { $0 = task }
     }
 
+    /// Asks the videoroom to kick participant `id` (a moderator's decision).
+    public func kick(_ id: Int64) async throws {
+        let reply = try await client.request(["janus": "message", "session_id": session, "handle_id": handle,
+                                              "body": ["request": "kick", "room": room, "id": id]])
+        let data = (reply["plugindata"] as? [String: Any])?["data"] as? [String: Any]
+        guard data?["videoroom"] as? String == "success" else {
+            throw JanusInstance.Unavailable(description: "kick refused: \(reply)")
+        }
+    }
+
     public func listParticipants() async throws -> [(id: Int64, display: String)] {
         let reply = try await client.request(["janus": "message", "session_id": session, "handle_id": handle,
                                               "body": ["request": "listparticipants", "room": room]])
@@ -163,6 +213,14 @@ public final class JanusObserver: Sendable {
         client.messages.compactMap { message in
             let data = (message["plugindata"] as? [String: Any])?["data"] as? [String: Any]
             return (data?["leaving"] as? NSNumber)?.int64Value ?? (data?["unpublished"] as? NSNumber)?.int64Value
+        }
+    }
+
+    /// Display names of the participants the observer saw join, one per join.
+    public var joiningDisplays: [String] {
+        client.messages.compactMap { message in
+            let data = (message["plugindata"] as? [String: Any])?["data"] as? [String: Any]
+            return (data?["joining"] as? [String: Any])?["display"] as? String
         }
     }
 
