@@ -27,7 +27,8 @@ final class Fleet: Sendable {
 
     /// Creates `count` sessions on `url` and joins them, `concurrency` at a time.
     static func join(
-        count: Int, url: String, policy: ReconnectPolicy, limiter: ReconnectLimiter? = nil, concurrency: Int = 100
+        count: Int, url: String, policy: ReconnectPolicy, limiter: ReconnectLimiter? = nil, restartWatch: NodeRestartWatch? = nil,
+        concurrency: Int = 100
     ) async throws -> Fleet {
         let box = Box()
         var runners: [SessionRunner] = []
@@ -40,6 +41,7 @@ final class Fleet: Sendable {
                 dialect: StreamDialect(),
                 eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
                 limiter: limiter,
+                restartWatch: restartWatch,
                 record: { event in
                     box.add(Stamp(session: event.sessionID, type: event.type, at: .now, bootNanoseconds: bootTimeNanoseconds()))
                 }))

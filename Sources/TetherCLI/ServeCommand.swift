@@ -86,6 +86,15 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Cap on reconnect attempts started per second, service-wide, spread with jitter. (env TETHER_MAX_RECONNECTS_PER_SECOND, default 1000)")
     var maxReconnectsPerSecond: Int?
 
+    @Option(help: "Distinct sessions whose FAST resume one SFU node refuses as unknown, within --node-restart-window, before the node counts as restarted and its other sessions skip FAST. (env TETHER_NODE_RESTART_EVIDENCE, default 3)")
+    var nodeRestartEvidence: Int?
+
+    @Option(help: "How close together those refusals must be. (env TETHER_NODE_RESTART_WINDOW, default 2s)")
+    var nodeRestartWindow: DurationArgument?
+
+    @Option(help: "How long a node stays counted as restarted. (env TETHER_NODE_RESTART_VERDICT, default 10s)")
+    var nodeRestartVerdict: DurationArgument?
+
     @Option(help: "How long SIGTERM/SIGINT may take: sessions leave in parallel, the history is flushed; the process exits at most 2s later in any case. Give docker stop -t a few seconds more. (env TETHER_SHUTDOWN_GRACE, default 25s)")
     var shutdownGrace: DurationArgument?
 
@@ -116,6 +125,10 @@ struct ServeCommand: AsyncParsableCommand {
             return value
         }
         let defaults = ReconnectPolicy.default
+        let evidence = try integer(nodeRestartEvidence, "TETHER_NODE_RESTART_EVIDENCE", 3)
+        guard (1...10_000).contains(evidence) else {
+            throw ValidationError("--node-restart-evidence must be 1 to 10000 (got \(evidence))")
+        }
         let hosts = allowedSFUHosts.isEmpty ? list("TETHER_ALLOW_SFU_HOSTS") : allowedSFUHosts
         return ServiceConfiguration(
             host: host ?? env["TETHER_HOST"] ?? "127.0.0.1",
@@ -141,7 +154,11 @@ struct ServeCommand: AsyncParsableCommand {
             shutdownGrace: try duration(shutdownGrace, "TETHER_SHUTDOWN_GRACE", .seconds(25)),
             idempotencyKeyTTL: try duration(idempotencyKeyTTL, "TETHER_IDEMPOTENCY_KEY_TTL", .seconds(24 * 3600)),
             maxReconnectsInFlight: try integer(maxReconnectsInFlight, "TETHER_MAX_RECONNECTS_IN_FLIGHT", 256),
-            maxReconnectsPerSecond: try integer(maxReconnectsPerSecond, "TETHER_MAX_RECONNECTS_PER_SECOND", 1000))
+            maxReconnectsPerSecond: try integer(maxReconnectsPerSecond, "TETHER_MAX_RECONNECTS_PER_SECOND", 1000),
+            nodeRestart: .init(
+                evidenceThreshold: evidence,
+                evidenceWindow: try duration(nodeRestartWindow, "TETHER_NODE_RESTART_WINDOW", .seconds(2)),
+                verdictLifetime: try duration(nodeRestartVerdict, "TETHER_NODE_RESTART_VERDICT", .seconds(10))))
     }
 
     func run() async throws {

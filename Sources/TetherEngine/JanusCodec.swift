@@ -221,7 +221,7 @@ struct JanusCodec: SignalingCodec {
             return [.event(.sfuError(SFUError(code: String(code), message: "keepalive refused: \(reason)", strategy: .rejoin)))]
         case .claim:
             // 458: the session is gone (expired or the server restarted): REJOIN.
-            return [.event(.sfuError(SFUError(code: String(code), message: reason, strategy: .rejoin)))]
+            return [.event(.sfuError(SFUError(code: String(code), message: reason, strategy: .rejoin, sessionUnknown: code == 458)))]
         case .leave, .destroy, .detachOld:
             return []
         case .create:

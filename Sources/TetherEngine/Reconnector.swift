@@ -412,6 +412,25 @@ public struct Reconnector: Sendable {
         return actions + [.armTimer(.retry, at: now + delay)]
     }
 
+    /// The FAST attempt in flight was not dialed: its node is known to have restarted
+    /// (``NodeRestartDetector``), so it holds no session to resume. REJOIN starts at
+    /// once, as the same attempt: nothing was tried, so nothing waits or counts.
+    public mutating func fastRuledOut(reason: String, now: Instant) -> [Action] {
+        guard var recovery, let plan = recovery.inFlight, plan.strategy == .fast else { return [] }
+        recovery.inFlight = nil
+        recovery.attempts -= 1
+        recovery.fastFailed = true
+        recovery.strategy = .rejoin
+        recovery.targetNode = plan.nodeIndex
+        self.recovery = recovery
+        state = .reconnecting
+        return [
+            .cancelTimer(.fastWindow),
+            .emit(.strategyEscalated(from: .fast, to: .rejoin, reason: reason)),
+            .setState(.reconnecting),
+        ] + startAttempt(now: now)
+    }
+
     public mutating func retryTimerFired(now: Instant) -> [Action] {
         guard let recovery, recovery.inFlight == nil else { return [] }
         return startAttempt(now: now)

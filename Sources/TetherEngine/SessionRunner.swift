@@ -17,6 +17,9 @@ public actor SessionRunner {
     private var lastReportedSnapshot: SessionSnapshot?
     private let logger: Logger
     private let limiter: ReconnectLimiter?
+    private let restartWatch: NodeRestartWatch?
+    /// Set while a ruled-out FAST hands its limiter place to the REJOIN that replaces it.
+    private var handingOverLimiterPlace = false
     private var machine: Reconnector
     private var activeGeneration: UInt64 = 0
     /// Notices from a generation that joined but whose success this actor has not
@@ -43,11 +46,13 @@ public actor SessionRunner {
         tls: TLSTrust = .system,
         logger: Logger = Logger(label: "tether.session"),
         limiter: ReconnectLimiter? = nil,
+        restartWatch: NodeRestartWatch? = nil,
         onSnapshot: @escaping @Sendable (SessionSnapshot) -> Void = { _ in },
         record: @escaping @Sendable (SessionEvent) -> Void
     ) {
         self.onSnapshot = onSnapshot
         self.limiter = limiter
+        self.restartWatch = restartWatch
         self.configuration = configuration
         self.client = SignalingClient(
             dialect: dialect, policy: configuration.policy, addressPolicy: addressPolicy, eventLoopGroup: eventLoopGroup,
@@ -293,13 +298,28 @@ public actor SessionRunner {
                 reason: plan.trigger.rawValue),
             staleSessionID: plan.staleSessionID)
         let url = configuration.sfuURLs[plan.nodeIndex]
-        let task = Task { [client, limiter] in
+        let holdsLimiterPlace = handingOverLimiterPlace
+        handingOverLimiterPlace = false
+        let sessionID = configuration.id
+        let task = Task { [client, limiter, restartWatch] in
             let result: Result<(generation: UInt64, answer: JoinAnswer), any Error>
-            do {
-                // The service-wide cap: a queued attempt that is cancelled (deadline,
-                // leave) simply never starts.
-                try await limiter?.acquire()
-            } catch {
+            let knownRestarted = { plan.strategy == .fast && restartWatch?.shouldSkipFast(node: url) == true }
+            if knownRestarted() {
+                await self.fastRuledOut(token: token, holdingLimiterPlace: holdsLimiterPlace)
+                return
+            }
+            if !holdsLimiterPlace {
+                do {
+                    // The service-wide cap: a queued attempt that is cancelled (deadline,
+                    // leave) simply never starts.
+                    try await limiter?.acquire()
+                } catch {
+                    return
+                }
+            }
+            // The verdict may have come while this attempt queued for its place.
+            if knownRestarted() {
+                await self.fastRuledOut(token: token, holdingLimiterPlace: true)
                 return
             }
             do {
@@ -307,10 +327,51 @@ public actor SessionRunner {
             } catch {
                 result = .failure(error)
             }
+            // Before the place goes to the next queued attempt, so that one already
+            // sees a verdict this result completes.
+            if plan.strategy == .fast, let restartWatch {
+                Self.report(resume: result, of: sessionID, at: url, to: restartWatch)
+            }
             await limiter?.release()
             await self.attemptFinished(token: token, result: result)
         }
         attempt = (token, task)
+    }
+
+    /// A FAST attempt found its node known to have restarted before dialing: the machine
+    /// turns it into REJOIN, which inherits the limiter place (and start slot) if the
+    /// FAST held one, so a storm spends one admission per session, not two.
+    private func fastRuledOut(token: Int, holdingLimiterPlace: Bool) async {
+        guard let attempt, attempt.token == token else {
+            if holdingLimiterPlace { await limiter?.release() }
+            return
+        }
+        self.attempt = nil
+        handingOverLimiterPlace = holdingLimiterPlace
+        await execute(machine.fastRuledOut(reason: "node_restarted", now: .now))
+        if handingOverLimiterPlace {
+            // The machine started no attempt (it had ended): give the place back.
+            handingOverLimiterPlace = false
+            await limiter?.release()
+        }
+    }
+
+    /// Tells the service-wide restart watch how a FAST resume went.
+    private static func report(
+        resume result: Result<(generation: UInt64, answer: JoinAnswer), any Error>, of session: String, at node: String,
+        to restartWatch: NodeRestartWatch
+    ) {
+        switch result {
+        case .success(let joined) where joined.answer.reconnected:
+            restartWatch.fastSucceeded(node: node)
+        case .success:
+            // Joined, but as a new session: the node did not know ours.
+            restartWatch.fastRefused(node: node, session: session)
+        case .failure(let error as SFUError) where error.sessionUnknown:
+            restartWatch.fastRefused(node: node, session: session)
+        case .failure:
+            break
+        }
     }
 
     /// How long a node the session left is retried for a cleanup: past this, the SFU has

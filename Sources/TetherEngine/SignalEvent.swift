@@ -55,12 +55,19 @@ public struct SFUError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The node accepts no new sessions (Janus 472): another node of the session's list
     /// should be tried, for a first join as for REJOIN and MIGRATE.
     public var nodeRefusesNewSessions: Bool
+    /// The node refused a FAST resume because it does not know the session (Stream's
+    /// `PARTICIPANT_RECONNECT_FAILED`, Janus's 458 to a claim): evidence that it may
+    /// have restarted and forgotten everyone.
+    public var sessionUnknown: Bool
 
-    public init(code: String, message: String, strategy: ReconnectStrategy?, nodeRefusesNewSessions: Bool = false) {
+    public init(
+        code: String, message: String, strategy: ReconnectStrategy?, nodeRefusesNewSessions: Bool = false, sessionUnknown: Bool = false
+    ) {
         self.code = code
         self.message = message
         self.strategy = strategy
         self.nodeRefusesNewSessions = nodeRefusesNewSessions
+        self.sessionUnknown = sessionUnknown
     }
 
     public var description: String {

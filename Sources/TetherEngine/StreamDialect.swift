@@ -85,7 +85,8 @@ struct StreamCodec: SignalingCodec {
             let sfuError = SFUError(
                 code: error.error.code.name,
                 message: error.error.message,
-                strategy: ReconnectStrategy(error.reconnectStrategy)
+                strategy: ReconnectStrategy(error.reconnectStrategy),
+                sessionUnknown: error.error.code == .participantReconnectFailed
             )
             return [.event(.sfuError(sfuError))]
         case .goAway(let goAway):

@@ -44,6 +44,8 @@ public struct ServiceConfiguration: Sendable {
     public var maxReconnectsInFlight: Int
     /// Service-wide cap on reconnect attempts started per second (spread with jitter).
     public var maxReconnectsPerSecond: Int
+    /// When an SFU node counts as restarted (its sessions then skip FAST).
+    public var nodeRestart: NodeRestartDetector.Configuration
 
     public init(
         host: String = "127.0.0.1",
@@ -64,8 +66,10 @@ public struct ServiceConfiguration: Sendable {
         shutdownGrace: Duration = .seconds(25),
         idempotencyKeyTTL: Duration = .seconds(24 * 3600),
         maxReconnectsInFlight: Int = 256,
-        maxReconnectsPerSecond: Int = 1000
+        maxReconnectsPerSecond: Int = 1000,
+        nodeRestart: NodeRestartDetector.Configuration = .init()
     ) {
+        self.nodeRestart = nodeRestart
         self.maxReconnectsInFlight = maxReconnectsInFlight
         self.maxReconnectsPerSecond = maxReconnectsPerSecond
         self.host = host

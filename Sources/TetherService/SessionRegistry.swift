@@ -16,6 +16,9 @@ public actor SessionRegistry: Service {
     let logger: Logger
     /// One cap for every session's reconnect attempts: an SFU restart must not stampede.
     let limiter: ReconnectLimiter
+    /// One memory of which nodes restarted: a few sessions' refused resumes spare every
+    /// other session of that node a pointless FAST.
+    let restartWatch: NodeRestartWatch
     /// `--allow-sfu-host`, checked on resolved addresses at create, at resume and at
     /// every dial.
     let addressResolver: SFUAddressResolver
@@ -38,6 +41,7 @@ public actor SessionRegistry: Service {
         self.eventLoopGroup = eventLoopGroup
         self.logger = logger
         self.limiter = ReconnectLimiter(maxInFlight: configuration.maxReconnectsInFlight, perSecond: configuration.maxReconnectsPerSecond)
+        self.restartWatch = NodeRestartWatch(configuration: configuration.nodeRestart, logger: logger)
     }
 
     // MARK: - Service
@@ -369,6 +373,7 @@ public actor SessionRegistry: Service {
             tls: tls,
             logger: logger,
             limiter: limiter,
+            restartWatch: restartWatch,
             onSnapshot: { [weak self] snapshot in
                 let (updated, previous) = session.apply(snapshot)
                 log.save(updated)

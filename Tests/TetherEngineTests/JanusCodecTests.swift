@@ -177,7 +177,7 @@ import TetherEvents
         var codec = JanusCodec(dialect: dialect)
         let claim = try afterInfo(&codec, JoinParameters(token: "", callID: "c", userID: "u", resumeSessionID: "11:22:99"))
         #expect(try codec.decode(reply(["janus": "error", "transaction": claim["transaction"]!, "error": ["code": 458, "reason": "No such session 11"]]))
-            == [.event(.sfuError(SFUError(code: "458", message: "No such session 11", strategy: .rejoin)))])
+            == [.event(.sfuError(SFUError(code: "458", message: "No such session 11", strategy: .rejoin, sessionUnknown: true)))])
 
         codec = JanusCodec(dialect: dialect)
         let list = try claimed(&codec)

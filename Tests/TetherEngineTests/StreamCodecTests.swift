@@ -78,7 +78,7 @@ import TetherEvents
         event.error.error.message = "gone"
         event.error.reconnectStrategy = .rejoin
         #expect(try codec.decode(frame(event)) == [.event(.sfuError(SFUError(
-            code: "PARTICIPANT_RECONNECT_FAILED", message: "gone", strategy: .rejoin)))])
+            code: "PARTICIPANT_RECONNECT_FAILED", message: "gone", strategy: .rejoin, sessionUnknown: true)))])
     }
 
     @Test func unknownFieldsAreSkipped() throws {

@@ -1,0 +1,71 @@
+import Foundation
+import Testing
+import TetherEvents
+import TetherTestSupport
+@testable import TetherService
+import TetherSFUSimulator
+
+/// A node that forgot every session (what an SFU restart does): a few refused resumes
+/// teach the service, and the node's other sessions skip FAST.
+@Suite(.serialized, .timeLimit(.minutes(3))) struct NodeRestartTests {
+    func has(_ events: [[String: Any]], _ type: String, _ key: String, _ value: String) -> Bool {
+        events.contains { $0["type"] as? String == type && $0[key] as? String == value }
+    }
+
+    @Test func threeRefusedResumesMarkTheNodeAndTheOtherSessionsSkipFast() async throws {
+        // One reconnect attempt at a time: each result is known before the next dials,
+        // so exactly the threshold (3) of FAST attempts is spent.
+        try await withService(configure: { $0.maxReconnectsInFlight = 1 }) { service, sfus in
+            var ids: [String] = []
+            for _ in 0..<8 {
+                let created = try await service.json(.POST, "/v1/sessions", createBody(urls: [sfus[0].url]))
+                ids.append(try #require(created.json["id"] as? String))
+            }
+            let acceptedBefore = sfus[0].simulator.state.counters.connectionsAccepted
+            // In process, not through the admin HTTP surface: that request would count as
+            // a connection on the same port.
+            _ = try sfus[0].simulator.inject(.forgetSessions)
+            var spentFast = 0
+            var skippedFast = 0
+            for id in ids {
+                try await service.waitForEvents(of: id, timeout: .seconds(30)) { $0.last == "reconnected" }
+                let events = try await service.events(of: id)
+                let refused = has(events, "reconnect_attempt_failed", "strategy", "fast")
+                let ruledOut = has(events, "strategy_escalated", "reason", "node_restarted")
+                #expect(refused != ruledOut, "each session either spent its FAST or skipped it: \(events.compactMap { $0["type"] as? String })")
+                if refused { spentFast += 1 }
+                if ruledOut {
+                    skippedFast += 1
+                    let escalated = try #require(events.first { $0["reason"] as? String == "node_restarted" })
+                    #expect(escalated["from"] as? String == "fast" && escalated["to"] as? String == "rejoin")
+                    let reconnected = try #require(events.last)
+                    #expect(reconnected["strategy"] as? String == "rejoin")
+                    #expect(reconnected["attempts"] as? Int == 1, "the skipped FAST is not an attempt")
+                }
+            }
+            #expect(spentFast == 3)
+            #expect(skippedFast == 5)
+            let accepted = sfus[0].simulator.state.counters.connectionsAccepted - acceptedBefore
+            var histories: [String] = []
+            for id in ids { histories.append(try await service.eventTypes(of: id).joined(separator: ",")) }
+            #expect(accepted == 3 + 8, "3 refused resumes, then one REJOIN per session: \(histories)")
+        }
+    }
+
+    @Test func aNodeThatStillKnowsItsSessionsIsNeverMarked() async throws {
+        try await withService(configure: { $0.maxReconnectsInFlight = 1 }) { service, sfus in
+            var ids: [String] = []
+            for _ in 0..<4 {
+                let created = try await service.json(.POST, "/v1/sessions", createBody(urls: [sfus[0].url]))
+                ids.append(try #require(created.json["id"] as? String))
+            }
+            try await sfus[0].inject("drop")
+            for id in ids {
+                try await service.waitForEvents(of: id, timeout: .seconds(30)) { $0.last == "reconnected" }
+                let events = try await service.events(of: id)
+                #expect(events.last?["strategy"] as? String == "fast")
+                #expect(!has(events, "strategy_escalated", "reason", "node_restarted"))
+            }
+        }
+    }
+}
