@@ -513,6 +513,25 @@ import TetherEvents
         #expect(actions.contains(.cancelTimer(.retry)))
     }
 
+    // MARK: - A node known to have restarted
+
+    @Test func aFastRuledOutBecomesTheFirstRejoinAttemptAtOnce() {
+        var machine = joined()
+        _ = lose(&machine, at: 0)
+        let actions = machine.fastRuledOut(reason: "node_restarted", now: at(5))
+        #expect(actions == [
+            .cancelTimer(.fastWindow),
+            .emit(.strategyEscalated(from: .fast, to: .rejoin, reason: "node_restarted")),
+            .setState(.reconnecting),
+            .startAttempt(.init(
+                strategy: .rejoin, attempt: 1, nodeIndex: 0, resumeSessionID: nil, previousSessionID: "s1",
+                fromNodeIndex: nil, trigger: .connectionLost)),
+        ])
+        #expect(machine.fastRuledOut(reason: "node_restarted", now: at(6)).isEmpty, "only a FAST in flight can be ruled out")
+        let done = machine.attemptSucceeded(JoinAnswer(sfuSessionID: "s2", reconnected: false, fastReconnectWindow: nil, participantCount: 1), now: at(50))
+        #expect(done.contains(.emit(.reconnected(strategy: .rejoin, attempts: 1, durationMs: 50, sfuURL: "ws://a/ws", sfuSessionID: "s2"))))
+    }
+
     // MARK: - Leaving
 
     @Test func leavingWhileJoinedSendsALeave() {
