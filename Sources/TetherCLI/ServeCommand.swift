@@ -95,6 +95,21 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "How long a node stays counted as restarted. (env TETHER_NODE_RESTART_VERDICT, default 10s)")
     var nodeRestartVerdict: DurationArgument?
 
+    @Option(name: .customLong("webhook-url"), help: "Send signed webhooks here (repeatable; http or https; internal hosts allowed). (env TETHER_WEBHOOK_URLS, comma-separated)")
+    var webhookURLs: [String] = []
+
+    @Option(help: "Signs webhooks and --credentials-url requests (HMAC-SHA256, at least 16 characters). (env TETHER_WEBHOOK_SECRET)")
+    var webhookSecret: String?
+
+    @Option(help: "Webhook types to send, comma-separated, or * for every history event. (env TETHER_WEBHOOK_EVENTS, default session.joined,session.reconnected,session.failed,session.left,session.ended)")
+    var webhookEvents: String?
+
+    @Option(help: "How long a failing webhook delivery is retried after its event. (env TETHER_WEBHOOK_RETRY_WINDOW, default 24h)")
+    var webhookRetryWindow: DurationArgument?
+
+    @Option(name: .customLong("credentials-url"), help: "Ask this URL for fresh SFU credentials (signed POST) before a REJOIN or MIGRATE, when a join is refused as unauthenticated, and before a JWT expires. (env TETHER_CREDENTIALS_URL)")
+    var credentialsURL: String?
+
     @Option(help: "How long SIGTERM/SIGINT may take: sessions leave in parallel, the history is flushed; the process exits at most 2s later in any case. Give docker stop -t a few seconds more. (env TETHER_SHUTDOWN_GRACE, default 25s)")
     var shutdownGrace: DurationArgument?
 
@@ -125,6 +140,12 @@ struct ServeCommand: AsyncParsableCommand {
             return value
         }
         let defaults = ReconnectPolicy.default
+        let eventsText = webhookEvents ?? env["TETHER_WEBHOOK_EVENTS"]
+        let webhookTypes: Set<String>? = eventsText.map { text in
+            text.trimmingCharacters(in: .whitespaces) == "*"
+                ? nil
+                : Set(text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+        } ?? ServiceConfiguration.defaultWebhookTypes
         let evidence = try integer(nodeRestartEvidence, "TETHER_NODE_RESTART_EVIDENCE", 3)
         guard (1...10_000).contains(evidence) else {
             throw ValidationError("--node-restart-evidence must be 1 to 10000 (got \(evidence))")
@@ -158,7 +179,12 @@ struct ServeCommand: AsyncParsableCommand {
             nodeRestart: .init(
                 evidenceThreshold: evidence,
                 evidenceWindow: try duration(nodeRestartWindow, "TETHER_NODE_RESTART_WINDOW", .seconds(2)),
-                verdictLifetime: try duration(nodeRestartVerdict, "TETHER_NODE_RESTART_VERDICT", .seconds(10))))
+                verdictLifetime: try duration(nodeRestartVerdict, "TETHER_NODE_RESTART_VERDICT", .seconds(10))),
+            webhookURLs: webhookURLs.isEmpty ? list("TETHER_WEBHOOK_URLS") : webhookURLs,
+            webhookSecret: webhookSecret ?? env["TETHER_WEBHOOK_SECRET"],
+            webhookTypes: webhookTypes,
+            webhookRetryWindow: try duration(webhookRetryWindow, "TETHER_WEBHOOK_RETRY_WINDOW", .seconds(24 * 3600)),
+            credentialsURL: credentialsURL ?? env["TETHER_CREDENTIALS_URL"])
     }
 
     func run() async throws {

@@ -226,9 +226,10 @@ struct JanusCodec: SignalingCodec {
             return []
         case .create:
             // 472: this node accepts no new sessions; another node may.
-            return [.event(.sfuError(SFUError(code: String(code), message: reason, strategy: nil, nodeRefusesNewSessions: code == 472)))]
+            return [.event(.sfuError(SFUError(
+                code: String(code), message: reason, strategy: nil, nodeRefusesNewSessions: code == 472, unauthenticated: code == 403)))]
         case .attach, .createRoom, .join, .verifyPresence:
-            return [.event(.sfuError(SFUError(code: String(code), message: reason, strategy: nil)))]
+            return [.event(.sfuError(SFUError(code: String(code), message: reason, strategy: nil, unauthenticated: code == 403)))]
         }
     }
 

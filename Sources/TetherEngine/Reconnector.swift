@@ -104,9 +104,11 @@ public struct Reconnector: Sendable {
     }
 
     public let policy: ReconnectPolicy
-    public let nodes: [String]
+    public private(set) var nodes: [String]
     /// Operator MIGRATEs join the target before leaving (the dialect allows it).
     public let makeBeforeBreak: Bool
+    /// The node the session is on left the list: its next reconnection cannot resume there.
+    private var currentNodeRemoved = false
     /// After a restart, FAST is tried first (the SFU resumes a session from any socket).
     public let resumesAcrossRestarts: Bool
     /// The SFU keeps a lost session in the call until it is destroyed or expires: every
@@ -276,6 +278,31 @@ public struct Reconnector: Sendable {
         [.emit(.staleSessionDestroyed(sfuURL: nodes[nodeIndex], sfuSessionID: sfuSessionID))]
     }
 
+    /// Records `event` (credential changes and other facts with no decision attached)
+    /// while the session lives.
+    public func note(_ event: SessionEventKind) -> [Action] {
+        state.isTerminal ? [] : [.emit(event)]
+    }
+
+    /// The node list was replaced (new credentials). The session stays where it is; if
+    /// its node is gone from the list, the next reconnection rejoins the new primary.
+    public mutating func nodesReplaced(_ urls: [String]) -> [Action] {
+        guard !urls.isEmpty, !state.isTerminal else { return [] }
+        let current = currentNode
+        nodes = urls
+        if let index = urls.firstIndex(of: current) {
+            nodeIndex = index
+        } else {
+            nodeIndex = 0
+            currentNodeRemoved = true
+        }
+        if var recovery {
+            recovery.targetNode = min(recovery.targetNode, nodes.count - 1)
+            self.recovery = recovery
+        }
+        return []
+    }
+
     public mutating func callEnded(reason: String, now: Instant) -> [Action] {
         guard !state.isTerminal, state != .connecting else { return [] }
         return [.retireConnection] + finish(state: .ended, event: .callEnded(reason: reason))
@@ -309,6 +336,7 @@ public struct Reconnector: Sendable {
         }
         recovery.inFlight = nil
         self.recovery = nil
+        currentNodeRemoved = false
         let previousSessionID = sfuSessionID
         let keptConnection = recovery.makeBeforeBreak && !recovery.keptConnectionLost
         if !recovery.makeBeforeBreak {
@@ -496,7 +524,10 @@ public struct Reconnector: Sendable {
             actions.append(strategy == .migrate ? .retireConnectionLeaving(reason: "migrating") : .retireConnection)
             recovery.leftPreviousNode = strategy == .migrate
         }
-        if strategy == .fast, now >= recovery.fastValidUntil {
+        if strategy == .fast, currentNodeRemoved {
+            actions.append(.emit(.strategyEscalated(from: .fast, to: .rejoin, reason: "node_removed")))
+            strategy = .rejoin
+        } else if strategy == .fast, now >= recovery.fastValidUntil {
             // The SFU has already let the session go: resuming it cannot work.
             actions.append(.emit(.strategyEscalated(from: .fast, to: .rejoin, reason: "fast_reconnect_deadline_passed")))
             strategy = .rejoin

@@ -18,6 +18,13 @@ public actor SessionRunner {
     private let logger: Logger
     private let limiter: ReconnectLimiter?
     private let restartWatch: NodeRestartWatch?
+    /// The SFU token for the next join; replaced through the API or `--credentials-url`.
+    private var token: String
+    private let credentialsSource: CredentialsSource?
+    /// Told the new token and nodes whenever they change, to store them (a restart
+    /// rejoins with them).
+    private let onCredentials: @Sendable (_ token: String, _ nodes: [String]) -> Void
+    private var expiryRefresh: Task<Void, Never>?
     /// Set while a ruled-out FAST hands its limiter place to the REJOIN that replaces it.
     private var handingOverLimiterPlace = false
     private var machine: Reconnector
@@ -47,12 +54,17 @@ public actor SessionRunner {
         logger: Logger = Logger(label: "tether.session"),
         limiter: ReconnectLimiter? = nil,
         restartWatch: NodeRestartWatch? = nil,
+        credentialsSource: CredentialsSource? = nil,
+        onCredentials: @escaping @Sendable (_ token: String, _ nodes: [String]) -> Void = { _, _ in },
         onSnapshot: @escaping @Sendable (SessionSnapshot) -> Void = { _ in },
         record: @escaping @Sendable (SessionEvent) -> Void
     ) {
         self.onSnapshot = onSnapshot
         self.limiter = limiter
         self.restartWatch = restartWatch
+        self.token = configuration.token
+        self.credentialsSource = credentialsSource
+        self.onCredentials = onCredentials
         self.configuration = configuration
         self.client = SignalingClient(
             dialect: dialect, policy: configuration.policy, addressPolicy: addressPolicy, eventLoopGroup: eventLoopGroup,
@@ -91,7 +103,8 @@ public actor SessionRunner {
         noticeTask = Task { [client] in
             for await notice in client.notices { await self.handle(notice) }
         }
-        let parameters = JoinParameters(token: configuration.token, callID: configuration.callID, userID: configuration.userID)
+        let parameters = JoinParameters(token: token, callID: configuration.callID, userID: configuration.userID)
+        scheduleExpiryRefresh()
         do {
             var joined: (generation: UInt64, answer: JoinAnswer)?
             while joined == nil {
@@ -137,7 +150,8 @@ public actor SessionRunner {
         noticeTask = Task { [client] in
             for await notice in client.notices { await self.handle(notice) }
         }
-        let nodeIndex = configuration.sfuURLs.firstIndex(of: sfuURL) ?? 0
+        let nodeIndex = machine.nodes.firstIndex(of: sfuURL) ?? 0
+        scheduleExpiryRefresh()
         await execute(machine.resumeAfterRestart(sfuSessionID: sfuSessionID, nodeIndex: nodeIndex, now: .now))
     }
 
@@ -147,7 +161,7 @@ public actor SessionRunner {
         snapshotValue.losses = counters.losses
         snapshotValue.reconnects = counters.reconnects
         snapshotValue.failedReconnects = counters.failedReconnects
-        let nodeIndex = configuration.sfuURLs.firstIndex(of: sfuURL) ?? 0
+        let nodeIndex = machine.nodes.firstIndex(of: sfuURL) ?? 0
         await execute(machine.resumeRefused(sfuSessionID: sfuSessionID, nodeIndex: nodeIndex, reason: reason))
     }
 
@@ -286,7 +300,7 @@ public actor SessionRunner {
         attemptTokens += 1
         let token = attemptTokens
         let parameters = JoinParameters(
-            token: configuration.token,
+            token: self.token,
             callID: configuration.callID,
             userID: configuration.userID,
             resumeSessionID: plan.resumeSessionID,
@@ -294,10 +308,10 @@ public actor SessionRunner {
                 strategy: plan.strategy,
                 attempt: plan.attempt,
                 previousSessionID: plan.previousSessionID,
-                fromSFU: plan.fromNodeIndex.map { configuration.sfuURLs[$0] },
+                fromSFU: plan.fromNodeIndex.map { machine.nodes[$0] },
                 reason: plan.trigger.rawValue),
             staleSessionID: plan.staleSessionID)
-        let url = configuration.sfuURLs[plan.nodeIndex]
+        let url = machine.nodes[plan.nodeIndex]
         let holdsLimiterPlace = handingOverLimiterPlace
         handingOverLimiterPlace = false
         let sessionID = configuration.id
@@ -322,8 +336,24 @@ public actor SessionRunner {
                 await self.fastRuledOut(token: token, holdingLimiterPlace: true)
                 return
             }
+            var parameters = parameters
+            if plan.strategy == .rejoin || plan.strategy == .migrate, let token = await self.refreshedToken(reason: plan.strategy.rawValue) {
+                parameters.token = token
+            }
             do {
                 result = .success(try await client.connect(to: url, joining: parameters))
+            } catch let refusal as SFUError where refusal.unauthenticated {
+                // Refused as unauthenticated: fresh credentials, then this join once more.
+                if let token = await self.refreshedToken(reason: "unauthenticated") {
+                    parameters.token = token
+                    do {
+                        result = .success(try await client.connect(to: url, joining: parameters))
+                    } catch {
+                        result = .failure(error)
+                    }
+                } else {
+                    result = .failure(refusal)
+                }
             } catch {
                 result = .failure(error)
             }
@@ -356,6 +386,56 @@ public actor SessionRunner {
         }
     }
 
+    // MARK: - Credentials
+
+    /// Replaces the token (and the node list) for the next join; recorded, never the token.
+    public func updateCredentials(token newToken: String, urls: [String]?) async {
+        guard !machine.state.isTerminal else { return }
+        token = newToken
+        if let urls { await execute(machine.nodesReplaced(urls)) }
+        onCredentials(token, machine.nodes)
+        await execute(machine.note(.credentialsUpdated(reason: urls == nil ? "token" : "token_and_urls")))
+        scheduleExpiryRefresh()
+    }
+
+    /// The nodes the session may use, primary first (replaced by ``updateCredentials``).
+    public var nodes: [String] { machine.nodes }
+
+    /// Asks `--credentials-url` for fresh credentials and records how it went; the new
+    /// token, or nil (no source, or it failed: the join goes on with the old one).
+    private func refreshedToken(reason: String) async -> String? {
+        guard let credentialsSource, !machine.state.isTerminal else { return nil }
+        do {
+            let fresh = try await credentialsSource.fetch(reason)
+            guard !machine.state.isTerminal else { return nil }
+            token = fresh.token
+            if let urls = fresh.urls { await execute(machine.nodesReplaced(urls)) }
+            onCredentials(token, machine.nodes)
+            await execute(machine.note(.credentialsRefreshed(reason: reason)))
+            scheduleExpiryRefresh()
+            return fresh.token
+        } catch {
+            await execute(machine.note(.credentialsRefreshFailed(reason: reason, error: "\(error)")))
+            return nil
+        }
+    }
+
+    /// With a credentials source and a token that says when it expires (a JWT's `exp`),
+    /// fetch a fresh one shortly before: the next REJOIN must not find it expired.
+    private func scheduleExpiryRefresh() {
+        expiryRefresh?.cancel()
+        expiryRefresh = nil
+        guard credentialsSource != nil, let expiresAt = TokenExpiry.expiresAt(token) else { return }
+        let remaining = expiresAt.timeIntervalSinceNow
+        // A tenth of the remaining life, at most a minute, before it ends.
+        let margin = min(60, max(0, remaining / 10))
+        let delay = Duration.milliseconds(Int64(max(0, remaining - margin) * 1000))
+        expiryRefresh = Task {
+            do { try await Task.sleep(for: delay) } catch { return }
+            _ = await self.refreshedToken(reason: "expiring")
+        }
+    }
+
     /// Tells the service-wide restart watch how a FAST resume went.
     private static func report(
         resume result: Result<(generation: UInt64, answer: JoinAnswer), any Error>, of session: String, at node: String,
@@ -382,9 +462,9 @@ public actor SessionRunner {
     /// backoff from 1 s to 15 s, then records it.
     private func destroyStaleSession(nodeIndex: Int, sfuSessionID: String) {
         guard let cleanupClient else { return }
-        let url = configuration.sfuURLs[nodeIndex]
+        let url = machine.nodes[nodeIndex]
         let parameters = JoinParameters(
-            token: configuration.token, callID: configuration.callID, userID: configuration.userID,
+            token: token, callID: configuration.callID, userID: configuration.userID,
             staleSessionID: sfuSessionID, cleanupOnly: true)
         let logger = self.logger
         cleanups.append(Task {
@@ -455,6 +535,7 @@ public actor SessionRunner {
     }
 
     private func finish() {
+        expiryRefresh?.cancel()
         for timer in timers.values { timer.cancel() }
         timers.removeAll()
         attempt?.task.cancel()

@@ -59,10 +59,15 @@ public struct SFUError: Error, Sendable, Equatable, CustomStringConvertible {
     /// `PARTICIPANT_RECONNECT_FAILED`, Janus's 458 to a claim): evidence that it may
     /// have restarted and forgotten everyone.
     public var sessionUnknown: Bool
+    /// The join was refused for its credentials (Stream's `UNAUTHENTICATED`, Janus's
+    /// 403): fresh ones may succeed.
+    public var unauthenticated: Bool
 
     public init(
-        code: String, message: String, strategy: ReconnectStrategy?, nodeRefusesNewSessions: Bool = false, sessionUnknown: Bool = false
+        code: String, message: String, strategy: ReconnectStrategy?, nodeRefusesNewSessions: Bool = false, sessionUnknown: Bool = false,
+        unauthenticated: Bool = false
     ) {
+        self.unauthenticated = unauthenticated
         self.code = code
         self.message = message
         self.strategy = strategy

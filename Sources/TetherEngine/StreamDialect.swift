@@ -86,7 +86,8 @@ struct StreamCodec: SignalingCodec {
                 code: error.error.code.name,
                 message: error.error.message,
                 strategy: ReconnectStrategy(error.reconnectStrategy),
-                sessionUnknown: error.error.code == .participantReconnectFailed
+                sessionUnknown: error.error.code == .participantReconnectFailed,
+                unauthenticated: error.error.code == .unauthenticated
             )
             return [.event(.sfuError(sfuError))]
         case .goAway(let goAway):

@@ -14,5 +14,6 @@ extension EventStore {
         Migration(name: "0003_clear_ended_tokens", sql: String(decoding: PackageResources._003_clear_ended_tokens_sql, as: UTF8.self)),
         Migration(name: "0004_readiness", sql: String(decoding: PackageResources._004_readiness_sql, as: UTF8.self)),
         Migration(name: "0005_clock_segments", sql: String(decoding: PackageResources._005_clock_segments_sql, as: UTF8.self)),
+        Migration(name: "0006_webhook_deliveries", sql: String(decoding: PackageResources._006_webhook_deliveries_sql, as: UTF8.self)),
     ]
 }

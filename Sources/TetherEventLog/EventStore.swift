@@ -8,6 +8,8 @@ import TetherEvents
 /// and never wait for a write.
 public struct EventStore: Sendable {
     let database: any DatabaseWriter
+    /// Events to turn into webhook deliveries, in the transaction that stores them.
+    public var webhooks: WebhookRouting?
 
     /// Opens (creating if needed) the database at `path` and applies `migrations/*.sql`.
     public static func open(path: String) throws -> EventStore {
@@ -72,6 +74,7 @@ public struct EventStore: Sendable {
             var stored: [SessionEvent] = []
             stored.reserveCapacity(batch.count)
             let statement = try db.cachedStatement(sql: Self.insertEventSQL)
+            var outgoing: [(event: SessionEvent, type: String)] = []
             for write in batch {
                 switch write {
                 case .event(var event, let payload):
@@ -92,12 +95,18 @@ public struct EventStore: Sendable {
                         }
                     }
                     event.timeMs = storedMs
-                    stored.append(try Self.insert(event, payload: payload, statement: statement, in: db))
+                    let inserted = try Self.insert(event, payload: payload, statement: statement, in: db)
+                    stored.append(inserted)
+                    if let type = webhooks?.subscribedType(of: event.kind) { outgoing.append((inserted, type)) }
                 case .session(let record):
                     try Self.upsert(record, in: db)
                 case .probe:
                     try Self.probe(in: db)
                 }
+            }
+            // After the batch's session rows: a webhook carries the session as stored now.
+            if let webhooks, !outgoing.isEmpty {
+                try Self.enqueueDeliveries(outgoing, to: webhooks.endpoints, in: db)
             }
             return (stored, clock)
         }

@@ -86,8 +86,11 @@ extension SessionEvent: Codable {
         case .staleSessionDestroyed(let sfuURL, let sfuSessionID):
             try c.encode(sfuURL, forKey: .sfuURL)
             try c.encode(sfuSessionID, forKey: .sfuSessionID)
-        case .roomRejoined(let reason):
+        case .roomRejoined(let reason), .credentialsUpdated(let reason), .credentialsRefreshed(let reason):
             try c.encode(reason, forKey: .reason)
+        case .credentialsRefreshFailed(let reason, let error):
+            try c.encode(reason, forKey: .reason)
+            try c.encode(error, forKey: .error)
         }
     }
 
@@ -164,6 +167,10 @@ extension SessionEvent: Codable {
         case "stale_session_destroyed":
             kind = .staleSessionDestroyed(sfuURL: try string(.sfuURL), sfuSessionID: try string(.sfuSessionID))
         case "room_rejoined": kind = .roomRejoined(reason: try string(.reason))
+        case "credentials_updated": kind = .credentialsUpdated(reason: try string(.reason))
+        case "credentials_refreshed": kind = .credentialsRefreshed(reason: try string(.reason))
+        case "credentials_refresh_failed":
+            kind = .credentialsRefreshFailed(reason: try string(.reason), error: try string(.error))
         default:
             throw DecodingError.dataCorruptedError(forKey: .type, in: c, debugDescription: "unknown event type '\(type)'")
         }

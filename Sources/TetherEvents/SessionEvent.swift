@@ -64,6 +64,12 @@ public enum SessionEventKind: Sendable, Equatable {
     /// A resumed SFU session had lost its place in the room while we were away (kicked,
     /// the room re-created): the participant joined the room again.
     case roomRejoined(reason: String)
+    /// New SFU credentials came through the API (`token`, or `token_and_urls`).
+    case credentialsUpdated(reason: String)
+    /// Fresh credentials came from `--credentials-url` (`rejoin`, `migrate`,
+    /// `unauthenticated`, `expiring`).
+    case credentialsRefreshed(reason: String)
+    case credentialsRefreshFailed(reason: String, error: String)
 
     public var type: String {
         switch self {
@@ -88,6 +94,9 @@ public enum SessionEventKind: Sendable, Equatable {
         case .reconnectDelayed: "reconnect_delayed"
         case .staleSessionDestroyed: "stale_session_destroyed"
         case .roomRejoined: "room_rejoined"
+        case .credentialsUpdated: "credentials_updated"
+        case .credentialsRefreshed: "credentials_refreshed"
+        case .credentialsRefreshFailed: "credentials_refresh_failed"
         case .clockJump: "clock_jump"
         }
     }
@@ -98,6 +107,7 @@ public enum SessionEventKind: Sendable, Equatable {
         "trigger_merged", "reconnect_attempt_failed", "strategy_escalated", "reconnected",
         "reconnect_failed", "sfu_error", "go_away", "migrated", "call_ended", "left",
         "resumed_after_restart", "events_dropped", "clock_jump", "reconnect_delayed", "migration_failed",
-        "stale_session_destroyed", "room_rejoined",
+        "stale_session_destroyed", "room_rejoined", "credentials_updated", "credentials_refreshed",
+        "credentials_refresh_failed",
     ]
 }

@@ -126,10 +126,12 @@ extension SFUSimulator {
             public var previousSessionID: String?
             public var migratedFrom: String?
             public var fastResumes: Int
+            /// The `exp` of the token it last joined with (unix seconds).
+            public var tokenExpiresAt: Int64?
             enum CodingKeys: String, CodingKey {
                 case sessionID = "session_id", callCID = "call_cid", userID = "user_id", connected
                 case joinKind = "join_kind", previousSessionID = "previous_session_id"
-                case migratedFrom = "migrated_from", fastResumes = "fast_resumes"
+                case migratedFrom = "migrated_from", fastResumes = "fast_resumes", tokenExpiresAt = "token_exp"
             }
         }
         public var nodeID: String
@@ -170,7 +172,7 @@ extension SFUSimulator {
                     .init(
                         sessionID: $0.id, callCID: $0.callCID, userID: $0.userID, connected: $0.link != nil,
                         joinKind: $0.joinKind, previousSessionID: $0.previousSessionID,
-                        migratedFrom: $0.migratedFrom, fastResumes: $0.fastResumes)
+                        migratedFrom: $0.migratedFrom, fastResumes: $0.fastResumes, tokenExpiresAt: $0.tokenExpiresAt)
                 },
                 counters: .init(
                     connectionsAccepted: c.connectionsAccepted, joins: c.joins, fastResumes: c.fastResumes,

@@ -158,6 +158,7 @@ public final class SFUSimulator: Sendable {
                 }
                 session.link = link.id
                 session.lostAt = nil
+                session.tokenExpiresAt = claims.expiresAt
                 session.joinKind = "fast"
                 session.fastResumes += 1
                 registry.sessions[session.id] = session
@@ -176,7 +177,8 @@ public final class SFUSimulator: Sendable {
                 toDrop.append(oldLink)
             }
             var session = SimulatorRegistry.Session(
-                id: request.sessionID, callCID: claims.callCID, userID: claims.userID, link: link.id, lostAt: nil)
+                id: request.sessionID, callCID: claims.callCID, userID: claims.userID, link: link.id, lostAt: nil,
+                tokenExpiresAt: claims.expiresAt)
             if request.hasReconnectDetails {
                 session.joinKind = request.reconnectDetails.strategy == .migrate ? "migrate" : "rejoin"
                 session.previousSessionID = previous.isEmpty ? nil : previous

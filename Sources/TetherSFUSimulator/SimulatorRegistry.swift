@@ -18,6 +18,8 @@ struct SimulatorRegistry {
         /// The node a MIGRATE named as the one it left.
         var migratedFrom: String?
         var fastResumes = 0
+        /// The `exp` of the token it last joined with.
+        var tokenExpiresAt: Int64?
     }
 
     struct Counters: Codable, Equatable {

@@ -5,14 +5,17 @@ import Foundation
 struct TokenClaims: Sendable, Equatable {
     var callCID: String
     var userID: String
+    /// The `exp` claim (unix seconds), when the token has one.
+    var expiresAt: Int64?
 
     struct Invalid: Error, CustomStringConvertible {
         var description: String
     }
 
-    init(callCID: String, userID: String) {
+    init(callCID: String, userID: String, expiresAt: Int64? = nil) {
         self.callCID = callCID
         self.userID = userID
+        self.expiresAt = expiresAt
     }
 
     /// Reads the payload; checks the HS256 signature only when `secret` is given.
@@ -29,7 +32,12 @@ struct TokenClaims: Sendable, Equatable {
             guard HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: signed, using: key) else {
                 throw Invalid(description: "the token's signature does not match")
             }
+            // As Stream's SFU: a signed token past its `exp` is refused (UNAUTHENTICATED).
+            if let exp = (object["exp"] as? NSNumber)?.int64Value, exp <= Int64(Date().timeIntervalSince1970) {
+                throw Invalid(description: "the token expired at \(exp)")
+            }
         }
+        expiresAt = (object["exp"] as? NSNumber)?.int64Value
         guard let call = object["call_cid"] as? String, !call.isEmpty else { throw Invalid(description: "the token has no call_cid claim") }
         guard let user = object["user_id"] as? String, !user.isEmpty else { throw Invalid(description: "the token has no user_id claim") }
         callCID = call
@@ -43,13 +51,15 @@ struct TokenClaims: Sendable, Equatable {
     }
 
     /// Makes an unsigned-looking (or HS256-signed, given a secret) token for tests and demos.
-    static func makeToken(callCID: String, userID: String, secret: String?) -> String {
+    static func makeToken(callCID: String, userID: String, secret: String?, expiresAt: Int64? = nil) -> String {
         func encode(_ data: Data) -> String {
             data.base64EncodedString().replacingOccurrences(of: "+", with: "-")
                 .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
         }
         let header = encode(Data(#"{"alg":"HS256","typ":"JWT"}"#.utf8))
-        let claims = try! JSONSerialization.data(withJSONObject: ["call_cid": callCID, "user_id": userID], options: [.sortedKeys])
+        var fields: [String: Any] = ["call_cid": callCID, "user_id": userID]
+        if let expiresAt { fields["exp"] = expiresAt }
+        let claims = try! JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])
         let payload = encode(claims)
         let key = SymmetricKey(data: Data((secret ?? "unsigned").utf8))
         let signature = HMAC<SHA256>.authenticationCode(for: Data("\(header).\(payload)".utf8), using: key)
@@ -59,7 +69,8 @@ struct TokenClaims: Sendable, Equatable {
 
 /// Builds SFU tokens the simulator accepts: `header.payload.signature`, HS256.
 public enum SimulatorToken {
-    public static func make(callCID: String, userID: String, secret: String? = nil) -> String {
-        TokenClaims.makeToken(callCID: callCID, userID: userID, secret: secret)
+    /// `expiresAt`: the `exp` claim in unix seconds, checked when the simulator has a secret.
+    public static func make(callCID: String, userID: String, secret: String? = nil, expiresAt: Int64? = nil) -> String {
+        TokenClaims.makeToken(callCID: callCID, userID: userID, secret: secret, expiresAt: expiresAt)
     }
 }

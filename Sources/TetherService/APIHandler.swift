@@ -12,6 +12,8 @@ struct APIHandler: APIProtocol {
     let registry: SessionRegistry
     let log: EventLog
     let metrics: TetherMetrics
+    /// Nil when no `--webhook-url` is configured.
+    let webhooks: WebhookDispatcher?
 
     static let defaultLimit = 100
 

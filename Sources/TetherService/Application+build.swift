@@ -47,14 +47,32 @@ public func buildApplication(
     } catch {
         throw StartupError(description: "\(error)")
     }
-    let store: EventStore
+    var store: EventStore
     do {
         store = try EventStore.open(path: configuration.databasePath)
     } catch {
         throw StartupError(description: "cannot open the database at \(configuration.databasePath): \(error)")
     }
+    if !configuration.webhookURLs.isEmpty {
+        // Deliveries are written by the event log's writer, in each event's transaction.
+        store.webhooks = WebhookRouting(endpoints: configuration.webhookURLs, types: configuration.webhookTypes)
+    }
     let log = EventLog(store: store, logger: logger)
     let metrics = TetherMetrics()
+    var webhooks: WebhookDispatcher?
+    if !configuration.webhookURLs.isEmpty, let secret = configuration.webhookSecret {
+        let dispatcher = WebhookDispatcher(
+            store: store, secret: secret, retryWindow: configuration.webhookRetryWindow, metrics: metrics, logger: logger)
+        let routing = store.webhooks
+        // Committed events that became deliveries wake the dispatcher at once.
+        _ = log.subscribe(.init(
+            deliver: { event in
+                if routing?.subscribedType(of: event.kind) != nil { dispatcher.wake() }
+                return true
+            },
+            end: {}))
+        webhooks = dispatcher
+    }
     let registry = SessionRegistry(
         configuration: configuration, addressPolicy: addressPolicy, tls: tls, log: log, metrics: metrics,
         eventLoopGroup: eventLoopGroup, logger: logger)
@@ -68,7 +86,7 @@ public func buildApplication(
     let guarded = router.group()
         .add(middleware: BearerAuthMiddleware(tokens: TokenRing(full: configuration.apiTokens, read: configuration.readTokens)))
         .add(middleware: BodyLimitMiddleware(maxBytes: configuration.maxBodyBytes))
-    let handler = APIHandler(configuration: configuration, registry: registry, log: log, metrics: metrics)
+    let handler = APIHandler(configuration: configuration, registry: registry, log: log, metrics: metrics, webhooks: webhooks)
     try handler.registerHandlers(
         on: GuardedRouteTransport(open: router, guarded: guarded),
         configuration: .init(jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes]))
@@ -86,6 +104,7 @@ public func buildApplication(
         services: [
             lock,
             log,
+        ] + (webhooks.map { [$0] } ?? []) + [
             registry,
             RetentionService(store: store, retention: configuration.eventRetention, interval: configuration.pruneInterval, logger: logger),
         ],

@@ -1,5 +1,6 @@
 import Foundation
 import TetherEngine
+import TetherEventLog
 import TetherEvents
 
 /// Everything `tether serve` is configured with, filled once from flags and environment.
@@ -46,6 +47,16 @@ public struct ServiceConfiguration: Sendable {
     public var maxReconnectsPerSecond: Int
     /// When an SFU node counts as restarted (its sessions then skip FAST).
     public var nodeRestart: NodeRestartDetector.Configuration
+    /// Where webhooks go (operator configuration: internal hosts allowed, http/https only).
+    public var webhookURLs: [String] = []
+    /// Signs webhooks and credentials requests (HMAC-SHA256); at least 16 characters.
+    public var webhookSecret: String?
+    /// Webhook types sent; nil sends every history event (`*`).
+    public var webhookTypes: Set<String>? = WebhookRouting.defaultTypes
+    /// How long a failing delivery is retried after its event.
+    public var webhookRetryWindow: Duration = .seconds(24 * 3600)
+    /// Asked for fresh SFU credentials before REJOIN/MIGRATE and on an unauthenticated refusal.
+    public var credentialsURL: String?
 
     public init(
         host: String = "127.0.0.1",
@@ -67,8 +78,18 @@ public struct ServiceConfiguration: Sendable {
         idempotencyKeyTTL: Duration = .seconds(24 * 3600),
         maxReconnectsInFlight: Int = 256,
         maxReconnectsPerSecond: Int = 1000,
-        nodeRestart: NodeRestartDetector.Configuration = .init()
+        nodeRestart: NodeRestartDetector.Configuration = .init(),
+        webhookURLs: [String] = [],
+        webhookSecret: String? = nil,
+        webhookTypes: Set<String>? = WebhookRouting.defaultTypes,
+        webhookRetryWindow: Duration = .seconds(24 * 3600),
+        credentialsURL: String? = nil
     ) {
+        self.webhookURLs = webhookURLs
+        self.webhookSecret = webhookSecret
+        self.webhookTypes = webhookTypes
+        self.webhookRetryWindow = webhookRetryWindow
+        self.credentialsURL = credentialsURL
         self.nodeRestart = nodeRestart
         self.maxReconnectsInFlight = maxReconnectsInFlight
         self.maxReconnectsPerSecond = maxReconnectsPerSecond
@@ -90,6 +111,9 @@ public struct ServiceConfiguration: Sendable {
         self.shutdownGrace = shutdownGrace
         self.idempotencyKeyTTL = idempotencyKeyTTL
     }
+
+    /// The webhook types sent unless `--webhook-events` says otherwise.
+    public static let defaultWebhookTypes = WebhookRouting.defaultTypes
 
     /// True when `host` is loopback as an address (`127.0.0.0/8` in any spelling the
     /// resolver takes, `::1`, their IPv4-mapped forms) or is `localhost`; a name that
@@ -136,6 +160,23 @@ public struct ServiceConfiguration: Sendable {
         if eventStreamBuffer < 100 { throw Invalid(description: "the event stream buffer must hold at least 100 events") }
         if shutdownGrace < .seconds(1) { throw Invalid(description: "the shutdown grace must be at least 1s") }
         if maxBodyBytes < 1024 { throw Invalid(description: "the body limit must be at least 1024 bytes") }
+        for url in webhookURLs + (credentialsURL.map { [$0] } ?? []) {
+            guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme?.lowercased() ?? ""), parsed.host?.isEmpty == false else {
+                throw Invalid(description: "'\(url)' is not an http or https URL (webhook and credentials URLs must be)")
+            }
+        }
+        if !webhookURLs.isEmpty || credentialsURL != nil {
+            guard let secret = webhookSecret, secret.count >= 16 else {
+                throw Invalid(description: "--webhook-url and --credentials-url need --webhook-secret (at least 16 characters) to sign with")
+            }
+        }
+        if let types = webhookTypes {
+            let unknown = types.subtracting(WebhookRouting.allTypes)
+            if !unknown.isEmpty {
+                throw Invalid(description: "unknown webhook event types \(unknown.sorted()); known: \(WebhookRouting.allTypes.sorted().joined(separator: ", ")) or *")
+            }
+        }
+        if webhookRetryWindow < .seconds(1) { throw Invalid(description: "the webhook retry window must be at least 1s") }
         if maxReconnectsInFlight < 1 { throw Invalid(description: "max reconnects in flight must be at least 1") }
         if maxReconnectsPerSecond < 2 { throw Invalid(description: "max reconnects per second must be at least 2") }
     }

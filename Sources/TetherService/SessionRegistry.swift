@@ -27,6 +27,8 @@ public actor SessionRegistry: Service {
     private var live: [String: LiveSession] = [:]
     /// Keys of creates: held from the first request, remembered with the session.
     let idempotencyKeys: IdempotencyKeys
+    /// `--credentials-url`, when configured.
+    let credentials: CredentialsClient?
 
     public init(
         configuration: ServiceConfiguration, addressPolicy: SFUAddressPolicy, tls: TLSTrust = .system, log: EventLog, metrics: TetherMetrics,
@@ -42,6 +44,9 @@ public actor SessionRegistry: Service {
         self.logger = logger
         self.limiter = ReconnectLimiter(maxInFlight: configuration.maxReconnectsInFlight, perSecond: configuration.maxReconnectsPerSecond)
         self.restartWatch = NodeRestartWatch(configuration: configuration.nodeRestart, logger: logger)
+        self.credentials = configuration.credentialsURL.map {
+            CredentialsClient(url: $0, signature: WebhookSignature(secret: configuration.webhookSecret ?? ""))
+        }
     }
 
     // MARK: - Service
@@ -291,6 +296,30 @@ public actor SessionRegistry: Service {
         return true
     }
 
+    /// Replaces a live session's token (and node list) for its next join.
+    func updateCredentials(id: String, token: String, urls: [String]?) async throws -> SessionRecord {
+        guard let session = live[id], let runner = session.runner, session.currentRecord.isLive else {
+            try await log.flush()
+            guard try await log.store.session(id: id) != nil else { throw APIError.notFound(session: id) }
+            throw APIError(.conflict, code: "session_not_live", message: "session '\(id)' has ended; its credentials cannot change")
+        }
+        if let urls {
+            for url in urls {
+                do {
+                    _ = try await addressResolver.addresses(for: try SignalingURL(url), timeout: .seconds(5))
+                } catch let failure as ConnectFailure {
+                    let code = failure.kind == .addressNotAllowed ? failure.kind.rawValue : "sfu_address_unresolvable"
+                    throw APIError.invalid("\(url): \(failure.message)", code: code)
+                } catch {
+                    throw APIError.invalid("urls: \(error)", code: "invalid_sfu_url")
+                }
+            }
+        }
+        await runner.updateCredentials(token: token, urls: urls)
+        try await log.flush()
+        return session.currentRecord
+    }
+
     /// Starts a MIGRATE of one live session to `targetURL` (or its next node).
     func migrate(id: String, to targetURL: String?) async throws -> SessionRecord {
         guard let session = live[id], let runner = session.runner else {
@@ -298,7 +327,7 @@ public actor SessionRegistry: Service {
             guard try await log.store.session(id: id) != nil else { throw APIError.notFound(session: id) }
             throw APIError(.conflict, code: "session_not_live", message: "session '\(id)' has ended; only a live session can move")
         }
-        let urls = runner.configuration.sfuURLs
+        let urls = await runner.nodes
         var target: Int?
         if let targetURL {
             guard let index = urls.firstIndex(of: targetURL) else {
@@ -323,7 +352,7 @@ public actor SessionRegistry: Service {
         for session in live.values.sorted(by: { $0.id < $1.id }) {
             let record = session.currentRecord
             guard record.sfuURL == sfuURL, record.isLive, let runner = session.runner else { continue }
-            let urls = runner.configuration.sfuURLs
+            let urls = await runner.nodes
             var target: Int?
             if let targetURL {
                 guard let index = urls.firstIndex(of: targetURL), targetURL != sfuURL else {
@@ -374,6 +403,18 @@ public actor SessionRegistry: Service {
             logger: logger,
             limiter: limiter,
             restartWatch: restartWatch,
+            credentialsSource: credentials?.source(
+                sessionID: record.id, callID: record.callID, userID: record.userID,
+                metadata: (try? JSONDecoder().decode([String: String].self, from: Data(record.metadata.utf8))) ?? [:]),
+            onCredentials: { token, nodes in
+                let updated = session.record.withLock { record -> SessionRecord in
+                    guard record.isLive else { return record }
+                    record.sfuToken = token
+                    if let encoded = try? JSONEncoder().encode(nodes) { record.sfuURLs = String(decoding: encoded, as: UTF8.self) }
+                    return record
+                }
+                log.save(updated)
+            },
             onSnapshot: { [weak self] snapshot in
                 let (updated, previous) = session.apply(snapshot)
                 log.save(updated)

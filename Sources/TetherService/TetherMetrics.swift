@@ -53,6 +53,17 @@ public final class TetherMetrics: Sendable {
         if newErrors > 0 { errors.increment(by: newErrors) } else { errors.increment(by: 0) }
     }
 
+    /// One webhook try's outcome: `delivered`, `retried`, `gone` (410) or `failed`
+    /// (given up after the retry window).
+    func webhookAttempt(outcome: String) {
+        Counter(label: "tether_webhook_deliveries_total", dimensions: [("outcome", outcome)], factory: factory).increment()
+    }
+
+    /// Deliveries waiting (pending) in the outbox.
+    func webhookBacklog(_ pending: Int) {
+        CoreMetrics.Gauge(label: "tether_webhook_backlog", factory: factory).record(pending)
+    }
+
     /// Moves one session between states in the `tether_sessions` gauge.
     func sessionMoved(from old: String?, to new: String) {
         guard old != new else { return }
