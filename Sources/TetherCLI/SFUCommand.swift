@@ -39,7 +39,7 @@ struct SFUCommand: AsyncParsableCommand {
     @Option(help: "This node's name in /admin/state (default: sfu-PORT).")
     var nodeID: String?
 
-    @Option(help: "HS256 secret; when set, tokens with a bad signature are rejected.")
+    @Option(help: "HS256 secret; when set, tokens with a bad signature or past their exp claim are refused (UNAUTHENTICATED), as Stream's SFU does.")
     var secret: String?
 
     @Option(help: "Seconds a lost session stays resumable by FAST (sent as fast_reconnect_deadline_seconds).")
