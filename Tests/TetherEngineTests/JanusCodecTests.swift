@@ -103,7 +103,7 @@ import TetherEvents
         #expect(try refusing.decode(reply(["janus": "error", "transaction": create["transaction"]!, "error": ["code": 472, "reason": "Not accepting new sessions"]]))
             == [.event(.sfuError(SFUError(code: "472", message: "Not accepting new sessions", strategy: nil, nodeRefusesNewSessions: true)))])
         #expect(try codec.decode(reply(["janus": "error", "transaction": create["transaction"]!, "error": ["code": 403, "reason": "Unauthorized request"]]))
-            == [.event(.sfuError(SFUError(code: "403", message: "Unauthorized request", strategy: nil)))])
+            == [.event(.sfuError(SFUError(code: "403", message: "Unauthorized request", strategy: nil, unauthenticated: true)))])
     }
 
     @Test func aMissingRoomIsCreatedAgainOrFailsClearly() throws {
