@@ -32,6 +32,14 @@ public struct EventStore: Sendable {
             try db.execute(sql: "PRAGMA wal_autocheckpoint = 10000")
         }
         let pool = try DatabasePool(path: path, configuration: configuration)
+        // GRDB switches a pool's writer to WAL after `prepareDatabase` and sets
+        // synchronous=NORMAL on it then (seen with strace: no fdatasync per commit), so
+        // FULL is set again here, on the writer itself, and read back.
+        try pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            let level = try Int.fetchOne(db, sql: "PRAGMA synchronous")
+            guard level == 2 else { throw DatabaseError(message: "PRAGMA synchronous reads \(level.map(String.init) ?? "nothing") after setting FULL (2)") }
+        }
         let store = EventStore(database: pool)
         try store.migrator.migrate(pool)
         return store
@@ -46,6 +54,11 @@ public struct EventStore: Sendable {
             }
         }
         return migrator
+    }
+
+    /// The writer connection's `PRAGMA synchronous` (2 is FULL: every commit fsynced).
+    public func writerSynchronousLevel() async throws -> Int {
+        try await database.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
     }
 
     /// The names of the migrations applied to this database, in order.

@@ -9,6 +9,15 @@ import TetherTestSupport
 
 /// Issue 9: one owner per database, storage failures answered promptly, no resurrection.
 @Suite(.serialized, .timeLimit(.minutes(3))) struct DurabilityTests {
+    @Test func theWritersCommitsAreSynced() async throws {
+        // GRDB sets synchronous=NORMAL on a pool's writer when it switches to WAL, after
+        // the prepare hook: FULL must be set (and hold) on the writer itself.
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tether-sync-\(UUID().uuidString).sqlite").path
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        let store = try EventStore.open(path: path)
+        #expect(try await store.writerSynchronousLevel() == 2, "PRAGMA synchronous is FULL on the writer")
+    }
+
     @Test func aSecondServiceOnTheSameDatabaseRefusesToStartAndTheFirstKeepsServing() async throws {
         let first = try await LiveService.start()
         defer { first.removeDatabase() }
