@@ -10,9 +10,24 @@ import TetherService
 extension Scenarios {
     // MARK: - events
 
+    /// What the events scenario inserts, in turn; the machine floor inserts rows of the
+    /// same kinds, so payload sizes and index keys match.
+    static let eventMix: [SessionEventKind] = [
+        .connectionLost(reason: .unexpectedClose, closeCode: 1006, detail: "the connection ended with no close frame"),
+        .reconnectStarted(strategy: .fast, trigger: .connectionLost),
+        .reconnected(strategy: .fast, attempts: 1, durationMs: 3, sfuURL: "ws://127.0.0.1:9001/ws", sfuSessionID: "5f0c2b1e-7d44-4e4a-9a51-5d2f4f0b7c11"),
+    ]
+    /// Event time of the first event (ms since 1970).
+    static let eventBaseMs: Int64 = 1_800_000_000_000
+    /// 1,000 events per millisecond of event time: the run's event clock moves slower
+    /// than the wall clock and producers interleave within a few ms, as real sessions
+    /// stamping one clock do; so the writer sees neither clock jumps nor segments.
+    static let eventsPerMs = 1000
+
     /// The sustained insert rate through the real writer, then query latencies with
-    /// `total` events stored.
-    public static func events(total: Int, sessions: Int, queries: Int) async throws -> BenchReport {
+    /// `total` events stored. The rate is also set against `floor`'s raw SQLite inserts
+    /// of as many rows.
+    public static func events(total: Int, sessions: Int, queries: Int, floor: MachineFloor) async throws -> BenchReport {
         var report = BenchReport(scenario: "events", parameters: "\(total) events over \(sessions) sessions, \(queries) queries each")
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tether-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -22,16 +37,9 @@ extension Scenarios {
         // event must be kept (the service caps its queue; see EventLog.Limits).
         let log = EventLog(store: store, limits: .init(maxQueuedEvents: .max, maxQueuedBytes: .max))
         let writer = Task { try await log.run() }
-        let base: Int64 = 1_800_000_000_000
-        let kinds: [SessionEventKind] = [
-            .connectionLost(reason: .unexpectedClose, closeCode: 1006, detail: "the connection ended with no close frame"),
-            .reconnectStarted(strategy: .fast, trigger: .connectionLost),
-            .reconnected(strategy: .fast, attempts: 1, durationMs: 3, sfuURL: "ws://127.0.0.1:9001/ws", sfuSessionID: "5f0c2b1e-7d44-4e4a-9a51-5d2f4f0b7c11"),
-        ]
-        // 1,000 events per millisecond of event time: the run's event clock moves slower
-        // than the wall clock and producers interleave within a few ms, as real sessions
-        // stamping one clock do; so the writer sees neither clock jumps nor segments.
-        let perMs = 1000
+        let base = eventBaseMs
+        let kinds = eventMix
+        let perMs = eventsPerMs
         let events = (0..<total).map { index in
             SessionEvent(
                 sessionID: "session-\(index % sessions)", timeMs: base + Int64(index / perMs), generation: 1,
@@ -59,8 +67,10 @@ extension Scenarios {
         try await log.flush(within: .seconds(600))
         let elapsed = ContinuousClock.now - t0
         report.add("producers (2 tasks): append() of all events, JSON encoding included", Samples.ms(appendTime))
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        report.add("sustained inserts through the writer", String(format: "%.0f events/s (%d in %.2f s)", Double(total) / seconds, total, seconds), target: "≥ 100,000 events/s")
+        let seconds = elapsed.inSeconds
+        let rate = Double(total) / seconds
+        report.add("sustained inserts through the writer", String(format: "%.0f events/s (%d in %.2f s)", rate, total, seconds), target: "≥ 100,000 events/s with synced commits")
+        report.add("inserts/s ÷ raw SQLite floor", FloorRatio.percent(rate, of: floor.insertsPerSecond), target: "≥ 60 %")
 
         var timeline = Samples()
         for _ in 0..<queries {
@@ -90,10 +100,11 @@ extension Scenarios {
     // MARK: - api
 
     /// wrk against a live `tether serve` (in this process): `GET /v1/sessions/{id}`, and a
-    /// create/delete cycle (each create a real join on the simulator).
-    public static func api(duration: Int, connections: Int) async throws -> BenchReport {
+    /// create/delete cycle (each create a real join on the simulator). The GET run is
+    /// also set against `floor`'s trivial route under the same wrk arguments.
+    public static func api(duration: Int, connections: Int, floor: MachineFloor) async throws -> BenchReport {
         var report = BenchReport(scenario: "api", parameters: "wrk, \(duration) s per run, \(connections) connections for GET")
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/wrk") else {
+        guard Wrk.isInstalled else {
             throw BenchError("wrk is not installed (apt-get install wrk)")
         }
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tether-bench-\(UUID().uuidString)")
@@ -120,8 +131,13 @@ extension Scenarios {
             let created = try await response.body.collect(upTo: 1 << 20)
             let id = ((try JSONSerialization.jsonObject(with: Data(buffer: created)) as? [String: Any])?["id"] as? String) ?? ""
 
-            let get = try runWrk(["-t2", "-c\(connections)", "-d\(duration)s", "--latency", "\(base)/v1/sessions/\(id)"])
-            report.add("GET /v1/sessions/{id}", "\(get.rps) req/s, p99 \(get.p99)", target: "≥ 20,000 req/s")
+            let get = try await Wrk.run(
+                Wrk.getArguments(url: "\(base)/v1/sessions/\(id)", connections: connections, duration: duration), duration: duration)
+            report.add("GET /v1/sessions/{id}", get.summary, target: "≥ 20,000 req/s")
+            report.add(
+                "GET /v1/sessions/{id} req/s ÷ trivial route req/s",
+                FloorRatio.percent(get.requestsPerSecond, of: floor.trivialRoute?.requestsPerSecond), target: "≥ 60 %")
+            report.add("GET /v1/sessions/{id} p99 / trivial route p99", FloorRatio.times(get.p99, over: floor.trivialRoute?.p99))
 
             let script = folder.appendingPathComponent("cycle.lua")
             try """
@@ -140,28 +156,11 @@ extension Scenarios {
                   if found then id = found end
                 end
                 """.write(to: script, atomically: true, encoding: .utf8)
-            let cycle = try runWrk(["-t2", "-c2", "-d\(duration)s", "--latency", "-s", script.path, base])
-            report.add("create/delete cycle (each create joins the SFU)", "\(cycle.rps) req/s, p99 \(cycle.p99)")
+            let cycle = try await Wrk.run(["-t2", "-c2", "-d\(duration)s", "--latency", "-s", script.path, base], duration: duration)
+            report.add("create/delete cycle (each create joins the SFU)", cycle.summary)
             await group.triggerGracefulShutdown()
             _ = try? await running.value
         }
         return report
-    }
-
-    static func runWrk(_ arguments: [String]) throws -> (rps: String, p99: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/wrk")
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        func field(_ prefix: String) -> String {
-            output.split(separator: "\n").first { $0.trimmingCharacters(in: .whitespaces).hasPrefix(prefix) }
-                .map { $0.trimmingCharacters(in: .whitespaces).dropFirst(prefix.count).trimmingCharacters(in: .whitespaces) } ?? "n/a"
-        }
-        return (field("Requests/sec:"), field("99%"))
     }
 }

@@ -35,8 +35,10 @@ public enum Scenarios {
     // MARK: - detection
 
     /// Time from an abrupt drop to `connection_lost`, and how a health-check timeout
-    /// lands against its configured value.
-    public static func detection(sessions: Int, rounds: Int) async throws -> BenchReport {
+    /// lands against its configured value. The drop's p99 is also set against `floor`'s
+    /// WebSocket round trip in a burst: both are a socket event travelling through the
+    /// loopback and an event loop.
+    public static func detection(sessions: Int, rounds: Int, floor: MachineFloor) async throws -> BenchReport {
         var report = BenchReport(scenario: "detection", parameters: "\(sessions) sessions, \(rounds) rounds")
         try await withSimulator { simulator in
             let fleet = try await Fleet.join(count: sessions, url: simulator.url, policy: .default)
@@ -57,6 +59,9 @@ public enum Scenarios {
             }
             report.add("abrupt drop (simulator closes the socket) → connection_lost recorded, p50", drop.ms(50), target: "")
             report.add("abrupt drop → connection_lost, p99", drop.ms(99), target: "≤ 5 ms")
+            report.add(
+                "loss recorded p99 / WebSocket round-trip p99 (\(floor.burstLabel))",
+                FloorRatio.times(drop.percentile(99), over: floor.webSocketBurstP99))
             report.add("samples", "\(drop.count)")
             await fleet.leaveAll()
         }
@@ -83,11 +88,13 @@ public enum Scenarios {
     // MARK: - recovery
 
     /// Loss → joined again: FAST with the SFU healthy, REJOIN with the SFU having forgotten.
-    public static func recovery(sessions: Int, rounds: Int) async throws -> BenchReport {
+    /// Each p99 is also set against `floor`'s connect + round trip in a burst: a
+    /// recovery is at least one such connect and one join exchange.
+    public static func recovery(sessions: Int, rounds: Int, floor: MachineFloor) async throws -> BenchReport {
         var report = BenchReport(scenario: "recovery", parameters: "\(sessions) sessions, \(rounds) rounds each")
         try await withSimulator { simulator in
             let fleet = try await Fleet.join(count: sessions, url: simulator.url, policy: .default)
-            for (fault, label) in [("drop", "FAST (SFU healthy)"), ("forget", "REJOIN (SFU forgot the session)")] {
+            for (fault, label, strategy) in [("drop", "FAST (SFU healthy)", "FAST"), ("forget", "REJOIN (SFU forgot the session)", "REJOIN")] {
                 var samples = Samples()
                 for _ in 0..<rounds {
                     let t0 = ContinuousClock.now
@@ -102,6 +109,10 @@ public enum Scenarios {
                 }
                 report.add("\(label): loss → joined, p50", samples.ms(50))
                 report.add("\(label): loss → joined, p99", samples.ms(99), target: fault == "drop" ? "≤ 20 ms" : "")
+                report.add(
+                    "\(strategy) recovery p99 / connect+round-trip p99 (\(floor.burstLabel))",
+                    FloorRatio.times(samples.percentile(99), over: floor.webSocketBurstP99),
+                    target: fault == "drop" ? "≤ 10×" : "")
             }
             await fleet.leaveAll()
         }
@@ -144,8 +155,10 @@ public enum Scenarios {
     // MARK: - storm
 
     /// The simulator crashes and restarts with N sessions on it: how long until every
-    /// session is back, the connection rate the SFU saw, and failures.
-    public static func storm(sessions: Int, perSecond: Int, inFlight: Int) async throws -> BenchReport {
+    /// session is back, the connection rate the SFU saw, and failures. The time is also
+    /// set against the ideal: the cap lets the last session start no sooner than
+    /// sessions ÷ cap, and it then needs a connect + round trip (`floor`'s burst p99).
+    public static func storm(sessions: Int, perSecond: Int, inFlight: Int, floor: MachineFloor) async throws -> BenchReport {
         var report = BenchReport(scenario: "storm", parameters: "\(sessions) sessions, cap \(perSecond)/s and \(inFlight) in flight")
         try await withSimulator { simulator in
             let limiter = ReconnectLimiter(maxInFlight: inFlight, perSecond: perSecond)
@@ -164,6 +177,15 @@ public enum Scenarios {
             let peak = counters["peak_connections_per_second"] as? Int ?? -1
             let accepted = counters["connections_accepted"] as? Int ?? -1
             report.add("all back", allBack ? "yes, in \(Samples.ms(elapsed))" : "NO: \(fleet.count("reconnected", since: t0)) of \(sessions) after \(Samples.ms(elapsed))", target: "≤ 15 s for 10,000 at 1,000/s")
+            let paced = Duration.seconds(Double(sessions) / Double(max(perSecond, 1)))
+            let ideal = floor.webSocketBurstP99.map { paced + $0 }
+            report.add(
+                "ideal: sessions ÷ cap + connect+round-trip p99 (\(floor.burstLabel))",
+                ideal.map { "\(Samples.ms(paced)) + \(Samples.ms($0 - paced)) = \(Samples.ms($0))" } ?? FloorRatio.missing)
+            report.add(
+                "all back / ideal (sessions ÷ cap + connect+round trip)",
+                allBack ? FloorRatio.times(elapsed, over: ideal) : "not all back",
+                target: "≤ 1.5× (as 15 s for 10,000 at 1,000/s)")
             report.add("failures", "\(failed)", target: "0")
             report.add("peak connections per second at the SFU", "\(peak)", target: "≤ cap (\(perSecond))")
             report.add("connections the restarted SFU accepted", "\(accepted)")

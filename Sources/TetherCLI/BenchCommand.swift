@@ -6,6 +6,10 @@ import TetherBench
 struct BenchCommand: AsyncParsableCommand {
     /// Runs this executable with `arguments`, passing its output through.
     func runSelf(_ arguments: [String]) throws {
+        // Tables printed so far (the floor's first) sit in this process's buffer when
+        // stdout is a pipe; out they go (fflush(nil): every stream) before the child
+        // writes its own.
+        fflush(nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         process.arguments = arguments
@@ -22,6 +26,19 @@ struct BenchCommand: AsyncParsableCommand {
             port and stopped afterwards; sessions run in this process on the engine (or on \
             an in-process `tether serve` for api). Build with -c release for numbers worth \
             recording. --smoke runs every scenario tiny and fast (what the test suite does).
+
+            Absolute numbers only compare on one machine, so each invocation first measures \
+            a machine floor, once for all the scenarios it runs, and prints it as the first \
+            table: a raw WebSocket echo on loopback (connect, upgrade, one text frame and its \
+            echo; --floor-samples one at a time, then as many in bursts of 100 at once) for detection, \
+            recovery, storm and scale; raw SQLite inserts through GRDB with the event log's \
+            pragmas (WAL, synchronous=FULL, 20,000 rows per commit, the events table and \
+            indexes, as many rows as --events) for events; and a bare Hummingbird route \
+            under wrk with the api scenario's own arguments for api ("wrk not installed" \
+            when it is missing). Each scenario's table then adds ratio rows next to its \
+            absolute ones: its p99 as a multiple of the WebSocket floor, its storm time \
+            against sessions ÷ cap plus that floor, its insert and request rates as a \
+            percentage of the raw SQLite and trivial-route floors.
             """
     )
 
@@ -56,37 +73,72 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Seconds per wrk run for api.")
     var duration = 10
 
+    @Option(help: "WebSocket samples for the machine floor: this many one at a time, and at least as many in bursts of 100.")
+    var floorSamples = 200
+
     @Flag(help: "Tiny sizes, for the test suite: proves each scenario still runs.")
     var smoke = false
+
+    /// Set on the child processes that run scale, one size each: their parent printed
+    /// the floor, and measuring it again would leave freed memory for the sessions.
+    @Flag(help: .hidden)
+    var noFloor = false
+
+    /// The floor parts a scenario's ratio rows divide by. Scale has no ratios (CPU and
+    /// memory per session are relative already); it gets the WebSocket floor for context.
+    static func floorParts(for scenario: Scenario) -> MachineFloor.Parts {
+        switch scenario {
+        case .detection, .recovery, .storm, .scale: .webSocket
+        case .events: .sqliteInserts
+        case .api: .trivialRoute
+        case .all: []
+        }
+    }
 
     func run() async throws {
         bootstrapLogging(level: .error)
         let chosen = scenario == .all ? Scenario.allCases.filter { $0 != .all } : [scenario]
+        // Sizes the floor shares with the scenarios it is compared with.
+        let eventCount = smoke ? 2000 : events
+        let eventSessions = smoke ? 20 : max(1, events / 100)
+        let wrkDuration = smoke ? 1 : duration
+        let wrkConnections = smoke ? 4 : 64
+        let sizes = MachineFloor.Sizes(
+            samples: smoke ? 20 : floorSamples, burst: smoke ? 10 : 100,
+            insertRows: eventCount, insertSessions: eventSessions,
+            wrkConnections: wrkConnections, wrkDuration: wrkDuration)
+        var floor = MachineFloor(sizes: sizes)
+        if !noFloor {
+            let parts = chosen.reduce(into: MachineFloor.Parts()) { $0.formUnion(Self.floorParts(for: $1)) }
+            floor = try await MachineFloor.measure(parts, sizes: sizes)
+            print(floor.report.table)
+        }
         for scenario in chosen {
             let report: BenchReport
             switch scenario {
             case .detection:
-                report = try await Scenarios.detection(sessions: smoke ? 5 : sessions, rounds: smoke ? 1 : rounds)
+                report = try await Scenarios.detection(sessions: smoke ? 5 : sessions, rounds: smoke ? 1 : rounds, floor: floor)
             case .recovery:
-                report = try await Scenarios.recovery(sessions: smoke ? 5 : sessions, rounds: smoke ? 1 : rounds)
+                report = try await Scenarios.recovery(sessions: smoke ? 5 : sessions, rounds: smoke ? 1 : rounds, floor: floor)
             case .scale:
                 let counts = (smoke ? "20" : scale).split(separator: ",").compactMap { Int($0) }
-                if counts.count == 1 {
+                if noFloor, counts.count == 1 {
                     print(try await Scenarios.scale(sessions: counts[0], steady: .seconds(smoke ? 1 : steady)).table)
                 } else {
-                    // One process per size: memory freed by a smaller run would otherwise
-                    // be reused by the next and make it look cheaper than it is.
+                    // One fresh process per size: memory freed by a smaller run, by the
+                    // floor or by an earlier scenario would otherwise be reused by the
+                    // sessions and make them look cheaper than they are.
                     for count in counts {
-                        try runSelf(["bench", "scale", "--scale", String(count), "--steady", String(smoke ? 1 : steady)])
+                        try runSelf(["bench", "scale", "--scale", String(count), "--steady", String(smoke ? 1 : steady), "--no-floor"])
                     }
                 }
                 continue
             case .storm:
-                report = try await Scenarios.storm(sessions: smoke ? 20 : sessions, perSecond: smoke ? 50 : perSecond, inFlight: smoke ? 8 : inFlight)
+                report = try await Scenarios.storm(sessions: smoke ? 20 : sessions, perSecond: smoke ? 50 : perSecond, inFlight: smoke ? 8 : inFlight, floor: floor)
             case .events:
-                report = try await Scenarios.events(total: smoke ? 2000 : events, sessions: smoke ? 20 : max(1, events / 100), queries: smoke ? 20 : 1000)
+                report = try await Scenarios.events(total: eventCount, sessions: eventSessions, queries: smoke ? 20 : 1000, floor: floor)
             case .api:
-                report = try await Scenarios.api(duration: smoke ? 1 : duration, connections: smoke ? 4 : 64)
+                report = try await Scenarios.api(duration: wrkDuration, connections: wrkConnections, floor: floor)
             case .all:
                 continue
             }

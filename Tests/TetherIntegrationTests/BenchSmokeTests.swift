@@ -14,6 +14,17 @@ import TetherTestSupport
             #expect(output.contains("### \(scenario) ("), "no \(scenario) table")
         }
         #expect(output.contains("| failures | 0 | 0 |"), "the storm lost sessions")
+        // The floor comes first, measured once for every scenario, and the ratios divide by it.
+        #expect(output.hasPrefix("### machine floor ("), "no machine floor table first")
+        #expect(output.components(separatedBy: "### machine floor (").count == 2, "the floor was measured more than once")
+        for ratio in [
+            "| loss recorded p99 / WebSocket round-trip p99 (10 at once) |", "| FAST recovery p99 / connect+round-trip p99 (10 at once) |",
+            "| all back / ideal (sessions ÷ cap + connect+round trip) |", "| inserts/s ÷ raw SQLite floor |",
+            "| GET /v1/sessions/{id} req/s ÷ trivial route req/s |",
+        ] {
+            #expect(output.contains(ratio), "no ratio row \(ratio)")
+        }
+        #expect(!output.contains("no floor measured"), "a ratio had no floor to divide by")
         #expect(!output.contains("n/a"), "a scenario measured nothing")
     }
 }
