@@ -158,12 +158,16 @@ public enum Scenarios {
     /// session is back, the connection rate the SFU saw, and failures. The time is also
     /// set against the ideal: the cap lets the last session start no sooner than
     /// sessions ÷ cap, and it then needs a connect + round trip (`floor`'s burst p99).
-    public static func storm(sessions: Int, perSecond: Int, inFlight: Int, floor: MachineFloor) async throws -> BenchReport {
-        var report = BenchReport(scenario: "storm", parameters: "\(sessions) sessions, cap \(perSecond)/s and \(inFlight) in flight")
+    public static func storm(
+        sessions: Int, perSecond: Int, inFlight: Int, restartDetection: Bool = true, floor: MachineFloor
+    ) async throws -> BenchReport {
+        var report = BenchReport(
+            scenario: "storm",
+            parameters: "\(sessions) sessions, cap \(perSecond)/s and \(inFlight) in flight, node-restart detection \(restartDetection ? "on" : "off")")
         try await withSimulator { simulator in
             let limiter = ReconnectLimiter(maxInFlight: inFlight, perSecond: perSecond)
             // As `tether serve` runs: a few refused resumes mark the node restarted.
-            let restartWatch = NodeRestartWatch()
+            let restartWatch = restartDetection ? NodeRestartWatch() : nil
             let fleet = try await Fleet.join(
                 count: sessions, url: simulator.url, policy: .default, limiter: limiter, restartWatch: restartWatch, concurrency: 200)
             let t0 = ContinuousClock.now

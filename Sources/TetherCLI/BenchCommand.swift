@@ -67,6 +67,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Reconnect cap per second for storm.")
     var perSecond = 1000
 
+    @Flag(inversion: .prefixedNo, help: "Storm with node-restart detection (as `tether serve` runs); --no-restart-detection shows what it saves.")
+    var restartDetection = true
+
     @Option(help: "Reconnect cap in flight for storm.")
     var inFlight = 256
 
@@ -134,7 +137,9 @@ struct BenchCommand: AsyncParsableCommand {
                 }
                 continue
             case .storm:
-                report = try await Scenarios.storm(sessions: smoke ? 20 : sessions, perSecond: smoke ? 50 : perSecond, inFlight: smoke ? 8 : inFlight, floor: floor)
+                report = try await Scenarios.storm(
+                    sessions: smoke ? 20 : sessions, perSecond: smoke ? 50 : perSecond, inFlight: smoke ? 8 : inFlight,
+                    restartDetection: restartDetection, floor: floor)
             case .events:
                 report = try await Scenarios.events(total: eventCount, sessions: eventSessions, queries: smoke ? 20 : 1000, floor: floor)
             case .api:
