@@ -25,7 +25,8 @@ struct JanusCodec: SignalingCodec {
     private var goal = Goal.create
     private var session: Int64?
     private var handle: Int64?
-    private var participant: Int64?
+    /// Our participant id in the room, as text: a number, or a string with `string_ids`.
+    private var participant: String?
     /// The SFU token, sent as Janus's `token` on every request (token_auth).
     private var token: String?
     /// A session of ours from before the loss, destroyed before anything is created.
@@ -214,7 +215,11 @@ struct JanusCodec: SignalingCodec {
             // A Janus that will not say its windows still serves: the policy's apply.
             return try firstStep()
         case .destroyStale:
-            // 458: the stale session is already gone, which is what we wanted.
+            // 458: the stale session is already gone, which is what we wanted. Anything
+            // else (403 with an expired token) leaves it there: a cleanup must retry.
+            guard code == 458 || goal != .cleanup else {
+                return [.event(.sfuError(SFUError(code: String(code), message: "destroying a stale session: \(reason)", strategy: nil)))]
+            }
             return try firstStep()
         case .keepalive:
             // 458: the session expired or Janus restarted; resuming it is impossible.
@@ -237,7 +242,7 @@ struct JanusCodec: SignalingCodec {
         let data = Self.pluginData(message)
         let participants = data?["participants"] as? [[String: Any]] ?? []
         let present = participants.contains { entry in
-            if let participant { return (entry["id"] as? NSNumber)?.int64Value == participant }
+            if let participant { return Self.text(entry["id"]) == participant }
             // A session id stored by an earlier version names no participant: match the display.
             return entry["display"] as? String == dialect.display
         }
@@ -272,7 +277,7 @@ struct JanusCodec: SignalingCodec {
             return [.event(.sfuError(SFUError(code: String(code), message: message, strategy: nil)))]
         }
         guard data?["videoroom"] as? String == "joined", let session, let handle else { return [] }
-        participant = (data?["id"] as? NSNumber)?.int64Value
+        participant = Self.text(data?["id"])
         let publishers = (data?["publishers"] as? [Any])?.count ?? 0
         let attendees = (data?["attendees"] as? [Any])?.count ?? 0
         return [.event(.joinAccepted(answer(
@@ -309,12 +314,22 @@ struct JanusCodec: SignalingCodec {
         if let joining = data["joining"] as? [String: Any], let id = (joining["id"] as? NSNumber)?.int64Value {
             outputs.append(.event(.participantJoined(userID: joining["display"] as? String ?? "", sessionID: String(id))))
         }
+        if let kicked = Self.text(data["kicked"]), kicked == participant {
+            // Our own kick, told the room's way: the decision stands all the same.
+            return [.event(.removed(code: "kicked", message: "a moderator removed the participant from room \(dialect.room)"))]
+        }
         for key in ["leaving", "kicked"] {
-            if let gone = (data[key] as? NSNumber)?.int64Value {
-                outputs.append(.event(.participantLeft(userID: "", sessionID: String(gone))))
+            if let gone = Self.text(data[key]) {
+                outputs.append(.event(.participantLeft(userID: "", sessionID: gone)))
             }
         }
         return outputs
+    }
+
+    /// A Janus id as text: ids are numbers, or strings with `string_ids`.
+    static func text(_ value: Any?) -> String? {
+        if let number = value as? NSNumber { return number.stringValue }
+        return value as? String
     }
 
     static func seconds(_ value: Any?) -> Duration? {

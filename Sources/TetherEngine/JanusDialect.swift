@@ -47,18 +47,17 @@ public struct JanusDialect: SignalingDialect {
     public var leavesStaleSessions: Bool { true }
 
     /// Tether's SFU session id for Janus: "<session id>:<handle id>:<participant id>".
-    static func sessionID(session: Int64, handle: Int64, participant: Int64?) -> String {
+    static func sessionID(session: Int64, handle: Int64, participant: String?) -> String {
         participant.map { "\(session):\(handle):\($0)" } ?? "\(session):\(handle)"
     }
 
     /// Reads "<session>:<handle>" (as earlier versions stored it) or
     /// "<session>:<handle>:<participant>".
-    static func parse(sessionID: String) -> (session: Int64, handle: Int64, participant: Int64?)? {
+    static func parse(sessionID: String) -> (session: Int64, handle: Int64, participant: String?)? {
         let parts = sessionID.split(separator: ":")
         guard parts.count == 2 || parts.count == 3, let session = Int64(parts[0]), let handle = Int64(parts[1]) else { return nil }
         if parts.count == 3 {
-            guard let participant = Int64(parts[2]) else { return nil }
-            return (session, handle, participant)
+            return (session, handle, String(parts[2]))
         }
         return (session, handle, nil)
     }

@@ -52,10 +52,11 @@ public struct Reconnector: Sendable {
         case cancelAttempt
         case armTimer(Timer, at: Instant)
         case cancelTimer(Timer)
-        /// The session moved on without leaving `sfuSessionID` on `nodeIndex` (that node
-        /// was unreachable): destroy it there as soon as it answers, and report back
-        /// through ``staleSessionDestroyed(nodeIndex:sfuSessionID:)``.
-        case destroyStaleSession(nodeIndex: Int, sfuSessionID: String)
+        /// The session moved on without leaving `sfuSessionID` on `sfuURL` (that node was
+        /// unreachable, or left the list): destroy it there as soon as it answers, and
+        /// report back through ``staleSessionDestroyed(sfuURL:sfuSessionID:)``. A URL, not
+        /// an index: the node list may change meanwhile.
+        case destroyStaleSession(sfuURL: String, sfuSessionID: String)
     }
 
     /// Why an attempt failed, as the executor saw it.
@@ -107,8 +108,12 @@ public struct Reconnector: Sendable {
     public private(set) var nodes: [String]
     /// Operator MIGRATEs join the target before leaving (the dialect allows it).
     public let makeBeforeBreak: Bool
-    /// The node the session is on left the list: its next reconnection cannot resume there.
-    private var currentNodeRemoved = false
+    /// The node the session is on left the list: its next reconnection cannot resume
+    /// there, and the session it holds there is stale. Holds that node's URL.
+    private var removedNode: String?
+    /// A node list that arrived while an attempt was in flight: applied once it is
+    /// settled, so no plan's indexes ever point into a different list.
+    private var pendingNodes: [String]?
     /// After a restart, FAST is tried first (the SFU resumes a session from any socket).
     public let resumesAcrossRestarts: Bool
     /// The SFU keeps a lost session in the call until it is destroyed or expires: every
@@ -272,10 +277,10 @@ public struct Reconnector: Sendable {
         return [recorded, .retireConnection] + finish(state: .left, event: .left(reason: code))
     }
 
-    /// A stale session named by ``Action/destroyStaleSession(nodeIndex:sfuSessionID:)``
-    /// is gone from its node. Recorded whatever the session's state: it is history.
-    public func staleSessionDestroyed(nodeIndex: Int, sfuSessionID: String) -> [Action] {
-        [.emit(.staleSessionDestroyed(sfuURL: nodes[nodeIndex], sfuSessionID: sfuSessionID))]
+    /// A stale session named by ``Action/destroyStaleSession(sfuURL:sfuSessionID:)`` is
+    /// gone from its node. Recorded whatever the session's state: it is history.
+    public func staleSessionDestroyed(sfuURL: String, sfuSessionID: String) -> [Action] {
+        [.emit(.staleSessionDestroyed(sfuURL: sfuURL, sfuSessionID: sfuSessionID))]
     }
 
     /// Records `event` (credential changes and other facts with no decision attached)
@@ -288,19 +293,27 @@ public struct Reconnector: Sendable {
     /// its node is gone from the list, the next reconnection rejoins the new primary.
     public mutating func nodesReplaced(_ urls: [String]) -> [Action] {
         guard !urls.isEmpty, !state.isTerminal else { return [] }
+        pendingNodes = urls
+        if recovery?.inFlight == nil { applyPendingNodes() }
+        return []
+    }
+
+    private mutating func applyPendingNodes() {
+        guard let urls = pendingNodes else { return }
+        pendingNodes = nil
         let current = currentNode
+        let target = recovery.map { nodes[$0.targetNode] }
         nodes = urls
         if let index = urls.firstIndex(of: current) {
             nodeIndex = index
         } else {
             nodeIndex = 0
-            currentNodeRemoved = true
+            removedNode = current
         }
-        if var recovery {
-            recovery.targetNode = min(recovery.targetNode, nodes.count - 1)
+        if var recovery, let target {
+            recovery.targetNode = urls.firstIndex(of: target) ?? nodeIndex
             self.recovery = recovery
         }
-        return []
     }
 
     public mutating func callEnded(reason: String, now: Instant) -> [Action] {
@@ -336,7 +349,6 @@ public struct Reconnector: Sendable {
         }
         recovery.inFlight = nil
         self.recovery = nil
-        currentNodeRemoved = false
         let previousSessionID = sfuSessionID
         let keptConnection = recovery.makeBeforeBreak && !recovery.keptConnectionLost
         if !recovery.makeBeforeBreak {
@@ -359,14 +371,21 @@ public struct Reconnector: Sendable {
             strategy: plan.strategy, attempts: recovery.attempts,
             durationMs: (now - recovery.startedAt).wholeMilliseconds,
             sfuURL: nodes[plan.nodeIndex], sfuSessionID: answer.sfuSessionID)))
-        if previousNode != plan.nodeIndex {
+        if let removed = removedNode {
+            // The node the session was on left the list: what it holds there is stale.
+            removedNode = nil
+            if leavesStaleSessions, !recovery.leftPreviousNode, let previousSessionID {
+                actions.append(.destroyStaleSession(sfuURL: removed, sfuSessionID: previousSessionID))
+            }
+        } else if previousNode != plan.nodeIndex {
             actions.append(.emit(.migrated(from: nodes[previousNode], to: nodes[plan.nodeIndex])))
             if leavesStaleSessions, !recovery.leftPreviousNode, !keptConnection, let previousSessionID {
                 // The old node was never told we left (it was unreachable): our session
                 // there still holds the agent in the room until it expires.
-                actions.append(.destroyStaleSession(nodeIndex: previousNode, sfuSessionID: previousSessionID))
+                actions.append(.destroyStaleSession(sfuURL: nodes[previousNode], sfuSessionID: previousSessionID))
             }
         }
+        applyPendingNodes()
         if keptConnection, let previousSessionID {
             // Made before break: only now does the old node let the participant go.
             actions.append(.leaveReplaced(sfuSessionID: previousSessionID, reason: "migrated"))
@@ -379,6 +398,14 @@ public struct Reconnector: Sendable {
     public mutating func attemptFailed(_ failure: AttemptFailure, unitRandom: Double, now: Instant) -> [Action] {
         guard var recovery, let plan = recovery.inFlight else { return [] }
         recovery.inFlight = nil
+        let planURL = nodes[plan.nodeIndex]
+        if pendingNodes != nil {
+            // Settle the new node list first; this plan's indexes refer to the old one.
+            self.recovery = recovery
+            applyPendingNodes()
+            recovery = self.recovery!
+        }
+        let planNode = nodes.firstIndex(of: planURL) ?? nodeIndex
         var actions: [Action] = [
             .cancelTimer(.fastWindow),
             .emit(.reconnectAttemptFailed(
@@ -391,7 +418,7 @@ public struct Reconnector: Sendable {
             state = .joined
             return actions + [
                 .cancelTimer(.deadline), .cancelTimer(.retry),
-                .emit(.migrationFailed(to: nodes[plan.nodeIndex], error: failure.message)),
+                .emit(.migrationFailed(to: planURL, error: failure.message)),
                 .setState(.joined),
             ]
         }
@@ -415,10 +442,10 @@ public struct Reconnector: Sendable {
         switch plan.strategy {
         case .migrate:
             // The node we tried to move to failed us: rejoin on the node after it.
-            recovery.targetNode = (plan.nodeIndex + 1) % nodes.count
+            recovery.targetNode = (planNode + 1) % nodes.count
         case .rejoin where (failure.step == .connect || failure.nodeRefused) && nodes.count > 1:
             // That node is unreachable, or takes no new sessions; another may not be.
-            recovery.targetNode = (plan.nodeIndex + 1) % nodes.count
+            recovery.targetNode = (planNode + 1) % nodes.count
         default:
             break
         }
@@ -449,8 +476,9 @@ public struct Reconnector: Sendable {
         recovery.attempts -= 1
         recovery.fastFailed = true
         recovery.strategy = .rejoin
-        recovery.targetNode = plan.nodeIndex
+        recovery.targetNode = nodeIndex
         self.recovery = recovery
+        applyPendingNodes()
         state = .reconnecting
         return [
             .cancelTimer(.fastWindow),
@@ -524,7 +552,7 @@ public struct Reconnector: Sendable {
             actions.append(strategy == .migrate ? .retireConnectionLeaving(reason: "migrating") : .retireConnection)
             recovery.leftPreviousNode = strategy == .migrate
         }
-        if strategy == .fast, currentNodeRemoved {
+        if strategy == .fast, removedNode != nil {
             actions.append(.emit(.strategyEscalated(from: .fast, to: .rejoin, reason: "node_removed")))
             strategy = .rejoin
         } else if strategy == .fast, now >= recovery.fastValidUntil {
@@ -561,7 +589,7 @@ public struct Reconnector: Sendable {
             fromNodeIndex: recovery.strategy == .migrate ? nodeIndex : nil,
             trigger: recovery.trigger,
             staleSessionID: leavesStaleSessions && recovery.strategy != .fast && targetsCurrentNode && !recovery.leftPreviousNode
-                ? sfuSessionID : nil
+                && removedNode == nil ? sfuSessionID : nil
         )
         recovery.inFlight = plan
         self.recovery = recovery

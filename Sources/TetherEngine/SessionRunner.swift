@@ -25,6 +25,8 @@ public actor SessionRunner {
     /// rejoins with them).
     private let onCredentials: @Sendable (_ token: String, _ nodes: [String]) -> Void
     private var expiryRefresh: Task<Void, Never>?
+    /// The `exp` the scheduled refresh is for.
+    private var expiryScheduledFor: Date?
     /// Set while a ruled-out FAST hands its limiter place to the REJOIN that replaces it.
     private var handingOverLimiterPlace = false
     private var machine: Reconnector
@@ -282,8 +284,8 @@ public actor SessionRunner {
             case .cancelTimer(let timer):
                 timers.removeValue(forKey: timer)?.cancel()
                 timerTokens[timer, default: 0] += 1
-            case .destroyStaleSession(let nodeIndex, let sfuSessionID):
-                destroyStaleSession(nodeIndex: nodeIndex, sfuSessionID: sfuSessionID)
+            case .destroyStaleSession(let sfuURL, let sfuSessionID):
+                destroyStaleSession(at: sfuURL, sfuSessionID: sfuSessionID)
             }
         }
     }
@@ -322,6 +324,11 @@ public actor SessionRunner {
                 await self.fastRuledOut(token: token, holdingLimiterPlace: holdsLimiterPlace)
                 return
             }
+            var parameters = parameters
+            // Before taking a place in the reconnect caps: the fetch may take seconds.
+            if plan.strategy == .rejoin || plan.strategy == .migrate, let token = await self.refreshedToken(reason: plan.strategy.rawValue) {
+                parameters.token = token
+            }
             if !holdsLimiterPlace {
                 do {
                     // The service-wide cap: a queued attempt that is cancelled (deadline,
@@ -335,10 +342,6 @@ public actor SessionRunner {
             if knownRestarted() {
                 await self.fastRuledOut(token: token, holdingLimiterPlace: true)
                 return
-            }
-            var parameters = parameters
-            if plan.strategy == .rejoin || plan.strategy == .migrate, let token = await self.refreshedToken(reason: plan.strategy.rawValue) {
-                parameters.token = token
             }
             do {
                 result = .success(try await client.connect(to: url, joining: parameters))
@@ -414,6 +417,9 @@ public actor SessionRunner {
             await execute(machine.note(.credentialsRefreshed(reason: reason)))
             scheduleExpiryRefresh()
             return fresh.token
+        } catch is CancellationError {
+            // The attempt (or a newer refresh) was cancelled: nothing failed.
+            return nil
         } catch {
             await execute(machine.note(.credentialsRefreshFailed(reason: reason, error: "\(error)")))
             return nil
@@ -423,13 +429,13 @@ public actor SessionRunner {
     /// With a credentials source and a token that says when it expires (a JWT's `exp`),
     /// fetch a fresh one shortly before: the next REJOIN must not find it expired.
     private func scheduleExpiryRefresh() {
-        expiryRefresh?.cancel()
-        expiryRefresh = nil
         guard credentialsSource != nil, let expiresAt = TokenExpiry.expiresAt(token) else { return }
-        let remaining = expiresAt.timeIntervalSinceNow
-        // A tenth of the remaining life, at most a minute, before it ends.
-        let margin = min(60, max(0, remaining / 10))
-        let delay = Duration.milliseconds(Int64(max(0, remaining - margin) * 1000))
+        // Only for a token that lives longer than the one already scheduled for: an
+        // endpoint answering an expired or the same token must not start a loop.
+        if let scheduled = expiryScheduledFor, expiresAt <= scheduled { return }
+        guard let delay = TokenExpiry.refreshDelay(expiresAt: expiresAt, now: Date()) else { return }
+        expiryRefresh?.cancel()
+        expiryScheduledFor = expiresAt
         expiryRefresh = Task {
             do { try await Task.sleep(for: delay) } catch { return }
             _ = await self.refreshedToken(reason: "expiring")
@@ -460,9 +466,8 @@ public actor SessionRunner {
 
     /// Dials the node until it answers and destroys the session left there, with
     /// backoff from 1 s to 15 s, then records it.
-    private func destroyStaleSession(nodeIndex: Int, sfuSessionID: String) {
+    private func destroyStaleSession(at url: String, sfuSessionID: String) {
         guard let cleanupClient else { return }
-        let url = machine.nodes[nodeIndex]
         let parameters = JoinParameters(
             token: token, callID: configuration.callID, userID: configuration.userID,
             staleSessionID: sfuSessionID, cleanupOnly: true)
@@ -474,7 +479,7 @@ public actor SessionRunner {
                 do {
                     let done = try await cleanupClient.connect(to: url, joining: parameters)
                     cleanupClient.close(generation: done.generation)
-                    await self.staleSessionCleaned(nodeIndex: nodeIndex, sfuSessionID: sfuSessionID, found: done.answer.staleSessionDestroyed != nil)
+                    await self.staleSessionCleaned(at: url, sfuSessionID: sfuSessionID, found: done.answer.staleSessionDestroyed != nil)
                     return
                 } catch {
                     logger.debug("stale session cleanup failed; retrying", metadata: ["sfu_url": "\(url)", "error": "\(error)"])
@@ -486,10 +491,10 @@ public actor SessionRunner {
         })
     }
 
-    private func staleSessionCleaned(nodeIndex: Int, sfuSessionID: String, found: Bool) async {
+    private func staleSessionCleaned(at url: String, sfuSessionID: String, found: Bool) async {
         // Gone already (expired meanwhile) is not worth a history entry.
         guard found else { return }
-        await execute(machine.staleSessionDestroyed(nodeIndex: nodeIndex, sfuSessionID: sfuSessionID))
+        await execute(machine.staleSessionDestroyed(sfuURL: url, sfuSessionID: sfuSessionID))
     }
 
     private func arm(_ timer: Reconnector.Timer, at instant: ContinuousClock.Instant) {

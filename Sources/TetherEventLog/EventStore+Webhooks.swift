@@ -65,10 +65,55 @@ extension EventStore {
         }
     }
 
-    /// When the next pending delivery falls due, if any.
-    public func nextDeliveryDueMs() async throws -> Int64? {
+    /// When the next sendable delivery falls due: the earliest among the rows at the
+    /// head of their (session, endpoint) queue (a row behind a backed-off one is not
+    /// sendable before it), `busy` rows left out.
+    public func nextDeliveryDueMs(excluding busy: Set<Int64>) async throws -> Int64? {
         try await database.read { db in
-            try Int64.fetchOne(db, sql: "SELECT MIN(next_attempt_at_ms) FROM webhook_deliveries WHERE status = 'pending'")
+            let heads = try Row.fetchAll(db, sql: """
+                SELECT d.id, d.next_attempt_at_ms FROM webhook_deliveries d
+                WHERE d.status = 'pending'
+                  AND d.id = (SELECT MIN(q.id) FROM webhook_deliveries q
+                              WHERE q.status = 'pending' AND q.session_id = d.session_id AND q.endpoint = d.endpoint)
+                ORDER BY d.next_attempt_at_ms
+                LIMIT ?
+                """, arguments: [busy.count + 1])
+            return heads.first { !busy.contains($0["id"]) }.map { $0["next_attempt_at_ms"] }
+        }
+    }
+
+    /// Gives up pending deliveries to endpoints no longer configured (a restart with a
+    /// different `--webhook-url` list); returns how many.
+    @discardableResult
+    public func failDeliveries(notTo endpoints: [String], nowMs: Int64) async throws -> Int {
+        try await database.write { db in
+            let placeholders = endpoints.map { _ in "?" }.joined(separator: ", ")
+            let condition = endpoints.isEmpty ? "" : " AND endpoint NOT IN (\(placeholders))"
+            try db.execute(
+                sql: """
+                    UPDATE webhook_deliveries SET status = 'failed', last_error = 'the endpoint is no longer configured',
+                    last_attempt_at_ms = ? WHERE status = 'pending'\(condition)
+                    """,
+                arguments: StatementArguments([nowMs] + endpoints)!)
+            return db.changesCount
+        }
+    }
+
+    /// Deletes delivered and failed deliveries created before `cutoffMs` (the event
+    /// retention), in batches; pending ones stay.
+    @discardableResult
+    public func pruneDeliveries(before cutoffMs: Int64, batch: Int = 10_000) async throws -> Int {
+        var total = 0
+        while true {
+            let deleted = try await database.write { db in
+                try db.execute(sql: """
+                    DELETE FROM webhook_deliveries WHERE id IN (
+                        SELECT id FROM webhook_deliveries WHERE status != 'pending' AND created_at_ms < ? LIMIT ?)
+                    """, arguments: [cutoffMs, batch])
+                return db.changesCount
+            }
+            total += deleted
+            if deleted < batch { return total }
         }
     }
 

@@ -46,10 +46,21 @@ extension APIHandler {
 extension Components.Schemas.WebhookDelivery {
     init(_ row: WebhookDelivery) {
         self.init(
-            id: row.id ?? 0, event_id: row.eventID, session_id: row.sessionID, endpoint: row.endpoint, _type: row.type,
+            id: row.id ?? 0, event_id: row.eventID, session_id: row.sessionID, endpoint: Self.redacted(row.endpoint), _type: row.type,
             status: Components.Schemas.WebhookDeliveryStatus(rawValue: row.status.rawValue) ?? .pending,
             attempts: row.attempts, created_at_ms: row.createdAtMs, next_attempt_at_ms: row.nextAttemptAtMs,
             last_attempt_at_ms: row.lastAttemptAtMs, last_status: row.lastStatus, last_error: row.lastError,
             delivered_at_ms: row.deliveredAtMs)
+    }
+
+    /// The endpoint without user info, query or fragment: operators put secrets there,
+    /// and read tokens may list deliveries.
+    static func redacted(_ endpoint: String) -> String {
+        guard var components = URLComponents(string: endpoint) else { return "(unreadable URL)" }
+        components.user = nil
+        components.password = nil
+        components.query = nil
+        components.fragment = nil
+        return components.string ?? "(unreadable URL)"
     }
 }

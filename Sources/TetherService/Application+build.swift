@@ -62,7 +62,7 @@ public func buildApplication(
     var webhooks: WebhookDispatcher?
     if !configuration.webhookURLs.isEmpty, let secret = configuration.webhookSecret {
         let dispatcher = WebhookDispatcher(
-            store: store, secret: secret, retryWindow: configuration.webhookRetryWindow, metrics: metrics, logger: logger)
+            store: store, endpoints: configuration.webhookURLs, secret: secret, retryWindow: configuration.webhookRetryWindow, metrics: metrics, logger: logger)
         let routing = store.webhooks
         // Committed events that became deliveries wake the dispatcher at once.
         _ = log.subscribe(.init(

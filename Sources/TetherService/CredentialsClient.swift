@@ -10,6 +10,13 @@ struct CredentialsClient: Sendable {
     let url: String
     let signature: WebhookSignature
     static let timeout: TimeAmount = .seconds(5)
+    /// Never follows a redirect: a 3xx would re-send the signed body somewhere else.
+    static let http: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.redirectConfiguration = .disallow
+        configuration.timeout = .init(connect: timeout, read: timeout)
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
 
     struct Failure: Error, CustomStringConvertible {
         var description: String
@@ -45,7 +52,7 @@ struct CredentialsClient: Sendable {
         request.headers.add(name: "User-Agent", value: "tether-credentials")
         request.headers.add(name: "Tether-Signature", value: signature.header(body: text, timestamp: Int64(Date().timeIntervalSince1970)))
         request.body = .bytes(ByteBuffer(string: text))
-        let response = try await HTTPClient.shared.execute(request, timeout: Self.timeout)
+        let response = try await Self.http.execute(request, timeout: Self.timeout)
         let data = try await response.body.collect(upTo: 64 * 1024)
         guard (200..<300).contains(response.status.code) else {
             throw Failure(description: "the credentials endpoint answered \(response.status.code)")

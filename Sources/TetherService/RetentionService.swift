@@ -4,7 +4,8 @@ import ServiceLifecycle
 import TetherEventLog
 import TetherEvents
 
-/// Deletes events older than the retention period, every `interval`.
+/// Deletes events (and finished webhook deliveries) older than the retention period,
+/// every `interval`.
 struct RetentionService: Service {
     let store: EventStore
     let retention: Duration
@@ -17,6 +18,9 @@ struct RetentionService: Service {
             do {
                 let removed = try await store.prune(eventsBefore: cutoff)
                 if removed > 0 { logger.info("pruned \(removed) events past retention") }
+                // Finished webhook deliveries go with their events; pending ones stay.
+                let deliveries = try await store.pruneDeliveries(before: cutoff)
+                if deliveries > 0 { logger.info("pruned \(deliveries) finished webhook deliveries past retention") }
             } catch {
                 logger.error("pruning old events failed", metadata: ["error": "\(error)"])
             }

@@ -6,9 +6,12 @@ extension SessionRecord {
     /// ended session keeps no secret at rest.
     mutating func forgetSecrets() {
         sfuToken = ""
-        guard let stored = dialectOptions,
-              let options = try? JSONDecoder().decode(JanusOptions.self, from: Data(stored.utf8))
-        else { return }
+        guard let stored = dialectOptions else { return }
+        guard let options = try? JSONDecoder().decode(JanusOptions.self, from: Data(stored.utf8)) else {
+            // Options this version cannot read may hold secrets it cannot strip: drop them.
+            dialectOptions = nil
+            return
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         // Encoding four plain fields cannot fail; if it ever did, drop the options whole

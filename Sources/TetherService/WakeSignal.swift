@@ -43,6 +43,7 @@ final class WakeSignal: Sendable {
                     state.signalled = false
                     return true
                 }
+                precondition(state.waiter == nil, "WakeSignal has one waiter at a time")
                 state.waiter = continuation
                 return false
             }

@@ -21,12 +21,15 @@ final class WebhookDispatcher: Service, Sendable {
     /// Tries in flight at once.
     static let concurrency = 32
     static let attemptTimeout: TimeAmount = .seconds(5)
-    /// Rows this process delivered whose "delivered" mark could not be saved: never
-    /// sent twice by this process, whatever the database says.
-    private let deliveredUnsaved = Mutex(Set<Int64>())
+    /// Outcomes that could not be saved yet (the database failed): kept here, saved
+    /// again each round, and their rows never picked meanwhile, so nothing is sent twice
+    /// or early by this process.
+    private let unsaved = Mutex([Int64: WebhookDelivery]())
+    private let endpoints: [String]
 
-    init(store: EventStore, secret: String, retryWindow: Duration, metrics: TetherMetrics, logger: Logger) {
+    init(store: EventStore, endpoints: [String], secret: String, retryWindow: Duration, metrics: TetherMetrics, logger: Logger) {
         self.store = store
+        self.endpoints = endpoints
         self.signature = WebhookSignature(secret: secret)
         self.schedule = WebhookRetrySchedule(window: retryWindow)
         self.metrics = metrics
@@ -41,6 +44,12 @@ final class WebhookDispatcher: Service, Sendable {
     func wake() { signal.signal() }
 
     func run() async throws {
+        do {
+            let dropped = try await store.failDeliveries(notTo: endpoints, nowMs: Self.nowMs())
+            if dropped > 0 { logger.notice("gave up webhook deliveries to endpoints no longer configured", metadata: ["count": "\(dropped)"]) }
+        } catch {
+            logger.warning("cannot check the webhook outbox for removed endpoints", metadata: ["error": "\(error)"])
+        }
         await cancelWhenGracefulShutdown {
             await self.loop()
         }
@@ -49,8 +58,9 @@ final class WebhookDispatcher: Service, Sendable {
 
     private func loop() async {
         while !Task.isCancelled {
+            await saveUnsaved()
             let nowMs = Self.nowMs()
-            let excluded = deliveredUnsaved.withLock { $0 }
+            let excluded = Set(unsaved.withLock { $0.keys })
             let due: [WebhookDelivery]
             do {
                 due = try await store.dueDeliveries(nowMs: nowMs, excluding: excluded, limit: Self.concurrency)
@@ -63,8 +73,10 @@ final class WebhookDispatcher: Service, Sendable {
             if due.isEmpty {
                 // Sleep until the next retry falls due, a commit wakes us, or 1 s (a
                 // retry made due by an operator in another process is seen that late).
-                let next = (try? await store.nextDeliveryDueMs()) ?? nil
-                let wait = next.map { Duration.milliseconds(max(0, min($0 - nowMs, 1000))) } ?? .seconds(1)
+                let next = (try? await store.nextDeliveryDueMs(excluding: excluded)) ?? nil
+                // At least 100 ms: a row due now but not picked (its outcome unsaved)
+                // must not turn this into a busy loop.
+                let wait = next.map { Duration.milliseconds(max(100, min($0 - nowMs, 1000))) } ?? .seconds(1)
                 await signal.wait(timeout: wait)
                 continue
             }
@@ -119,8 +131,19 @@ final class WebhookDispatcher: Service, Sendable {
         do {
             try await store.saveDeliveryAttempt(row)
         } catch {
-            logger.error("cannot record a webhook delivery's outcome", metadata: ["delivery": "\(id)", "error": "\(error)"])
-            if row.status == .delivered { deliveredUnsaved.withLock { _ = $0.insert(id) } }
+            logger.error("cannot record a webhook delivery's outcome; keeping it to save again", metadata: ["delivery": "\(id)", "error": "\(error)"])
+            unsaved.withLock { $0[id] = row }
+        }
+    }
+
+    private func saveUnsaved() async {
+        for (id, row) in unsaved.withLock({ $0 }) {
+            do {
+                try await store.saveDeliveryAttempt(row)
+                unsaved.withLock { _ = $0.removeValue(forKey: id) }
+            } catch {
+                return
+            }
         }
     }
 

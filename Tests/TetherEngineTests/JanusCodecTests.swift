@@ -238,6 +238,31 @@ import TetherEvents
             == [.event(.sfuError(SFUError(code: "room_destroyed", message: "the room 4321 was destroyed", strategy: .rejoin)))])
     }
 
+    @Test func ourOwnIdInAKickedNoticeIsAKickAndStringIdsWork() throws {
+        var codec = JanusCodec(dialect: JanusDialect(room: .name("lobby"), display: "agent-7", createRoom: false))
+        let list = try afterInfo(&codec, JoinParameters(token: "", callID: "c", userID: "u", resumeSessionID: "11:22:agent-uuid"))
+        #expect(list["janus"] as? String == "claim")
+        let verify = try sent(codec.decode(reply(["janus": "success", "transaction": list["transaction"]!])))
+        // String participant ids (string_ids): ours is found by id, not by display.
+        let present = try codec.decode(reply([
+            "janus": "success", "transaction": verify["transaction"]!,
+            "plugindata": ["data": ["participants": [["id": "someone-else", "display": "agent-7"], ["id": "agent-uuid", "display": "agent-7"]]]],
+        ]))
+        guard case .event(.joinAccepted(let answer)) = try #require(present.first) else { Issue.record("\(present)"); return }
+        #expect(answer.sfuSessionID == "11:22:agent-uuid" && !answer.rejoinedRoom)
+        #expect(try codec.decode(reply(["janus": "event", "plugindata": ["data": ["videoroom": "event", "kicked": "agent-uuid"]]]))
+            == [.event(.removed(code: "kicked", message: "a moderator removed the participant from room lobby"))])
+        #expect(try codec.decode(reply(["janus": "event", "plugindata": ["data": ["videoroom": "event", "leaving": "someone-else"]]]))
+            == [.event(.participantLeft(userID: "", sessionID: "someone-else"))])
+    }
+
+    @Test func aCleanupThatCannotDestroyFailsSoItIsRetried() throws {
+        var codec = JanusCodec(dialect: dialect)
+        let destroy = try afterInfo(&codec, JoinParameters(token: "", callID: "c", userID: "u", staleSessionID: "11:22", cleanupOnly: true))
+        #expect(try codec.decode(reply(["janus": "error", "transaction": destroy["transaction"]!, "error": ["code": 403, "reason": "Unauthorized"]]))
+            == [.event(.sfuError(SFUError(code: "403", message: "destroying a stale session: Unauthorized", strategy: nil)))])
+    }
+
     @Test func unsolicitedEventsDecodeAndUnknownOnesAreSkipped() throws {
         var codec = JanusCodec(dialect: dialect)
         #expect(try codec.decode(reply(["janus": "event", "plugindata": ["data": ["videoroom": "event", "leaving": 5]]]))

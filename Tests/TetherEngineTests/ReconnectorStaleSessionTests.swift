@@ -67,8 +67,8 @@ import TetherEvents
         let next = plan(machine.retryTimerFired(now: at(800)))
         #expect(next?.nodeIndex == 1 && next?.staleSessionID == nil)
         let actions = machine.attemptSucceeded(JoinAnswer(sfuSessionID: "b1", reconnected: false, fastReconnectWindow: nil, participantCount: 1), now: at(900))
-        #expect(actions.contains(.destroyStaleSession(nodeIndex: 0, sfuSessionID: "s1")))
-        #expect(machine.staleSessionDestroyed(nodeIndex: 0, sfuSessionID: "s1")
+        #expect(actions.contains(.destroyStaleSession(sfuURL: "ws://a/ws", sfuSessionID: "s1")))
+        #expect(machine.staleSessionDestroyed(sfuURL: "ws://a/ws", sfuSessionID: "s1")
             == [.emit(.staleSessionDestroyed(sfuURL: "ws://a/ws", sfuSessionID: "s1"))])
     }
 
@@ -118,6 +118,37 @@ import TetherEvents
         ])
         #expect(machine.connectionLost(reason: .unexpectedClose, closeCode: 1006, detail: nil, lastContact: at(1), now: at(1)).isEmpty,
                 "no automatic rejoin after a kick")
+    }
+
+    @Test func aNodeListReplacedDuringAnAttemptWaitsUntilTheAttemptSettles() {
+        var machine = joined()
+        let rejoin = rejoinAfterFailedFast(&machine)
+        #expect(rejoin?.nodeIndex == 0)
+        // New credentials name a single other node while the REJOIN to a is in flight.
+        _ = machine.nodesReplaced(["ws://c/ws"])
+        #expect(machine.nodes == nodes, "the plan's indexes still point into the list it was made from")
+        let actions = machine.attemptSucceeded(JoinAnswer(sfuSessionID: "s2", reconnected: false, fastReconnectWindow: nil, participantCount: 1), now: at(400))
+        #expect(actions.contains(.emit(.reconnected(strategy: .rejoin, attempts: 2, durationMs: 400, sfuURL: "ws://a/ws", sfuSessionID: "s2"))))
+        #expect(machine.nodes == ["ws://c/ws"] && machine.currentNode == "ws://c/ws")
+        // The node it is on left the list: the next loss rejoins the new primary, and
+        // the session left on a is cleaned up there, never on c.
+        // (A minute later: a loss right after a recovery would wait as a flap.)
+        let next = plan(machine.connectionLost(reason: .unexpectedClose, closeCode: 1006, detail: nil, lastContact: at(60_000), now: at(60_000)))
+        #expect(next?.strategy == .rejoin && next?.nodeIndex == 0 && next?.staleSessionID == nil)
+        let done = machine.attemptSucceeded(JoinAnswer(sfuSessionID: "c1", reconnected: false, fastReconnectWindow: nil, participantCount: 1), now: at(60_100))
+        #expect(done.contains(.destroyStaleSession(sfuURL: "ws://a/ws", sfuSessionID: "s2")))
+    }
+
+    @Test func aShorterNodeListDuringAFailingAttemptNeverPointsPastItsEnd() {
+        var machine = joined()
+        _ = rejoinAfterFailedFast(&machine, step: .connect)
+        _ = machine.attemptFailed(.init(step: .connect, message: "refused"), unitRandom: 0, now: at(400))
+        let onB = plan(machine.retryTimerFired(now: at(800)))
+        #expect(onB?.nodeIndex == 1)
+        _ = machine.nodesReplaced(["ws://a/ws"])
+        _ = machine.attemptFailed(.init(step: .connect, message: "refused"), unitRandom: 0, now: at(900))
+        let next = plan(machine.retryTimerFired(now: at(1300)))
+        #expect(next?.nodeIndex == 0 && machine.nodes == ["ws://a/ws"])
     }
 
     @Test func aResumeThatHadToRejoinTheRoomSaysSo() {

@@ -1,0 +1,51 @@
+import ArgumentParser
+import Foundation
+
+/// `tether stats`: losses, reconnects and recovery percentiles over a window.
+struct StatsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stats",
+        abstract: "Losses, reconnects and recovery-time percentiles of a running service.",
+        discussion: "Exit codes: 0 done, 1 the API answered an error, 4 the service is unreachable.")
+
+    @OptionGroup var ops: OpsOptions
+
+    @Option(help: "The window: this long until now (10m, 1h, 24h).")
+    var since = DurationArgument(.seconds(3600))
+
+    func run() async throws {
+        try await OpsClient.run {
+            let sinceMs = Int64(Date().timeIntervalSince1970 * 1000) - since.duration.milliseconds
+            let stats = try await ops.client.get("/v1/stats", query: [("since", String(sinceMs))])
+            if ops.json {
+                OpsPrint.json(stats)
+                return
+            }
+            print("window  \(OpsPrint.time(stats["since_ms"])) → \(OpsPrint.time(stats["until_ms"])) UTC\n")
+            func counts(_ title: String, _ key: String) {
+                let values = stats[key] as? [String: Any] ?? [:]
+                print(title)
+                if values.isEmpty { print("  none") }
+                for name in values.keys.sorted() { print("  \(name.padding(toLength: 24, withPad: " ", startingAt: 0)) \(values[name]!)") }
+                print("")
+            }
+            counts("losses by reason", "losses_by_reason")
+            print("reconnects by strategy")
+            let strategies = stats["reconnects_by_strategy"] as? [[String: Any]] ?? []
+            OpsPrint.table(["  STRATEGY", "SUCCEEDED", "ATTEMPTS FAILED"], strategies.map {
+                ["  " + ($0["strategy"] as? String ?? "-"), "\($0["succeeded"] ?? 0)", "\($0["attempts_failed"] ?? 0)"]
+            })
+            print("")
+            counts("failed reconnections by reason", "reconnects_failed")
+            let recovery = stats["recovery_time"] as? [String: Any] ?? [:]
+            print("recovery time  count \(recovery["count"] ?? 0), p50 \(recovery["p50_ms"] ?? "-") ms, p95 \(recovery["p95_ms"] ?? "-") ms, p99 \(recovery["p99_ms"] ?? "-") ms")
+        }
+    }
+}
+
+extension Duration {
+    var milliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+}

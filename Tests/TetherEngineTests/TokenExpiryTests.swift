@@ -1,0 +1,36 @@
+import Foundation
+import Testing
+@testable import TetherEngine
+
+@Suite(.timeLimit(.minutes(1))) struct TokenExpiryTests {
+    func jwt(_ claims: String) -> String {
+        func encode(_ text: String) -> String {
+            Data(text.utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+                .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        }
+        return encode(#"{"alg":"HS256"}"#) + "." + encode(claims) + ".sig"
+    }
+
+    @Test func readsExpWithoutVerifying() {
+        #expect(TokenExpiry.expiresAt(jwt(#"{"exp":1800000000}"#)) == Date(timeIntervalSince1970: 1_800_000_000))
+        #expect(TokenExpiry.expiresAt(jwt(#"{"user_id":"a"}"#)) == nil)
+        #expect(TokenExpiry.expiresAt("not-a-jwt") == nil)
+        #expect(TokenExpiry.expiresAt(jwt("not json")) == nil)
+    }
+
+    @Test func refreshesATenthOfTheLifeBeforeAtMostAMinute() {
+        let now = Date(timeIntervalSince1970: 1_000_000)
+        #expect(TokenExpiry.refreshDelay(expiresAt: now + 100, now: now) == .seconds(90))
+        #expect(TokenExpiry.refreshDelay(expiresAt: now + 3600, now: now) == .seconds(3540))
+        #expect(TokenExpiry.refreshDelay(expiresAt: now + 2, now: now) == .milliseconds(1800))
+    }
+
+    @Test func expiredOrAbsurdExpiriesNeverLoopOrTrap() {
+        let now = Date(timeIntervalSince1970: 1_000_000)
+        #expect(TokenExpiry.refreshDelay(expiresAt: now - 10, now: now) == nil, "expired: the next refusal fetches one")
+        #expect(TokenExpiry.refreshDelay(expiresAt: now + 0.5, now: now) == nil)
+        #expect(TokenExpiry.refreshDelay(expiresAt: Date(timeIntervalSince1970: 1e17), now: now) == .seconds(86_400), "looked at again in a day")
+        let huge = TokenExpiry.expiresAt(jwt(#"{"exp":1e300}"#))
+        #expect(huge.flatMap { TokenExpiry.refreshDelay(expiresAt: $0, now: now) } == .seconds(86_400))
+    }
+}
