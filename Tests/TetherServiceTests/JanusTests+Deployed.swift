@@ -56,10 +56,8 @@ extension JanusTests {
     }
 
     @Test func aFreezePastTheReclaimWindowRejoinsAfterDestroyingTheStaleSession() async throws {
-        let service = try await LiveService.start(policy: ReconnectPolicy())
-        let janus = try await JanusInstance.start(reclaimTimeout: 10)
-        defer { service.removeDatabase() }
-        do {
+        try await withJanus(policy: ReconnectPolicy(), reclaimTimeout: 10) { service, instances in
+            let janus = instances[0]
             let room = 4202
             let created = try await service.json(.POST, "/v1/sessions", body([janus.url], room: room))
             let id = try #require(created.json["id"] as? String)
@@ -80,13 +78,7 @@ extension JanusTests {
             #expect(destroyed["sfu_session_id"] as? String == before)
             #expect(try await event("reconnected", of: id, in: service)["strategy"] as? String == "rejoin")
             try await expectOneAgent(janus, room: room, session: id)
-        } catch {
-            await service.stop()
-            await janus.stop()
-            throw error
         }
-        await service.stop()
-        await janus.stop()
     }
 
     @Test func killNineOfTetherIsResumedByClaimWithoutALeaveOrASecondAgent() async throws {
@@ -174,10 +166,8 @@ extension JanusTests {
     // MARK: - Auth and access
 
     @Test func tokenAuthAdminKeyAndPins() async throws {
-        let service = try await LiveService.start(policy: JanusTests.policy)
-        let janus = try await JanusInstance.start(security: .init(tokenAuth: true, adminKey: "videoroom-admin-key"))
-        defer { service.removeDatabase() }
-        do {
+        try await withJanus(security: .init(tokenAuth: true, adminKey: "videoroom-admin-key")) { service, instances in
+            let janus = instances[0]
             try await janus.admin(["janus": "add_token", "token": "right-token", "plugins": ["janus.plugin.videoroom"]])
             // The room exists (an observer created it with the admin key): with the key,
             // create_room finds it and joins; without, Janus refuses the create first.
@@ -207,21 +197,13 @@ extension JanusTests {
                 [janus.url], room: pinRoom, create: false, token: "right-token", janus: ["pin": "1357"]))
             #expect(wrongPin.status == 502)
             #expect((wrongPin.json["error"] as? [String: Any])?["sfu_code"] as? String == "433")
-        } catch {
-            await service.stop()
-            await janus.stop()
-            throw error
         }
-        await service.stop()
-        await janus.stop()
     }
 
     @Test func anAPISecretIsSentWithEveryRequest() async throws {
-        let service = try await LiveService.start(policy: JanusTests.policy)
         // With `string_ids`: rooms are strings.
-        let janus = try await JanusInstance.start(security: .init(apiSecret: "janus-api-secret", stringRoomIDs: true))
-        defer { service.removeDatabase() }
-        do {
+        try await withJanus(security: .init(apiSecret: "janus-api-secret", stringRoomIDs: true)) { service, instances in
+            let janus = instances[0]
             let room = "lobby-4208"
             let right = try await service.json(.POST, "/v1/sessions", janusBody([janus.url], room: room, janus: ["api_secret": "janus-api-secret"]))
             #expect(right.status == 201, "\(right.text)")
@@ -233,13 +215,7 @@ extension JanusTests {
             let wrong = try await service.json(.POST, "/v1/sessions", janusBody([janus.url], room: room, janus: ["api_secret": "not-the-secret"]))
             #expect(wrong.status == 502)
             #expect((wrong.json["error"] as? [String: Any])?["sfu_code"] as? String == "403")
-        } catch {
-            await service.stop()
-            await janus.stop()
-            throw error
         }
-        await service.stop()
-        await janus.stop()
     }
 
     @Test func aNodeThatAcceptsNoNewSessionsIsSkipped() async throws {

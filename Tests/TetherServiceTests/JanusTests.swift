@@ -26,13 +26,14 @@ import TetherTestSupport
 
     /// Runs `body` with Tether and `count` Janus instances, stopping all of them after.
     func withJanus(
-        _ count: Int = 1, policy: ReconnectPolicy = JanusTests.policy,
+        _ count: Int = 1, policy: ReconnectPolicy = JanusTests.policy, reclaimTimeout: Int = 30,
+        security: JanusInstance.Security = .init(),
         _ body: (LiveService, [JanusInstance]) async throws -> Void
     ) async throws {
         let service = try await LiveService.start(policy: policy)
         var instances: [JanusInstance] = []
         do {
-            for _ in 0..<count { instances.append(try await JanusInstance.start()) }
+            for _ in 0..<count { instances.append(try await JanusInstance.start(reclaimTimeout: reclaimTimeout, security: security)) }
             try await body(service, instances)
         } catch {
             await service.stop()
