@@ -56,35 +56,57 @@ final class WebhookDispatcher: Service, Sendable {
         try? await client.shutdown()
     }
 
+    /// What finished in the loop's task group: one try, or the wait for more work.
+    private enum Finished: Sendable {
+        case attempt(Int64)
+        case waited
+    }
+
+    /// Keeps up to `concurrency` tries in flight and picks new ones as each finishes, so
+    /// a dead endpoint's 5 s timeouts never hold back another endpoint's deliveries.
+    /// A row in flight stays pending in the database, so the rows behind it in its
+    /// (session, endpoint) queue are not picked until it is settled: order holds.
     private func loop() async {
-        while !Task.isCancelled {
-            await saveUnsaved()
-            let nowMs = Self.nowMs()
-            let excluded = Set(unsaved.withLock { $0.keys })
-            let due: [WebhookDelivery]
-            do {
-                due = try await store.dueDeliveries(nowMs: nowMs, excluding: excluded, limit: Self.concurrency)
-            } catch {
-                logger.warning("cannot read the webhook outbox; retrying", metadata: ["error": "\(error)"])
-                await signal.wait(timeout: .seconds(1))
-                continue
-            }
-            if let pending = try? await store.pendingDeliveryCount() { metrics.webhookBacklog(pending) }
-            if due.isEmpty {
-                // Sleep until the next retry falls due, a commit wakes us, or 1 s (a
-                // retry made due by an operator in another process is seen that late).
-                let next = (try? await store.nextDeliveryDueMs(excluding: excluded)) ?? nil
-                // At least 100 ms: a row due now but not picked (its outcome unsaved)
-                // must not turn this into a busy loop.
-                let wait = next.map { Duration.milliseconds(max(100, min($0 - nowMs, 1000))) } ?? .seconds(1)
-                await signal.wait(timeout: wait)
-                continue
-            }
-            await withTaskGroup(of: Void.self) { group in
-                for delivery in due {
-                    group.addTask { await self.attempt(delivery) }
+        await withTaskGroup(of: Finished.self) { group in
+            var inFlight: Set<Int64> = []
+            var waiting = false
+            while !Task.isCancelled {
+                await saveUnsaved()
+                let nowMs = Self.nowMs()
+                let excluded = inFlight.union(unsaved.withLock { $0.keys })
+                var next: Int64?
+                if inFlight.count < Self.concurrency {
+                    do {
+                        let due = try await store.dueDeliveries(nowMs: nowMs, excluding: excluded, limit: Self.concurrency - inFlight.count)
+                        for delivery in due {
+                            guard let id = delivery.id else { continue }
+                            inFlight.insert(id)
+                            group.addTask { await self.attempt(delivery); return .attempt(id) }
+                        }
+                        if due.isEmpty { next = try await store.nextDeliveryDueMs(excluding: excluded) }
+                    } catch {
+                        logger.warning("cannot read the webhook outbox; retrying", metadata: ["error": "\(error)"])
+                    }
+                    if let pending = try? await store.pendingDeliveryCount() { metrics.webhookBacklog(pending) }
+                }
+                if !waiting {
+                    // Until the next retry falls due, a commit wakes us, or 1 s (a retry
+                    // made due by an operator in another process is seen that late); at
+                    // least 100 ms, so a row due but not pickable is no busy loop.
+                    let wait = next.map { Duration.milliseconds(max(100, min($0 - nowMs, 1000))) } ?? .seconds(1)
+                    waiting = true
+                    group.addTask { await self.signal.wait(timeout: wait); return .waited }
+                }
+                switch await group.next() {
+                case .attempt(let id):
+                    inFlight.remove(id)
+                case .waited:
+                    waiting = false
+                case nil:
+                    return
                 }
             }
+            group.cancelAll()
         }
     }
 

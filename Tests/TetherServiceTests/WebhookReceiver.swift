@@ -31,6 +31,8 @@ final class WebhookReceiver: Sendable {
     let port: Int
 
     var url: String { "http://127.0.0.1:\(port)/hook" }
+    /// An endpoint that takes 10 s to answer (past Tether's 5 s timeout): a dead one.
+    var stallingURL: String { "http://127.0.0.1:\(port)/stall" }
     var credentialsURL: String { "http://127.0.0.1:\(port)/credentials" }
 
     static func start(secret: String, answering script: [Int] = []) async throws -> WebhookReceiver {
@@ -39,6 +41,7 @@ final class WebhookReceiver: Sendable {
         let router = Router()
         router.post("/{kind}") { request, context -> Response in
             let body = try await request.body.collect(upTo: 1 << 20)
+            if request.uri.path == "/stall" { try await Task.sleep(for: .seconds(10)) }
             guard let receiver = box.withLock({ $0 }) else { return Response(status: .serviceUnavailable) }
             return receiver.handle(path: request.uri.path, headers: request.headers, body: String(buffer: body))
         }

@@ -11,13 +11,13 @@ import TetherTestSupport
     static let secret = "webhook-secret-for-tests"
 
     func withWebhooks(
-        answering script: [Int] = [], policy: ReconnectPolicy = servicePolicy, credentials: Bool = false,
+        answering script: [Int] = [], policy: ReconnectPolicy = servicePolicy, credentials: Bool = false, alsoStalling: Bool = false,
         _ body: (LiveService, Simulator, WebhookReceiver) async throws -> Void
     ) async throws {
         let receiver = try await WebhookReceiver.start(secret: Self.secret, answering: script)
         do {
             try await withService(policy: policy, configure: {
-                $0.webhookURLs = [receiver.url]
+                $0.webhookURLs = alsoStalling ? [receiver.stallingURL, receiver.url] : [receiver.url]
                 $0.webhookSecret = Self.secret
                 if credentials { $0.credentialsURL = receiver.credentialsURL }
             }) { service, sfus in
@@ -81,6 +81,23 @@ import TetherTestSupport
             let payload = try #require(try JSONSerialization.jsonObject(with: Data(hook.body.utf8)) as? [String: Any])
             #expect((payload["session"] as? [String: Any])?["state"] as? String == "failed")
             #expect((payload["event"] as? [String: Any])?["reason"] as? String == "deadline_exceeded")
+        }
+    }
+
+    @Test func aDeadEndpointNeverHoldsBackAnotherOne() async throws {
+        try await withWebhooks(alsoStalling: true) { service, sfu, receiver in
+            var ids: [String] = []
+            for _ in 0..<3 {
+                let created = try await service.json(.POST, "/v1/sessions", createBody(urls: [sfu.url]))
+                ids.append(try #require(created.json["id"] as? String))
+            }
+            _ = try await pollUntil(timeout: .seconds(10)) { receiver.delivered.count >= 3 ? true : nil }
+            #expect(receiver.delivered.count == 3, "each session's joined at the live endpoint")
+            for hook in receiver.delivered {
+                let created = try #require(Int64(hook.json["created_at_ms"] as? String ?? ""))
+                #expect(hook.arrivedAtMs - created <= 1000, "the live endpoint got \(hook.eventID ?? "") \(hook.arrivedAtMs - created) ms after its event")
+            }
+            #expect(receiver.requests.contains { $0.path == "/stall" } == false, "the stalling endpoint has not answered yet")
         }
     }
 
