@@ -7,7 +7,8 @@ import TetherTestSupport
 /// Janus configured the way deployments run it: default health checks, auth, pins, kicks,
 /// nodes that refuse new sessions. "One agent" is checked on Janus's side: the room
 /// lists the agent once, and the admin API shows one Janus session holding a handle
-/// whose `opaque_id` is the Tether session id.
+/// whose `opaque_id` is the Tether session id. Each test carries its own time limit (the
+/// suite's 5 minutes apply too).
 extension JanusTests {
     func janusBody(
         _ urls: [String], room: Any, create: Bool = true, token: String? = nil, janus extra: [String: Any] = [:],
@@ -36,7 +37,7 @@ extension JanusTests {
 
     // MARK: - One agent, always
 
-    @Test func aFreezePastTheDefaultHealthTimeoutIsResumedByClaimWithinTheNodesReclaimWindow() async throws {
+    @Test(.timeLimit(.minutes(2))) func aFreezePastTheDefaultHealthTimeoutIsResumedByClaimWithinTheNodesReclaimWindow() async throws {
         // The default policy (15 s health-check timeout, 10 s FAST window). Janus says
         // its reclaim window is 30 s, so the claim is still worth trying at the loss.
         try await withJanus(policy: ReconnectPolicy()) { service, janus in
@@ -55,7 +56,7 @@ extension JanusTests {
         }
     }
 
-    @Test func aFreezePastTheReclaimWindowRejoinsAfterDestroyingTheStaleSession() async throws {
+    @Test(.timeLimit(.minutes(2))) func aFreezePastTheReclaimWindowRejoinsAfterDestroyingTheStaleSession() async throws {
         try await withJanus(policy: ReconnectPolicy(), reclaimTimeout: 10) { service, instances in
             let janus = instances[0]
             let room = 4202
@@ -81,7 +82,7 @@ extension JanusTests {
         }
     }
 
-    @Test func killNineOfTetherIsResumedByClaimWithoutALeaveOrASecondAgent() async throws {
+    @Test(.timeLimit(.minutes(2))) func killNineOfTetherIsResumedByClaimWithoutALeaveOrASecondAgent() async throws {
         let crash = CrashRecoveryTests()
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tether-janus-crash-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -121,7 +122,7 @@ extension JanusTests {
 
     // MARK: - Kicks and detaches
 
-    @Test func aKickEndsTheSessionLeftKickedWithoutRejoining() async throws {
+    @Test(.timeLimit(.minutes(2))) func aKickEndsTheSessionLeftKickedWithoutRejoining() async throws {
         try await withJanus { service, janus in
             let room = 4204
             let observer = try await JanusObserver.join(janus[0], room: room)
@@ -148,7 +149,7 @@ extension JanusTests {
         }
     }
 
-    @Test func anAdminDetachOfOurHandleRejoinsWithOneAgent() async throws {
+    @Test(.timeLimit(.minutes(2))) func anAdminDetachOfOurHandleRejoinsWithOneAgent() async throws {
         try await withJanus { service, janus in
             let room = 4205
             let created = try await service.json(.POST, "/v1/sessions", body([janus[0].url], room: room))
@@ -165,7 +166,7 @@ extension JanusTests {
 
     // MARK: - Auth and access
 
-    @Test func tokenAuthAdminKeyAndPins() async throws {
+    @Test(.timeLimit(.minutes(2))) func tokenAuthAdminKeyAndPins() async throws {
         try await withJanus(security: .init(tokenAuth: true, adminKey: "videoroom-admin-key")) { service, instances in
             let janus = instances[0]
             try await janus.admin(["janus": "add_token", "token": "right-token", "plugins": ["janus.plugin.videoroom"]])
@@ -200,7 +201,7 @@ extension JanusTests {
         }
     }
 
-    @Test func anAPISecretIsSentWithEveryRequest() async throws {
+    @Test(.timeLimit(.minutes(2))) func anAPISecretIsSentWithEveryRequest() async throws {
         // With `string_ids`: rooms are strings.
         try await withJanus(security: .init(apiSecret: "janus-api-secret", stringRoomIDs: true)) { service, instances in
             let janus = instances[0]
@@ -218,7 +219,7 @@ extension JanusTests {
         }
     }
 
-    @Test func aNodeThatAcceptsNoNewSessionsIsSkipped() async throws {
+    @Test(.timeLimit(.minutes(2))) func aNodeThatAcceptsNoNewSessionsIsSkipped() async throws {
         try await withJanus(2) { service, janus in
             try await janus[0].admin(["janus": "accept_new_sessions", "accept": false])
             let created = try await service.json(.POST, "/v1/sessions", body([janus[0].url, janus[1].url], room: 4209))
