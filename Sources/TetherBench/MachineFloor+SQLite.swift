@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import TetherEventLog
 import TetherEvents
 
 extension MachineFloor {
@@ -8,7 +9,8 @@ extension MachineFloor {
 
     /// The `events` table and the indexes it has after every migration
     /// (`migrations/0001_init.sql`, minus `events_time`, dropped by 0002), written
-    /// out here: the floor must not run Tether's migrator or go through its types.
+    /// out here: the floor must not run Tether's migrator (it shares only the pragmas,
+    /// the insert statement and the stats columns with the event store).
     static let eventsTableSQL = """
         CREATE TABLE events (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -23,11 +25,6 @@ extension MachineFloor {
         );
         CREATE INDEX events_session ON events(session_id, id);
         CREATE INDEX events_type ON events(type, id);
-        """
-
-    static let insertSQL = """
-        INSERT INTO events (session_id, type, time_ms, generation, reason, strategy, duration_ms, payload)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
         """
 
     /// Inserts `rows` rows shaped as the events scenario's (the same event mix, payload
@@ -45,8 +42,8 @@ extension MachineFloor {
         encoder.outputFormatting = [.withoutEscapingSlashes]
         let mix = try Scenarios.eventMix.map { kind in
             let event = SessionEvent(sessionID: "session-0", timeMs: Scenarios.eventBaseMs, generation: 1, kind: kind)
-            let columns = statsColumns(kind)
-            return (type: event.type, reason: columns.reason, strategy: columns.strategy, durationMs: columns.durationMs,
+            let (reason, strategy, durationMs) = event.statsColumns
+            return (type: event.type, reason: reason, strategy: strategy, durationMs: durationMs,
                     payload: String(decoding: try encoder.encode(event), as: UTF8.self))
         }
         let sessionIDs = (0..<sessions).map { "session-\($0)" }
@@ -55,7 +52,7 @@ extension MachineFloor {
         for batchStart in stride(from: 0, to: rows, by: insertBatchSize) {
             let batch = batchStart..<min(batchStart + insertBatchSize, rows)
             try await database.write { db in
-                let statement = try db.cachedStatement(sql: insertSQL)
+                let statement = try db.cachedStatement(sql: EventStore.insertEventSQL)
                 for index in batch {
                     let row = mix[index % mix.count]
                     statement.setUncheckedArguments([
@@ -72,36 +69,13 @@ extension MachineFloor {
     }
 
     /// A `DatabaseQueue` with the pragmas `EventStore.open` sets, WAL, and commits
-    /// synced to disk.
+    /// synced to disk (a floor without synced commits would flatter the ratio).
     private static func openDatabase(path: String) throws -> DatabaseQueue {
         var configuration = Configuration()
         configuration.journalMode = .wal
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA page_size = 16384")
-            try db.execute(sql: "PRAGMA cache_size = -65536")
-            try db.execute(sql: "PRAGMA mmap_size = 268435456")
-            try db.execute(sql: "PRAGMA wal_autocheckpoint = 10000")
-        }
+        configuration.prepareDatabase { db in try EventStore.applyConnectionPragmas(db) }
         let database = try DatabaseQueue(path: path, configuration: configuration)
-        // GRDB's WAL set-up runs after `prepareDatabase` and sets synchronous=NORMAL,
-        // so FULL (an fsync per commit, what the event log promises) is set here, last,
-        // and read back: a floor without synced commits would flatter the ratio.
-        try database.writeWithoutTransaction { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-            guard try Int.fetchOne(db, sql: "PRAGMA synchronous") == 2 else {
-                throw BenchError("the floor's database refused synchronous=FULL")
-            }
-        }
+        try EventStore.requireSynchronousFull(on: database)
         return database
-    }
-
-    /// The stats columns of the event mix's kinds, as the event store fills them.
-    private static func statsColumns(_ kind: SessionEventKind) -> (reason: String?, strategy: String?, durationMs: Int64?) {
-        switch kind {
-        case .connectionLost(let reason, _, _): (reason.rawValue, nil, nil)
-        case .reconnectStarted(let strategy, let trigger): (trigger.rawValue, strategy.rawValue, nil)
-        case .reconnected(let strategy, _, let duration, _, _): (nil, strategy.rawValue, duration)
-        default: (nil, nil, nil)
-        }
     }
 }

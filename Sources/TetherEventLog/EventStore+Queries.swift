@@ -5,7 +5,7 @@ import TetherEvents
 extension EventStore {
     // MARK: - Writes (called by EventLog's single writer)
 
-    static let insertEventSQL = """
+    public static let insertEventSQL = """
         INSERT INTO events (session_id, type, time_ms, generation, reason, strategy, duration_ms, payload)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
         """
@@ -156,7 +156,7 @@ extension EventStore {
 
 extension SessionEvent {
     /// `reason`, `strategy` and `duration_ms`, copied into their own columns for stats.
-    var statsColumns: (String?, String?, Int64?) {
+    public var statsColumns: (String?, String?, Int64?) {
         switch kind {
         case .connectionLost(let reason, _, _): (reason.rawValue, nil, nil)
         case .reconnectStarted(let strategy, let trigger): (trigger.rawValue, strategy.rawValue, nil)

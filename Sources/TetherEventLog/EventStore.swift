@@ -15,34 +15,41 @@ public struct EventStore: Sendable {
     public static func open(path: String) throws -> EventStore {
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
-        configuration.prepareDatabase { db in
-            // 16 KB pages for a new file (no effect on an existing one): the indexes take
-            // inserts at random places, and bigger pages split less (measured: +40 % at 1M).
-            try db.execute(sql: "PRAGMA page_size = 16384")
-            // WAL with FULL: every commit is fsynced before it returns, so what the API
-            // acknowledged survives a power cut or host crash, not only a kill -9. The
-            // writer batches, so this is one fsync per batch (cost: BENCHMARKS.md).
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-            // The session and type indexes take inserts at random places; with SQLite's
-            // default 2 MB cache, 1M events meant a pread per insert (measured with perf).
-            try db.execute(sql: "PRAGMA cache_size = -65536")
-            try db.execute(sql: "PRAGMA mmap_size = 268435456")
-            // Checkpoint the WAL every 10,000 pages (~160 MB at 16 KB pages) rather than
-            // the default 1,000: fewer checkpoint fsyncs under load.
-            try db.execute(sql: "PRAGMA wal_autocheckpoint = 10000")
-        }
+        configuration.prepareDatabase { db in try applyConnectionPragmas(db) }
         let pool = try DatabasePool(path: path, configuration: configuration)
-        // GRDB switches a pool's writer to WAL after `prepareDatabase` and sets
-        // synchronous=NORMAL on it then (seen with strace: no fdatasync per commit), so
-        // FULL is set again here, on the writer itself, and read back.
-        try pool.writeWithoutTransaction { db in
+        try requireSynchronousFull(on: pool)
+        let store = EventStore(database: pool)
+        try store.migrator.migrate(pool)
+        return store
+    }
+
+    /// The pragmas every connection gets (also what `tether bench`'s SQLite floor uses).
+    public static func applyConnectionPragmas(_ db: Database) throws {
+        // 16 KB pages for a new file (no effect on an existing one): the indexes take
+        // inserts at random places, and bigger pages split less (measured: +40 % at 1M).
+        try db.execute(sql: "PRAGMA page_size = 16384")
+        // WAL with FULL: every commit is fsynced before it returns, so what the API
+        // acknowledged survives a power cut or host crash, not only a kill -9. The
+        // writer batches, so this is one fsync per batch (cost: BENCHMARKS.md).
+        try db.execute(sql: "PRAGMA synchronous = FULL")
+        // The session and type indexes take inserts at random places; with SQLite's
+        // default 2 MB cache, 1M events meant a pread per insert (measured with perf).
+        try db.execute(sql: "PRAGMA cache_size = -65536")
+        try db.execute(sql: "PRAGMA mmap_size = 268435456")
+        // Checkpoint the WAL every 10,000 pages (~160 MB at 16 KB pages) rather than
+        // the default 1,000: fewer checkpoint fsyncs under load.
+        try db.execute(sql: "PRAGMA wal_autocheckpoint = 10000")
+    }
+
+    /// GRDB switches a WAL database's writer to WAL after `prepareDatabase` and sets
+    /// synchronous=NORMAL on it then (seen with strace: no fdatasync per commit), so
+    /// FULL is set again on the writer itself, and read back.
+    public static func requireSynchronousFull(on writer: some DatabaseWriter) throws {
+        try writer.writeWithoutTransaction { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
             let level = try Int.fetchOne(db, sql: "PRAGMA synchronous")
             guard level == 2 else { throw DatabaseError(message: "PRAGMA synchronous reads \(level.map(String.init) ?? "nothing") after setting FULL (2)") }
         }
-        let store = EventStore(database: pool)
-        try store.migrator.migrate(pool)
-        return store
     }
 
     /// The migrations embedded from `migrations/*.sql`, in file-name order.
