@@ -11,7 +11,6 @@ public actor SessionRunner {
     /// Dials nodes the session has left, to destroy a session it left behind there; its
     /// own client, so it outlives the session's (a ghost outlives the session too).
     private let cleanupClient: SignalingClient?
-    private var cleanups: [Task<Void, Never>] = []
     private let record: @Sendable (SessionEvent) -> Void
     private let onSnapshot: @Sendable (SessionSnapshot) -> Void
     private var lastReportedSnapshot: SessionSnapshot?
@@ -318,7 +317,6 @@ public actor SessionRunner {
         handingOverLimiterPlace = false
         let sessionID = configuration.id
         let task = Task { [client, limiter, restartWatch] in
-            let result: Result<(generation: UInt64, answer: JoinAnswer), any Error>
             let knownRestarted = { plan.strategy == .fast && restartWatch?.shouldSkipFast(node: url) == true }
             if knownRestarted() {
                 await self.fastRuledOut(token: token, holdingLimiterPlace: holdsLimiterPlace)
@@ -343,22 +341,12 @@ public actor SessionRunner {
                 await self.fastRuledOut(token: token, holdingLimiterPlace: true)
                 return
             }
-            do {
-                result = .success(try await client.connect(to: url, joining: parameters))
-            } catch let refusal as SFUError where refusal.unauthenticated {
+            var result = await Self.join(client, url, parameters)
+            if case .failure(let refusal as SFUError) = result, refusal.unauthenticated,
+               let token = await self.refreshedToken(reason: "unauthenticated") {
                 // Refused as unauthenticated: fresh credentials, then this join once more.
-                if let token = await self.refreshedToken(reason: "unauthenticated") {
-                    parameters.token = token
-                    do {
-                        result = .success(try await client.connect(to: url, joining: parameters))
-                    } catch {
-                        result = .failure(error)
-                    }
-                } else {
-                    result = .failure(refusal)
-                }
-            } catch {
-                result = .failure(error)
+                parameters.token = token
+                result = await Self.join(client, url, parameters)
             }
             // Before the place goes to the next queued attempt, so that one already
             // sees a verdict this result completes.
@@ -369,6 +357,16 @@ public actor SessionRunner {
             await self.attemptFinished(token: token, result: result)
         }
         attempt = (token, task)
+    }
+
+    private static func join(
+        _ client: SignalingClient, _ url: String, _ parameters: JoinParameters
+    ) async -> Result<(generation: UInt64, answer: JoinAnswer), any Error> {
+        do {
+            return .success(try await client.connect(to: url, joining: parameters))
+        } catch {
+            return .failure(error)
+        }
     }
 
     /// A FAST attempt found its node known to have restarted before dialing: the machine
@@ -472,7 +470,8 @@ public actor SessionRunner {
             token: token, callID: configuration.callID, userID: configuration.userID,
             staleSessionID: sfuSessionID, cleanupOnly: true)
         let logger = self.logger
-        cleanups.append(Task {
+        // Not kept or cancelled with the session: the ghost outlives it, so does this.
+        Task {
             let giveUpAt = ContinuousClock.now + Self.staleCleanupLimit
             var delay = Duration.seconds(1)
             while !Task.isCancelled, ContinuousClock.now < giveUpAt {
@@ -488,7 +487,7 @@ public actor SessionRunner {
                 delay = min(delay * 2, .seconds(15))
             }
             logger.warning("gave up destroying a stale SFU session", metadata: ["sfu_url": "\(url)", "sfu_session_id": "\(sfuSessionID)"])
-        })
+        }
     }
 
     private func staleSessionCleaned(at url: String, sfuSessionID: String, found: Bool) async {

@@ -303,17 +303,8 @@ public actor SessionRegistry: Service {
             guard try await log.store.session(id: id) != nil else { throw APIError.notFound(session: id) }
             throw APIError(.conflict, code: "session_not_live", message: "session '\(id)' has ended; its credentials cannot change")
         }
-        if let urls {
-            for url in urls {
-                do {
-                    _ = try await addressResolver.addresses(for: try SignalingURL(url), timeout: .seconds(5))
-                } catch let failure as ConnectFailure {
-                    let code = failure.kind == .addressNotAllowed ? failure.kind.rawValue : "sfu_address_unresolvable"
-                    throw APIError.invalid("\(url): \(failure.message)", code: code)
-                } catch {
-                    throw APIError.invalid("urls: \(error)", code: "invalid_sfu_url")
-                }
-            }
+        if let urls, let refusal = await addressRefusal(urls, timeout: runner.configuration.policy.connectTimeout) {
+            throw APIError.invalid("urls: \(refusal.message)", code: refusal.code)
         }
         await runner.updateCredentials(token: token, urls: urls)
         try await log.flush()

@@ -1,6 +1,7 @@
 import ArgumentParser
 import AsyncHTTPClient
 import Foundation
+import TetherEvents
 import NIOCore
 import UnixSignals
 
@@ -36,7 +37,7 @@ struct EventsCommand: AsyncParsableCommand {
     func run() async throws {
         try await OpsClient.run {
             let client = ops.client
-            let sinceMs = since.map { String(Int64(Date().timeIntervalSince1970 * 1000) - $0.duration.milliseconds) }
+            let sinceMs = since.map { String(Int64(Date().timeIntervalSince1970 * 1000) - $0.duration.wholeMilliseconds) }
             // Oldest first through the pages; keep the newest `limit`.
             var events: [[String: Any]] = []
             var cursor: String?

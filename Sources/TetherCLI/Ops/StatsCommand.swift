@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TetherEvents
 
 /// `tether stats`: losses, reconnects and recovery percentiles over a window.
 struct StatsCommand: AsyncParsableCommand {
@@ -15,7 +16,7 @@ struct StatsCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await OpsClient.run {
-            let sinceMs = Int64(Date().timeIntervalSince1970 * 1000) - since.duration.milliseconds
+            let sinceMs = Int64(Date().timeIntervalSince1970 * 1000) - since.duration.wholeMilliseconds
             let stats = try await ops.client.get("/v1/stats", query: [("since", String(sinceMs))])
             if ops.json {
                 OpsPrint.json(stats)
@@ -40,12 +41,5 @@ struct StatsCommand: AsyncParsableCommand {
             let recovery = stats["recovery_time"] as? [String: Any] ?? [:]
             print("recovery time  count \(recovery["count"] ?? 0), p50 \(recovery["p50_ms"] ?? "-") ms, p95 \(recovery["p95_ms"] ?? "-") ms, p99 \(recovery["p99_ms"] ?? "-") ms")
         }
-    }
-}
-
-extension Duration {
-    var milliseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }
 }
