@@ -99,7 +99,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-            ]
+            ],
+            // The ops console's page, style and script, compiled into the binary.
+            resources: [.embedInCode("Console")]
         ),
         // `tether bench`: measured scenarios on loopback with real processes.
         .target(

@@ -37,13 +37,23 @@ extension Scenarios {
         // event must be kept (the service caps its queue; see EventLog.Limits).
         let log = EventLog(store: store, limits: .init(maxQueuedEvents: .max, maxQueuedBytes: .max))
         let writer = Task { try await log.run() }
+        // The sessions the events belong to, spread over nodes, calls, users and
+        // tenants for the filter queries (written first, as the service does).
+        let fleet = QueryFleet(sessions: sessions)
+        for index in 0..<sessions { log.save(fleet.record(index)) }
+        try await log.flush(within: .seconds(120))
         let base = eventBaseMs
         let kinds = eventMix
         let perMs = eventsPerMs
         let events = (0..<total).map { index in
-            SessionEvent(
-                sessionID: "session-\(index % sessions)", timeMs: base + Int64(index / perMs), generation: 1,
-                kind: kinds[index % kinds.count])
+            var kind = kinds[index % kinds.count]
+            // A reconnection lands on its session's node, as in the service.
+            if case .reconnected(let strategy, let attempts, let duration, _, let sfuSessionID) = kind {
+                kind = .reconnected(
+                    strategy: strategy, attempts: attempts, durationMs: duration,
+                    sfuURL: QueryFleet.nodes[(index % sessions) % QueryFleet.nodes.count], sfuSessionID: sfuSessionID)
+            }
+            return SessionEvent(sessionID: "session-\(index % sessions)", timeMs: base + Int64(index / perMs), generation: 1, kind: kind)
         }
         // Where the time goes: the payload encoding alone, and the producer alone.
         let encoder = JSONEncoder()
@@ -87,11 +97,12 @@ extension Scenarios {
         for _ in 0..<queries {
             let since = base + Int64.random(in: 0..<Int64(max(1, total / perMs)))
             let start = ContinuousClock.now
-            _ = try await store.events(EventQuery(type: "connection_lost", sinceMs: since, limit: 100))
+            _ = try await store.events(EventQuery(types: ["connection_lost"], sinceMs: since, limit: 100))
             filtered.add(ContinuousClock.now - start)
         }
         report.add("filtered /v1/events query (type + since, 100 rows), p50", filtered.ms(50))
         report.add("filtered query, p99", filtered.ms(99))
+        try await filterLatencies(store: store, fleet: fleet, total: total, queries: queries, into: &report)
         log.stop()
         try await writer.value
         return report

@@ -7,6 +7,20 @@ public struct EventStats: Sendable, Equatable {
         public var succeeded: Int
     }
 
+    /// The figures of one `group_by` value (one node, one call).
+    public struct Group: Sendable, Equatable {
+        public var key: String
+        /// Joins (first joins and rejoins after a restart) in the window: a node with
+        /// sessions but no trouble is listed too, with zeros.
+        public var joins: Int
+        public var losses: Int
+        /// Reconnections started, recovered (`reconnected`) and given up.
+        public var reconnects: Int
+        public var recovered: Int
+        public var reconnectsFailed: Int
+        public var recoveryPercentilesMs: [Int: Int64]
+    }
+
     public var sinceMs: Int64
     public var untilMs: Int64
     public var lossesByReason: [String: Int]
@@ -20,6 +34,17 @@ public struct EventStats: Sendable, Equatable {
     /// 99); empty when there are none. Computed in SQL, one row each, so a window of
     /// millions of recoveries is never loaded.
     public var recoveryPercentilesMs: [Int: Int64]
+    /// How many recoveries took at most each of `histogramBoundsMs` (and more than the
+    /// bound before), then the ones above the last bound: sums to `recoveryCount`.
+    public var recoveryHistogram: [Int]
+    /// Per node or per call when asked (`StatsQuery.groupBy`), most losses first.
+    public var groups: [Group]
+
+    /// The recovery-time histogram's upper bounds (inclusive), roughly ×2.5 apart: a
+    /// FAST resume lands in the first few, a deadline-long REJOIN in the last.
+    public static let histogramBoundsMs: [Int64] = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 30_000, 60_000]
+
+    public static let percentiles = [50, 95, 99]
 
     /// Nearest-rank: the value at rank ⌈p/100 · count⌉ of the ascending durations.
     public static func rank(percentile p: Int, count: Int) -> Int {

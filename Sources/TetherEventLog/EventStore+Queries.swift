@@ -5,9 +5,11 @@ import TetherEvents
 extension EventStore {
     // MARK: - Writes (called by EventLog's single writer)
 
+    /// The node column is the node the event names, else its session's node as stored
+    /// now (a seek on the sessions' unique id index).
     public static let insertEventSQL = """
-        INSERT INTO events (session_id, type, time_ms, generation, reason, strategy, duration_ms, payload)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        INSERT INTO events (session_id, type, time_ms, generation, reason, strategy, duration_ms, payload, sfu_url)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, COALESCE(?9, (SELECT sfu_url FROM sessions WHERE id = ?1)))
         """
 
     /// Inserts `event` with the prepared `statement` and returns it with its new id.
@@ -15,6 +17,7 @@ extension EventStore {
         let (reason, strategy, duration) = event.statsColumns
         statement.setUncheckedArguments([
             event.sessionID, event.type, event.timeMs, Int64(event.generation), reason, strategy, duration, payload,
+            event.namedSFUURL,
         ])
         try statement.execute()
         var stored = event
@@ -30,34 +33,68 @@ extension EventStore {
 
     public func events(_ query: EventQuery) async throws -> [SessionEvent] {
         try await database.read { db in
-            let decoder = JSONDecoder()
-            var clauses: [String] = []
-            var arguments: StatementArguments = []
-            if let sessionID = query.sessionID { clauses.append("session_id = ?"); arguments += [sessionID] }
-            if let type = query.type { clauses.append("type = ?"); arguments += [type] }
-            // Time bounds become id ranges (within a clock segment time never goes
-            // backwards in id order), which the session and type indexes can use; the
-            // time test stays for clarity.
-            if query.sinceMs != nil || query.untilMs != nil {
-                let ranges = try Self.idRanges(since: query.sinceMs, until: query.untilMs, in: db)
-                guard !ranges.isEmpty else { return [] }
-                clauses.append("(" + ranges.map { _ in "(id >= ? AND id < ?)" }.joined(separator: " OR ") + ")")
-                for range in ranges { arguments += [range.lowerBound, range.upperBound] }
-                if let since = query.sinceMs { clauses.append("time_ms >= ?"); arguments += [since] }
-                if let until = query.untilMs { clauses.append("time_ms < ?"); arguments += [until] }
+            let types = Array(Set(query.types)).sorted()
+            guard types.count > 1 else {
+                return try Self.fetchEvents(query, type: types.first, in: db)
             }
-            if let after = query.afterID { clauses.append("id > ?"); arguments += [after] }
-            let whereSQL = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
-            arguments += [query.limit]
-            return try Row.fetchAll(db, sql: "SELECT id, time_ms, payload FROM events \(whereSQL) ORDER BY id LIMIT ?", arguments: arguments)
-                .map { row in
-                    var event = try decoder.decode(SessionEvent.self, from: Data((row["payload"] as String).utf8))
-                    event.id = row["id"]
-                    // The stored time, which the writer keeps from going backwards.
-                    event.timeMs = row["time_ms"]
-                    return event
-                }
+            // One seek per type, each already in id order and limited, then merged: a
+            // `type IN (...)` would have SQLite gather every match and sort it.
+            let merged = try types.flatMap { try Self.fetchEvents(query, type: $0, in: db) }
+            return Array(merged.sorted { ($0.id ?? 0) < ($1.id ?? 0) }.prefix(query.limit))
         }
+    }
+
+    /// The events matching `query` with at most one `type`, oldest first.
+    static func fetchEvents(_ query: EventQuery, type: String?, in db: Database) throws -> [SessionEvent] {
+        // Equality filters from the most to the least selective. The first present one
+        // drives the query through its `(column, id)` index; the others are written
+        // `+column`, which SQLite cannot serve from an index, so its planner (which has
+        // no statistics) never walks a large index like `type` when a narrow one applies.
+        var equalities: [(column: String, value: String)] = []
+        if let sessionID = query.sessionID { equalities.append(("session_id", sessionID)) }
+        if let sfuURL = query.sfuURL { equalities.append(("sfu_url", sfuURL)) }
+        if let reason = query.reason { equalities.append(("reason", reason)) }
+        if let strategy = query.strategy { equalities.append(("strategy", strategy)) }
+        if let type { equalities.append(("type", type)) }
+        var clauses: [String] = []
+        var arguments: StatementArguments = []
+        // A call's or a user's sessions are few: their ids, then `events_session`.
+        var sessionSets: [(column: String, value: String)] = []
+        if let callID = query.callID { sessionSets.append(("call_id", callID)) }
+        if let userID = query.userID { sessionSets.append(("user_id", userID)) }
+        let drivenBySessions = query.sessionID == nil && !sessionSets.isEmpty
+        for (column, value) in sessionSets {
+            clauses.append("\(drivenBySessions ? "" : "+")session_id IN (SELECT id FROM sessions WHERE \(column) = ?)")
+            arguments += [value]
+        }
+        for (index, filter) in equalities.enumerated() {
+            let indexed = index == 0 && !drivenBySessions
+            clauses.append("\(indexed ? "" : "+")\(filter.column) = ?")
+            arguments += [filter.value]
+        }
+        // Time bounds become id ranges (within a clock segment time never goes
+        // backwards in id order), which every `(column, id)` index can seek; the time
+        // test stays for the exact edges.
+        if query.sinceMs != nil || query.untilMs != nil {
+            let ranges = try idRanges(since: query.sinceMs, until: query.untilMs, in: db)
+            guard !ranges.isEmpty else { return [] }
+            clauses.append("(" + ranges.map { _ in "(id >= ? AND id < ?)" }.joined(separator: " OR ") + ")")
+            for range in ranges { arguments += [range.lowerBound, range.upperBound] }
+            if let since = query.sinceMs { clauses.append("time_ms >= ?"); arguments += [since] }
+            if let until = query.untilMs { clauses.append("time_ms < ?"); arguments += [until] }
+        }
+        if let after = query.afterID { clauses.append("id > ?"); arguments += [after] }
+        let whereSQL = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
+        arguments += [query.limit]
+        let decoder = JSONDecoder()
+        return try Row.fetchAll(db, sql: "SELECT id, time_ms, payload FROM events \(whereSQL) ORDER BY id LIMIT ?", arguments: arguments)
+            .map { row in
+                var event = try decoder.decode(SessionEvent.self, from: Data((row["payload"] as String).utf8))
+                event.id = row["id"]
+                // The stored time, which the writer keeps from going backwards.
+                event.timeMs = row["time_ms"]
+                return event
+            }
     }
 
     /// The clock segments as id ranges `[first, next first)`, oldest first. Within one,
@@ -135,11 +172,28 @@ extension EventStore {
 
     public func sessions(_ query: SessionQuery) async throws -> [SessionRecord] {
         try await database.read { db in
-            var request = SessionRecord.order(Column("seq").desc).limit(query.limit)
-            if let state = query.state { request = request.filter(Column("state") == state) }
-            if let callID = query.callID { request = request.filter(Column("call_id") == callID) }
-            if let before = query.beforeSeq { request = request.filter(Column("seq") < before) }
-            return try request.fetchAll(db)
+            var clauses: [String] = []
+            var arguments: StatementArguments = []
+            // As for events: the first equality present drives the query through its
+            // `(column, seq)` index, the rest are tested on the rows it yields. Metadata
+            // pairs come first: one seek on `session_metadata` each.
+            let equalities = [("call_id", query.callID), ("user_id", query.userID), ("sfu_url", query.sfuURL), ("state", query.state)]
+                .compactMap { column, value in value.map { (column, $0) } }
+            for (key, value) in query.metadata.sorted(by: { $0.key < $1.key }) {
+                clauses.append("seq IN (SELECT seq FROM session_metadata WHERE key = ? AND value = ?)")
+                arguments += [key, value]
+            }
+            for (index, filter) in equalities.enumerated() {
+                let indexed = index == 0 && query.metadata.isEmpty
+                clauses.append("\(indexed ? "" : "+")\(filter.0) = ?")
+                arguments += [filter.1]
+            }
+            if let since = query.createdSinceMs { clauses.append("created_at_ms >= ?"); arguments += [since] }
+            if let until = query.createdUntilMs { clauses.append("created_at_ms < ?"); arguments += [until] }
+            if let before = query.beforeSeq { clauses.append("seq < ?"); arguments += [before] }
+            let whereSQL = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
+            arguments += [query.limit]
+            return try SessionRecord.fetchAll(db, sql: "SELECT * FROM sessions \(whereSQL) ORDER BY seq DESC LIMIT ?", arguments: arguments)
         }
     }
 
@@ -155,6 +209,19 @@ extension EventStore {
 }
 
 extension SessionEvent {
+    /// The SFU node this event itself names (where a reconnection landed, where a
+    /// migration went); nil when the event happened on its session's current node.
+    public var namedSFUURL: String? {
+        switch kind {
+        case .sessionCreated(_, _, let sfuURL), .joined(let sfuURL, _), .resumedAfterRestart(let sfuURL, _),
+             .staleSessionDestroyed(let sfuURL, _):
+            sfuURL
+        case .reconnected(_, _, _, let sfuURL, _): sfuURL
+        case .migrated(_, let to): to
+        default: nil
+        }
+    }
+
     /// `reason`, `strategy` and `duration_ms`, copied into their own columns for stats.
     public var statsColumns: (String?, String?, Int64?) {
         switch kind {

@@ -2,23 +2,31 @@ import GRDB
 
 extension EventStore {
     public func stats(sinceMs: Int64, untilMs: Int64) async throws -> EventStats {
+        try await stats(StatsQuery(sinceMs: sinceMs, untilMs: untilMs))
+    }
+
+    public func stats(_ query: StatsQuery) async throws -> EventStats {
         try await database.read { db in
             // The window as id ranges (one per clock segment), so every count walks the
-            // (type, id) index.
-            let ranges = try Self.idRanges(since: sinceMs, until: untilMs, in: db)
-            let windowSQL = ranges.isEmpty
-                ? "0" : "(" + ranges.map { _ in "(id >= ? AND id < ?)" }.joined(separator: " OR ") + ") AND time_ms >= ? AND time_ms < ?"
-            var window: StatementArguments = []
-            for range in ranges { window += [range.lowerBound, range.upperBound] }
-            if !ranges.isEmpty { window += [sinceMs, untilMs] }
+            // (type, id) index; the other filters are tested on the rows it yields.
+            let ranges = try Self.idRanges(since: query.sinceMs, until: query.untilMs, in: db)
+            guard !ranges.isEmpty else { return Self.emptyStats(query) }
+            var filterSQL = "(" + ranges.map { _ in "(id >= ? AND id < ?)" }.joined(separator: " OR ") + ") AND time_ms >= ? AND time_ms < ?"
+            var filter: StatementArguments = []
+            for range in ranges { filter += [range.lowerBound, range.upperBound] }
+            filter += [query.sinceMs, query.untilMs]
+            if let sfuURL = query.sfuURL { filterSQL += " AND +sfu_url = ?"; filter += [sfuURL] }
+            if let callID = query.callID { filterSQL += " AND +session_id IN (SELECT id FROM sessions WHERE call_id = ?)"; filter += [callID] }
+            if let userID = query.userID { filterSQL += " AND +session_id IN (SELECT id FROM sessions WHERE user_id = ?)"; filter += [userID] }
+
             func grouped(_ type: String, by column: String) throws -> [String: Int] {
                 var result: [String: Int] = [:]
                 for row in try Row.fetchAll(
                     db,
-                    sql: "SELECT \(column) AS key, COUNT(*) AS n FROM events WHERE type = ? AND \(windowSQL) GROUP BY \(column)",
-                    arguments: [type] + window)
+                    sql: "SELECT \(column) AS key, COUNT(*) AS n FROM events WHERE type = ? AND \(filterSQL) GROUP BY \(column)",
+                    arguments: [type] + filter)
                 {
-                    result[row["key"] ?? "unknown"] = row["n"]
+                    result[row["key"] ?? "unknown", default: 0] += row["n"]
                 }
                 return result
             }
@@ -31,25 +39,106 @@ extension EventStore {
                 EventStats.StrategyOutcome(
                     strategy: $0, started: started[$0] ?? 0, attemptsFailed: failed[$0] ?? 0, succeeded: succeeded[$0] ?? 0)
             }
-            let recoveries = try Int.fetchOne(
-                db, sql: "SELECT COUNT(*) FROM events WHERE type = 'reconnected' AND \(windowSQL)", arguments: window) ?? 0
-            var percentiles: [Int: Int64] = [:]
-            if recoveries > 0 {
-                for p in [50, 95, 99] {
-                    percentiles[p] = try Int64.fetchOne(
-                        db,
-                        sql: "SELECT duration_ms FROM events WHERE type = 'reconnected' AND \(windowSQL) ORDER BY duration_ms LIMIT 1 OFFSET ?",
-                        arguments: window + [EventStats.rank(percentile: p, count: recoveries) - 1])
-                }
-            }
+            let histogram = try Self.recoveryHistogram(filterSQL: filterSQL, arguments: filter, in: db)
+            let overall = try Self.recoveryPercentiles(groupSQL: "''", filterSQL: filterSQL, arguments: filter, in: db)[""] ?? [:]
             return EventStats(
-                sinceMs: sinceMs, untilMs: untilMs,
+                sinceMs: query.sinceMs, untilMs: query.untilMs,
                 lossesByReason: try grouped("connection_lost", by: "reason"),
                 reconnectsByStrategy: outcomes,
                 reconnectsFailed: try grouped("reconnect_failed", by: "reason"),
                 reconnectsDelayed: try grouped("reconnect_delayed", by: "reason"),
-                recoveryCount: recoveries,
-                recoveryPercentilesMs: percentiles)
+                recoveryCount: histogram.reduce(0, +),
+                recoveryPercentilesMs: overall,
+                recoveryHistogram: histogram,
+                groups: try query.groupBy.map { try Self.groups(by: $0, filterSQL: filterSQL, arguments: filter, in: db) } ?? [])
         }
+    }
+
+    private static func emptyStats(_ query: StatsQuery) -> EventStats {
+        EventStats(
+            sinceMs: query.sinceMs, untilMs: query.untilMs, lossesByReason: [:], reconnectsByStrategy: [], reconnectsFailed: [:],
+            reconnectsDelayed: [:], recoveryCount: 0, recoveryPercentilesMs: [:],
+            recoveryHistogram: Array(repeating: 0, count: EventStats.histogramBoundsMs.count + 1), groups: [])
+    }
+
+    /// The SQL value each event is grouped by.
+    private static func groupSQL(_ grouping: StatsQuery.Grouping) -> String {
+        switch grouping {
+        case .sfuURL: "COALESCE(sfu_url, 'unknown')"
+        case .callID: "COALESCE((SELECT call_id FROM sessions WHERE sessions.id = events.session_id), 'unknown')"
+        }
+    }
+
+    /// Recovery counts per histogram bucket, counted in SQL.
+    private static func recoveryHistogram(filterSQL: String, arguments: StatementArguments, in db: Database) throws -> [Int] {
+        let bounds = EventStats.histogramBoundsMs
+        let bucketSQL = "CASE " + bounds.enumerated().map { "WHEN duration_ms <= \($0.element) THEN \($0.offset)" }.joined(separator: " ")
+            + " ELSE \(bounds.count) END"
+        var counts = Array(repeating: 0, count: bounds.count + 1)
+        for row in try Row.fetchAll(
+            db,
+            sql: "SELECT \(bucketSQL) AS bucket, COUNT(*) AS n FROM events WHERE type = 'reconnected' AND \(filterSQL) GROUP BY bucket",
+            arguments: arguments)
+        {
+            counts[row["bucket"]] = row["n"]
+        }
+        return counts
+    }
+
+    /// Nearest-rank recovery percentiles per group, in one statement: SQLite ranks the
+    /// durations of each group (window functions) and returns only the rows at the
+    /// percentile ranks, so a window of millions of recoveries is never loaded.
+    private static func recoveryPercentiles(
+        groupSQL: String, filterSQL: String, arguments: StatementArguments, in db: Database
+    ) throws -> [String: [Int: Int64]] {
+        // ⌈p·n/100⌉ in integers; never 0 or above n for n ≥ 1 and p in 1...100.
+        let rankSQL = EventStats.percentiles.map { "rank = (\($0) * n + 99) / 100" }.joined(separator: " OR ")
+        let rows = try Row.fetchAll(
+            db,
+            sql: """
+                SELECT key, n, rank, duration_ms FROM (
+                    SELECT \(groupSQL) AS key, duration_ms,
+                        ROW_NUMBER() OVER (PARTITION BY \(groupSQL) ORDER BY duration_ms) AS rank,
+                        COUNT(*) OVER (PARTITION BY \(groupSQL)) AS n
+                    FROM events WHERE type = 'reconnected' AND \(filterSQL))
+                WHERE \(rankSQL)
+                """,
+            arguments: arguments)
+        var result: [String: [Int: Int64]] = [:]
+        for row in rows {
+            let (key, count, rank): (String, Int, Int) = (row["key"], row["n"], row["rank"])
+            for p in EventStats.percentiles where EventStats.rank(percentile: p, count: count) == rank {
+                result[key, default: [:]][p] = row["duration_ms"]
+            }
+        }
+        return result
+    }
+
+    private static func groups(
+        by grouping: StatsQuery.Grouping, filterSQL: String, arguments: StatementArguments, in db: Database
+    ) throws -> [EventStats.Group] {
+        let groupSQL = groupSQL(grouping)
+        var counts: [String: [String: Int]] = [:]
+        for row in try Row.fetchAll(
+            db,
+            sql: """
+                SELECT \(groupSQL) AS key, type, COUNT(*) AS n FROM events
+                WHERE type IN ('joined', 'connection_lost', 'reconnect_started', 'reconnected', 'reconnect_failed') AND \(filterSQL)
+                GROUP BY key, type
+                """,
+            arguments: arguments)
+        {
+            counts[row["key"], default: [:]][row["type"]] = row["n"]
+        }
+        let percentiles = try recoveryPercentiles(groupSQL: groupSQL, filterSQL: filterSQL, arguments: arguments, in: db)
+        return counts.map { key, byType in
+            EventStats.Group(
+                key: key, joins: byType["joined"] ?? 0, losses: byType["connection_lost"] ?? 0, reconnects: byType["reconnect_started"] ?? 0,
+                recovered: byType["reconnected"] ?? 0, reconnectsFailed: byType["reconnect_failed"] ?? 0,
+                recoveryPercentilesMs: percentiles[key] ?? [:])
+        }
+        .sorted { ($1.losses, $0.key) < ($0.losses, $1.key) }
+        .prefix(StatsQuery.maxGroups)
+        .map { $0 }
     }
 }

@@ -32,8 +32,13 @@ struct APIHandler: APIProtocol {
         let limit = try Self.limit(input.query.limit)
         let before = try input.query.cursor.map { cursor throws(APIError) in try Cursor.decode(cursor) }
         try await log.flush()
+        try Self.nonNegative(input.query.created_since, "created_since")
+        try Self.nonNegative(input.query.created_until, "created_until")
+        let metadata = try MetadataFilter.parse(RequestQuery.items(ofPath: RequestQuery.raw ?? ""))
         let records = try await log.store.sessions(SessionQuery(
-            state: input.query.state?.rawValue, callID: input.query.call_id, beforeSeq: before, limit: limit))
+            state: input.query.state?.rawValue, callID: input.query.call_id, userID: input.query.user_id,
+            sfuURL: input.query.sfu_url, createdSinceMs: input.query.created_since, createdUntilMs: input.query.created_until,
+            metadata: metadata, beforeSeq: before, limit: limit))
         let attempts = await registry.currentAttempts(for: records.map(\.id))
         let next = records.count == limit ? records.last?.seq.map { Cursor.encode($0) } : nil
         return .ok(.init(body: .json(.init(
@@ -86,7 +91,9 @@ struct APIHandler: APIProtocol {
         try Self.nonNegative(input.query.until, "until")
         try await log.flush()
         let events = try await log.store.events(EventQuery(
-            sessionID: input.query.session_id, type: input.query._type?.rawValue,
+            sessionID: input.query.session_id, types: (input.query._type ?? []).map(\.rawValue),
+            callID: input.query.call_id, userID: input.query.user_id, sfuURL: input.query.sfu_url,
+            reason: input.query.reason, strategy: input.query.strategy?.rawValue,
             sinceMs: input.query.since, untilMs: input.query.until, afterID: after, limit: limit))
         return .ok(.init(body: .json(try Self.page(events, limit: limit))))
     }
@@ -97,7 +104,9 @@ struct APIHandler: APIProtocol {
         let until = input.query.until ?? Int64(Date().timeIntervalSince1970 * 1000) + 1
         let since = input.query.since ?? max(0, until - 3_600_000)
         try await log.flush()
-        let stats = try await log.store.stats(sinceMs: since, untilMs: until)
+        let stats = try await log.store.stats(StatsQuery(
+            sinceMs: since, untilMs: until, callID: input.query.call_id, userID: input.query.user_id,
+            sfuURL: input.query.sfu_url, groupBy: input.query.group_by.flatMap { StatsQuery.Grouping(rawValue: $0.rawValue) }))
         return .ok(.init(body: .json(.init(
             since_ms: since,
             until_ms: until,
@@ -109,11 +118,16 @@ struct APIHandler: APIProtocol {
             },
             reconnects_failed: .init(additionalProperties: stats.reconnectsFailed),
             reconnects_delayed: .init(additionalProperties: stats.reconnectsDelayed),
-            recovery_time: .init(
-                count: stats.recoveryCount,
-                p50_ms: stats.recoveryPercentilesMs[50],
-                p95_ms: stats.recoveryPercentilesMs[95],
-                p99_ms: stats.recoveryPercentilesMs[99])))))
+            recovery_time: .init(count: stats.recoveryCount, percentiles: stats.recoveryPercentilesMs),
+            recovery_histogram: stats.recoveryHistogram.enumerated().map { bucket, count in
+                .init(le_ms: EventStats.histogramBoundsMs.indices.contains(bucket) ? EventStats.histogramBoundsMs[bucket] : nil, count: count)
+            },
+            groups: input.query.group_by == nil ? nil : stats.groups.map { group in
+                .init(
+                    key: group.key, joins: group.joins, losses: group.losses, reconnects: group.reconnects, recovered: group.recovered,
+                    reconnects_failed: group.reconnectsFailed,
+                    recovery_time: .init(count: group.recovered, percentiles: group.recoveryPercentilesMs))
+            }))))
     }
 
     func getMetrics(_ input: Operations.getMetrics.Input) async throws -> Operations.getMetrics.Output {

@@ -90,6 +90,7 @@ public func buildApplication(
     try handler.registerHandlers(
         on: GuardedRouteTransport(open: router, guarded: guarded),
         configuration: .init(jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes]))
+    ConsoleRoute().register(on: router)
     let eventStreams = EventStreamSlots(limit: configuration.maxEventStreams)
     EventStreamRoute(log: log, heartbeat: sseHeartbeat, streams: eventStreams, buffer: configuration.eventStreamBuffer)
         .register(on: guarded)

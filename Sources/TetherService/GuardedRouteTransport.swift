@@ -20,6 +20,9 @@ struct GuardedRouteTransport<Context: RequestContext>: ServerTransport {
         method: HTTPRequest.Method,
         path: String
     ) throws {
+        let handler = { @Sendable (request: HTTPRequest, body: HTTPBody?, metadata: ServerRequestMetadata) in
+            try await RequestQuery.$raw.withValue(request.path) { try await handler(request, body, metadata) }
+        }
         if Self.openPaths.contains(path) {
             try open.register(handler, method: method, path: path)
         } else {

@@ -16,6 +16,9 @@ enum RouteTable {
         (["metrics"], ["GET"]),
         (["healthz"], ["GET"]),
         (["readyz"], ["GET"]),
+        (["console"], ["GET"]),
+        (["console", "console.css"], ["GET"]),
+        (["console", "console.js"], ["GET"]),
     ]
 
     /// The methods `path` takes, or nil when no route has that shape.

@@ -18,6 +18,7 @@ import TetherTestSupport
         var serve: ChildProcess
         var base: String
         var sessionID: String
+        var sfuURL: String
         var folder: URL
     }
 
@@ -44,13 +45,13 @@ import TetherTestSupport
             request.setValue("Bearer \(Self.apiToken)", forHTTPHeaderField: "Authorization")
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")
             request.httpBody = try JSONSerialization.data(withJSONObject: [
-                "call_id": "default:demo", "user_id": "agent-7",
+                "call_id": "default:demo", "user_id": "agent-7", "metadata": ["tenant": "acme+co"],
                 "sfu": ["dialect": "stream", "urls": [url], "token": SimulatorToken.make(callCID: "default:demo", userID: "agent-7")],
             ])
             let created = try JSONSerialization.jsonObject(with: try await URLSession.shared.data(for: request).0) as? [String: Any]
             let id = try #require(created?["id"] as? String)
             try await drop(admin)
-            let live = Live(sfu: sfu, admin: admin, serve: serve, base: base, sessionID: id, folder: folder)
+            let live = Live(sfu: sfu, admin: admin, serve: serve, base: base, sessionID: id, sfuURL: url, folder: folder)
             _ = try await run(live, ["events", "--session", id, "--type", "reconnected", "--json"]) { $0.count >= 1 }
             try await body(live)
         } catch {
@@ -127,6 +128,35 @@ import TetherTestSupport
             #expect((statsObject["losses_by_reason"] as? [String: Any])?["unexpected_close"] as? Int == 1)
             let statsTable = try await run(live, ["stats"])
             #expect(statsTable.contains { $0.hasPrefix("recovery time") && $0.contains("count 1") })
+        }
+    }
+
+    @Test func theIncidentFiltersReachTheAPI() async throws {
+        try await withLiveService { live in
+            func jsonLines(_ arguments: [String]) async throws -> [[String: Any]] {
+                try await run(live, arguments).compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            }
+            func sessionIDs(_ arguments: [String]) async throws -> [String] {
+                let page = try JSONSerialization.jsonObject(with: Data(try await run(live, arguments + ["--json"]).joined().utf8)) as? [String: Any]
+                return (page?["sessions"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+            }
+            // `+` in a value travels as itself, not as a space.
+            #expect(try await sessionIDs(["sessions", "--meta", "tenant=acme+co"]) == [live.sessionID])
+            #expect(try await sessionIDs(["sessions", "--meta", "tenant=acme co"]).isEmpty)
+            #expect(try await sessionIDs(["sessions", "--node", live.sfuURL, "--user", "agent-7"]) == [live.sessionID])
+            #expect(try await sessionIDs(["sessions", "--user", "someone-else"]).isEmpty)
+
+            let losses = try await jsonLines(["events", "--node", live.sfuURL, "--type", "connection_lost", "--type", "reconnected", "--json"])
+            #expect(losses.compactMap { $0["type"] as? String } == ["connection_lost", "reconnected"])
+            #expect(try await jsonLines(["events", "--reason", "health_check_timeout", "--json"]).isEmpty)
+            #expect(try await jsonLines(["events", "--call", "default:demo", "--strategy", "fast", "--type", "reconnected", "--json"]).count == 1)
+
+            let byNode = try await run(live, ["stats", "--group-by", "sfu_url"])
+            let row = try #require(byNode.first { $0.contains(live.sfuURL) }, "\(byNode)")
+            #expect(row.split(separator: " ").map(String.init).dropFirst().prefix(2) == ["1", "1"], "1 join, 1 loss: \(row)")
+            #expect(try await exitStatus(live, ["stats", "--group-by", "tenant"]) == 64)
+            #expect(try await exitStatus(live, ["events", "--follow", "--node", live.sfuURL]) == 64)
+            #expect(try await exitStatus(live, ["sessions", "--meta", "novalue"]) == 64)
         }
     }
 

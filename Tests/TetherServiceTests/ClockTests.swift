@@ -89,7 +89,7 @@ import TetherEvents
         var batch: [EventLog.Write] = []
         for step in 0..<steps { batch += [event(50_000 + Int64(step) * 10), event(40_000)] }
         _ = try await store.write(batch[...], clock: ClockGuard(lastStoredTimeMs: nil), monotonicNow: .zero)
-        let exact = try await store.events(EventQuery(type: "left", sinceMs: 40_000, untilMs: 40_001, limit: 1000))
+        let exact = try await store.events(EventQuery(types: ["left"], sinceMs: 40_000, untilMs: 40_001, limit: 1000))
         #expect(exact.count == steps, "every event at 40,000 and nothing else")
         let stats = try await store.stats(sinceMs: 40_000, untilMs: 40_001)
         #expect(stats.recoveryCount == 0)

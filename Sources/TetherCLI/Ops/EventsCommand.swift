@@ -22,8 +22,23 @@ struct EventsCommand: AsyncParsableCommand {
     @Option(help: "Only this session's events.")
     var session: String?
 
-    @Option(help: "Only this event type (connection_lost, reconnected, ...).")
-    var type: String?
+    @Option(help: "Only this event type (connection_lost, reconnected, ...); repeatable: any of them.")
+    var type: [String] = []
+
+    @Option(help: "Only events of this call's sessions.")
+    var call: String?
+
+    @Option(help: "Only events of this user's sessions.")
+    var user: String?
+
+    @Option(help: "Only events that happened on this SFU node (its URL).")
+    var node: String?
+
+    @Option(help: "Only events with this reason (a loss's, an end's, a failure's).")
+    var reason: String?
+
+    @Option(help: "Only events of this strategy (fast, rejoin, migrate).")
+    var strategy: String?
 
     @Option(help: "Only events this recent (10m, 1h, 24h).")
     var since: DurationArgument?
@@ -34,6 +49,13 @@ struct EventsCommand: AsyncParsableCommand {
     @Flag(help: "Keep printing new events as they happen.")
     var follow = false
 
+    func validate() throws {
+        // The live tail is filtered here, by what each event's JSON shows.
+        if follow, call != nil || user != nil || node != nil || reason != nil || strategy != nil {
+            throw ValidationError("--follow filters by --session and --type only; drop --call, --user, --node, --reason and --strategy")
+        }
+    }
+
     func run() async throws {
         try await OpsClient.run {
             let client = ops.client
@@ -43,8 +65,9 @@ struct EventsCommand: AsyncParsableCommand {
             var cursor: String?
             var lastID: Int64 = 0
             repeat {
-                let page = try await client.get("/v1/events", query: [
-                    ("session_id", session), ("type", type), ("since", sinceMs), ("limit", "1000"), ("cursor", cursor),
+                let page = try await client.get("/v1/events", query: type.map { ("type", $0) } + [
+                    ("session_id", session), ("call_id", call), ("user_id", user), ("sfu_url", node), ("reason", reason),
+                    ("strategy", strategy), ("since", sinceMs), ("limit", "1000"), ("cursor", cursor),
                 ])
                 let batch = page["events"] as? [[String: Any]] ?? []
                 events += batch
@@ -111,7 +134,7 @@ struct EventsCommand: AsyncParsableCommand {
                             guard let data = frame.split(separator: "\n").first(where: { $0.hasPrefix("data: ") }),
                                   let event = (try? JSONSerialization.jsonObject(with: Data(data.dropFirst(6).utf8))) as? [String: Any]
                             else { continue }
-                            if let type, event["type"] as? String != type { continue }
+                            if !type.isEmpty, !type.contains(event["type"] as? String ?? "") { continue }
                             last = (event["id"] as? NSNumber)?.int64Value ?? last
                             show(event)
                         }

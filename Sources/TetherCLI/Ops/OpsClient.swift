@@ -25,8 +25,12 @@ struct OpsClient: Sendable {
 
     func request(_ path: String, query: [(String, String?)] = []) -> HTTPClientRequest {
         var components = URLComponents(string: baseURL + path)
-        let items = query.compactMap { name, value in value.map { URLQueryItem(name: name, value: $0) } }
-        if !items.isEmpty { components?.queryItems = items }
+        // Percent-encoded here, `+` included: the service reads a bare `+` as a space.
+        var allowed = CharacterSet.urlQueryAllowed
+        allowed.remove(charactersIn: "+&=")
+        func encode(_ text: String) -> String { text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text }
+        let items = query.compactMap { name, value in value.map { URLQueryItem(name: encode(name), value: encode($0)) } }
+        if !items.isEmpty { components?.percentEncodedQueryItems = items }
         var request = HTTPClientRequest(url: components?.string ?? baseURL + path)
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         return request

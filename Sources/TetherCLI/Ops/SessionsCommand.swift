@@ -16,12 +16,33 @@ struct SessionsCommand: AsyncParsableCommand {
     @Option(help: "Only this call.")
     var call: String?
 
+    @Option(help: "Only this user's sessions.")
+    var user: String?
+
+    @Option(help: "Only sessions now on this SFU node (its URL).")
+    var node: String?
+
+    @Option(name: .customLong("meta"), help: ArgumentHelp("Only sessions whose create metadata has KEY=VALUE (repeatable).", valueName: "KEY=VALUE"))
+    var metadata: [String] = []
+
     @Option(help: "At most this many (1 to 1000).")
     var limit = 100
 
+    func validate() throws {
+        for pair in metadata where (pair.firstIndex(of: "=") ?? pair.startIndex) == pair.startIndex {
+            throw ValidationError("--meta takes KEY=VALUE, got \(pair.debugDescription)")
+        }
+    }
+
     func run() async throws {
         try await OpsClient.run {
-            let page = try await ops.client.get("/v1/sessions", query: [("state", state), ("call_id", call), ("limit", String(limit))])
+            let pairs = metadata.map { pair -> (String, String?) in
+                let equals = pair.firstIndex(of: "=")!
+                return ("metadata." + pair[..<equals], String(pair[pair.index(after: equals)...]))
+            }
+            let page = try await ops.client.get("/v1/sessions", query: [
+                ("state", state), ("call_id", call), ("user_id", user), ("sfu_url", node), ("limit", String(limit)),
+            ] + pairs)
             let sessions = page["sessions"] as? [[String: Any]] ?? []
             if ops.json {
                 OpsPrint.json(page)
