@@ -16,15 +16,24 @@ extension EventStore {
             for range in ranges { filter += [range.lowerBound, range.upperBound] }
             filter += [query.sinceMs, query.untilMs]
             if let sfuURL = query.sfuURL { filterSQL += " AND +sfu_url = ?"; filter += [sfuURL] }
-            if let callID = query.callID { filterSQL += " AND +session_id IN (SELECT id FROM sessions WHERE call_id = ?)"; filter += [callID] }
-            if let userID = query.userID { filterSQL += " AND +session_id IN (SELECT id FROM sessions WHERE user_id = ?)"; filter += [userID] }
+            // A call's or a user's few sessions drive the counts through `events_session`
+            // (`+type` then keeps SQLite off the large type index): a seek per session,
+            // not a walk of every event of the type in the window.
+            var sessionSets: [(String, String)] = []
+            if let callID = query.callID { sessionSets.append(("call_id", callID)) }
+            if let userID = query.userID { sessionSets.append(("user_id", userID)) }
+            for (index, (column, value)) in sessionSets.enumerated() {
+                filterSQL += " AND \(index == 0 ? "" : "+")session_id IN (SELECT id FROM sessions WHERE \(column) = ?)"
+                filter += [value]
+            }
+            let type = sessionSets.isEmpty ? "type" : "+type"
 
-            func grouped(_ type: String, by column: String) throws -> [String: Int] {
+            func grouped(_ eventType: String, by column: String) throws -> [String: Int] {
                 var result: [String: Int] = [:]
                 for row in try Row.fetchAll(
                     db,
-                    sql: "SELECT \(column) AS key, COUNT(*) AS n FROM events WHERE type = ? AND \(filterSQL) GROUP BY \(column)",
-                    arguments: [type] + filter)
+                    sql: "SELECT \(column) AS key, COUNT(*) AS n FROM events WHERE \(type) = ? AND \(filterSQL) GROUP BY \(column)",
+                    arguments: [eventType] + filter)
                 {
                     result[row["key"] ?? "unknown", default: 0] += row["n"]
                 }
@@ -39,8 +48,8 @@ extension EventStore {
                 EventStats.StrategyOutcome(
                     strategy: $0, started: started[$0] ?? 0, attemptsFailed: failed[$0] ?? 0, succeeded: succeeded[$0] ?? 0)
             }
-            let histogram = try Self.recoveryHistogram(filterSQL: filterSQL, arguments: filter, in: db)
-            let overall = try Self.recoveryPercentiles(groupSQL: "''", filterSQL: filterSQL, arguments: filter, in: db)[""] ?? [:]
+            let histogram = try Self.recoveryHistogram(type: type, filterSQL: filterSQL, arguments: filter, in: db)
+            let overall = try Self.recoveryPercentiles(type: type, groupSQL: "''", filterSQL: filterSQL, arguments: filter, in: db)[""] ?? [:]
             return EventStats(
                 sinceMs: query.sinceMs, untilMs: query.untilMs,
                 lossesByReason: try grouped("connection_lost", by: "reason"),
@@ -50,7 +59,7 @@ extension EventStore {
                 recoveryCount: histogram.reduce(0, +),
                 recoveryPercentilesMs: overall,
                 recoveryHistogram: histogram,
-                groups: try query.groupBy.map { try Self.groups(by: $0, filterSQL: filterSQL, arguments: filter, in: db) } ?? [])
+                groups: try query.groupBy.map { try Self.groups(by: $0, type: type, filterSQL: filterSQL, arguments: filter, in: db) } ?? [])
         }
     }
 
@@ -70,14 +79,14 @@ extension EventStore {
     }
 
     /// Recovery counts per histogram bucket, counted in SQL.
-    private static func recoveryHistogram(filterSQL: String, arguments: StatementArguments, in db: Database) throws -> [Int] {
+    private static func recoveryHistogram(type: String, filterSQL: String, arguments: StatementArguments, in db: Database) throws -> [Int] {
         let bounds = EventStats.histogramBoundsMs
         let bucketSQL = "CASE " + bounds.enumerated().map { "WHEN duration_ms <= \($0.element) THEN \($0.offset)" }.joined(separator: " ")
             + " ELSE \(bounds.count) END"
         var counts = Array(repeating: 0, count: bounds.count + 1)
         for row in try Row.fetchAll(
             db,
-            sql: "SELECT \(bucketSQL) AS bucket, COUNT(*) AS n FROM events WHERE type = 'reconnected' AND \(filterSQL) GROUP BY bucket",
+            sql: "SELECT \(bucketSQL) AS bucket, COUNT(*) AS n FROM events WHERE \(type) = 'reconnected' AND \(filterSQL) GROUP BY bucket",
             arguments: arguments)
         {
             counts[row["bucket"]] = row["n"]
@@ -89,7 +98,7 @@ extension EventStore {
     /// durations of each group (window functions) and returns only the rows at the
     /// percentile ranks, so a window of millions of recoveries is never loaded.
     private static func recoveryPercentiles(
-        groupSQL: String, filterSQL: String, arguments: StatementArguments, in db: Database
+        type: String, groupSQL: String, filterSQL: String, arguments: StatementArguments, in db: Database
     ) throws -> [String: [Int: Int64]] {
         // ⌈p·n/100⌉ in integers; never 0 or above n for n ≥ 1 and p in 1...100.
         let rankSQL = EventStats.percentiles.map { "rank = (\($0) * n + 99) / 100" }.joined(separator: " OR ")
@@ -100,7 +109,7 @@ extension EventStore {
                     SELECT \(groupSQL) AS key, duration_ms,
                         ROW_NUMBER() OVER (PARTITION BY \(groupSQL) ORDER BY duration_ms) AS rank,
                         COUNT(*) OVER (PARTITION BY \(groupSQL)) AS n
-                    FROM events WHERE type = 'reconnected' AND \(filterSQL))
+                    FROM events WHERE \(type) = 'reconnected' AND \(filterSQL))
                 WHERE \(rankSQL)
                 """,
             arguments: arguments)
@@ -115,7 +124,7 @@ extension EventStore {
     }
 
     private static func groups(
-        by grouping: StatsQuery.Grouping, filterSQL: String, arguments: StatementArguments, in db: Database
+        by grouping: StatsQuery.Grouping, type: String, filterSQL: String, arguments: StatementArguments, in db: Database
     ) throws -> [EventStats.Group] {
         let groupSQL = groupSQL(grouping)
         var counts: [String: [String: Int]] = [:]
@@ -123,14 +132,14 @@ extension EventStore {
             db,
             sql: """
                 SELECT \(groupSQL) AS key, type, COUNT(*) AS n FROM events
-                WHERE type IN ('joined', 'connection_lost', 'reconnect_started', 'reconnected', 'reconnect_failed') AND \(filterSQL)
+                WHERE \(type) IN ('joined', 'connection_lost', 'reconnect_started', 'reconnected', 'reconnect_failed') AND \(filterSQL)
                 GROUP BY key, type
                 """,
             arguments: arguments)
         {
             counts[row["key"], default: [:]][row["type"]] = row["n"]
         }
-        let percentiles = try recoveryPercentiles(groupSQL: groupSQL, filterSQL: filterSQL, arguments: arguments, in: db)
+        let percentiles = try recoveryPercentiles(type: type, groupSQL: groupSQL, filterSQL: filterSQL, arguments: arguments, in: db)
         return counts.map { key, byType in
             EventStats.Group(
                 key: key, joins: byType["joined"] ?? 0, losses: byType["connection_lost"] ?? 0, reconnects: byType["reconnect_started"] ?? 0,

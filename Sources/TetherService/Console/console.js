@@ -159,7 +159,10 @@
       throw new ApiError(0, 'unreachable', `the service could not be reached (${e.message})`);
     }
     if (!res.ok) throw await errorFrom(res);
-    return res.json();
+    const body = await res.json();
+    // A view left while this was in flight must not draw it over its successor.
+    if (signal && signal.aborted) throw new DOMException('the view was left', 'AbortError');
+    return body;
   }
 
   function query(params) {
@@ -200,6 +203,9 @@
    * EventSource cannot), parses Server-Sent Events, and resumes with ?after=<last id>
    * when the stream ends, with a bounded exponential backoff.
    */
+  // The server comments every 15 s; this long without a byte means a dead connection.
+  const SILENCE_LIMIT_MS = 45000;
+
   class LiveTail {
     constructor({ sessionId = null, after = null, onEvent, onResume }) {
       this.sessionId = sessionId;
@@ -226,20 +232,34 @@
       while (!this.stopped) {
         if (!first && this.onResume) this.onResume(this.lastId);
         first = false;
+        // One controller per connection: stop() ends it, and so does a silence
+        // longer than the heartbeat allows (a half-open connection never errors).
+        const attempt = new AbortController();
+        const onStop = () => attempt.abort();
+        this.abort.signal.addEventListener('abort', onStop, { once: true });
+        let silence = 0;
+        const heard = () => {
+          clearTimeout(silence);
+          silence = setTimeout(() => attempt.abort(), SILENCE_LIMIT_MS);
+        };
         try {
           const params = { session_id: this.sessionId, after: this.lastId };
+          heard();
           const res = await fetch(`/v1/events/stream${query(params)}`, {
             headers: { ...auth.headers(), Accept: 'text/event-stream' },
-            signal: this.abort.signal,
+            signal: attempt.signal,
             cache: 'no-store',
           });
-          if (res.status === 401) throw await errorFrom(res);
           if (!res.ok || !res.body) throw await errorFrom(res);
           setLive('on');
-          await this.read(res.body, () => { backoff = 500; });
+          await this.read(res.body, () => { backoff = 500; heard(); });
         } catch (e) {
-          if (this.stopped || e.name === 'AbortError') return;
+          if (this.stopped) return;
           if (e instanceof ApiError && e.status === 401) { this.stopped = true; handleError(e); return; }
+          // Anything else (a network error, a 503, the silence limit): resume below.
+        } finally {
+          clearTimeout(silence);
+          this.abort.signal.removeEventListener('abort', onStop);
         }
         if (this.stopped) return;
         setLive('retry');
@@ -287,13 +307,16 @@
     }
 
     dispatch(raw) {
+      // The id moves on even for a payload we cannot read, so a resume skips it.
+      const sseId = Number(raw.id);
+      if (raw.id && Number.isFinite(sseId) && sseId > 0) this.lastId = Math.max(this.lastId || 0, sseId);
       let payload;
       try {
         payload = JSON.parse(raw.data.join('\n'));
       } catch (_) {
-        return; // not an event we can read; the id still moves on below
+        return;
       }
-      const id = Number(raw.id || payload.id);
+      const id = Number(payload.id);
       if (Number.isFinite(id) && id > 0) this.lastId = Math.max(this.lastId || 0, id);
       try {
         this.onEvent(payload);
@@ -418,6 +441,11 @@
       };
       $('#filter-state').value = this.args.state;
       $('#filter-call').value = this.args.call;
+      // Never show the rows of an earlier visit as if they were current.
+      $('#sessions-table tbody').replaceChildren();
+      this.rows.clear();
+      $('#sessions-empty').hidden = true;
+      $('#page-info').textContent = 'loading…';
       this.abort = new AbortController();
       this.load(true).catch(handleError);
       this.ageTimer = setInterval(() => this.tickAges(), 5000);
@@ -430,6 +458,7 @@
       clearInterval(this.ageTimer);
       clearTimeout(this.rowTimer);
       clearTimeout(this.pageTimer);
+      this.rowTimer = 0;
       this.pendingRows.clear();
     },
 
@@ -1252,6 +1281,15 @@
 
     enter({ params }) {
       this.last = null;
+      // Nothing of another window stays on screen while this one loads.
+      for (const id of ['#overview-losses', '#overview-failed', '#overview-strategies', '#overview-histogram', '#overview-groups']) $(id).replaceChildren();
+      for (const id of ['#overview-p50', '#overview-p95', '#overview-p99']) $(id).textContent = '–';
+      const count = $('#overview-recovery-count');
+      count.textContent = '–';
+      delete count.dataset.sinceMs;
+      delete count.dataset.untilMs;
+      delete count.dataset.count;
+      $('#overview-window').textContent = 'loading…';
       this.window = WINDOWS[params.get('window')] ? params.get('window') : '1h';
       for (const a of document.querySelectorAll('#window-picker a')) a.classList.toggle('active', a.dataset.window === this.window);
       this.abort = new AbortController();
