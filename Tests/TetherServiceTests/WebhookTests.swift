@@ -55,8 +55,13 @@ import TetherTestSupport
             #expect((payload["event"] as? [String: Any])?["type"] as? String == "joined")
             #expect(payload["id"] as? String == receiver.delivered[0].eventID)
 
-            let page = try await service.request(.GET, "/v1/webhooks/deliveries?status=delivered").json
-            let deliveries = try #require(page["deliveries"] as? [[String: Any]])
+            // The receiver has answered 200 before the outbox records the outcome, so wait
+            // for the service's own record rather than reading it once.
+            let deliveries = try await pollUntil(timeout: .seconds(10)) {
+                let page = try await service.request(.GET, "/v1/webhooks/deliveries?status=delivered").json
+                let rows = page["deliveries"] as? [[String: Any]] ?? []
+                return rows.count >= 2 ? rows : nil
+            }
             #expect(deliveries.count == 2)
             #expect(deliveries.map { $0["attempts"] as? Int } == [1, 3], "newest first: the left in one try, the joined in three")
             #expect(deliveries.allSatisfy { $0["status"] as? String == "delivered" })
@@ -104,9 +109,11 @@ import TetherTestSupport
     @Test func retryingAnUnknownOrDeliveredDeliveryIsRefused() async throws {
         try await withWebhooks { service, sfu, receiver in
             _ = try await service.json(.POST, "/v1/sessions", createBody(urls: [sfu.url]))
-            _ = try await pollUntil(timeout: .seconds(10)) { receiver.delivered.isEmpty ? nil : true }
-            let page = try await service.request(.GET, "/v1/webhooks/deliveries").json
-            let delivered = try #require((page["deliveries"] as? [[String: Any]])?.first?["id"] as? Int)
+            // Wait for the outbox's record of the delivery, not just the receiver's 200.
+            let delivered = try await pollUntil(timeout: .seconds(10)) {
+                let page = try await service.request(.GET, "/v1/webhooks/deliveries?status=delivered").json
+                return (page["deliveries"] as? [[String: Any]])?.first?["id"] as? Int
+            }
             let again = try await service.request(.POST, "/v1/webhooks/deliveries/\(delivered)/retry")
             #expect(again.status == 409)
             #expect((again.json["error"] as? [String: Any])?["code"] as? String == "already_delivered")
