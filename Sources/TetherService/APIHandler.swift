@@ -32,6 +32,9 @@ struct APIHandler: APIProtocol {
         let limit = try Self.limit(input.query.limit)
         let before = try input.query.cursor.map { cursor throws(APIError) in try Cursor.decode(cursor) }
         try await log.flush()
+        try Self.boundedFilters([
+            ("call_id", input.query.call_id), ("user_id", input.query.user_id), ("sfu_url", input.query.sfu_url),
+        ])
         try Self.nonNegative(input.query.created_since, "created_since")
         try Self.nonNegative(input.query.created_until, "created_until")
         let metadata = try MetadataFilter.parse(RequestQuery.items(ofPath: RequestQuery.raw ?? ""))
@@ -87,6 +90,10 @@ struct APIHandler: APIProtocol {
     func listEvents(_ input: Operations.listEvents.Input) async throws -> Operations.listEvents.Output {
         let limit = try Self.limit(input.query.limit)
         let after = try input.query.cursor.map { cursor throws(APIError) in try Cursor.decode(cursor) }
+        try Self.boundedFilters([
+            ("session_id", input.query.session_id), ("call_id", input.query.call_id), ("user_id", input.query.user_id),
+            ("sfu_url", input.query.sfu_url), ("reason", input.query.reason),
+        ])
         try Self.nonNegative(input.query.since, "since")
         try Self.nonNegative(input.query.until, "until")
         try await log.flush()
@@ -99,6 +106,7 @@ struct APIHandler: APIProtocol {
     }
 
     func getStats(_ input: Operations.getStats.Input) async throws -> Operations.getStats.Output {
+        try Self.boundedFilters([("call_id", input.query.call_id), ("user_id", input.query.user_id), ("sfu_url", input.query.sfu_url)])
         try Self.nonNegative(input.query.since, "since")
         try Self.nonNegative(input.query.until, "until")
         let until = input.query.until ?? Int64(Date().timeIntervalSince1970 * 1000) + 1
@@ -156,6 +164,20 @@ struct APIHandler: APIProtocol {
             throw APIError.badRequest("limit must be 1 to 1000, got \(value)", code: "invalid_limit")
         }
         return value
+    }
+
+    /// The longest value each free-text filter takes: an id or name no longer than the
+    /// create request allows, so a longer one could match nothing; refused rather than
+    /// carried into a query.
+    static let filterLengths = ["session_id": 256, "call_id": 256, "user_id": 256, "sfu_url": 2048, "reason": 200]
+
+    static func boundedFilters(_ filters: [(name: String, value: String?)]) throws(APIError) {
+        for (name, value) in filters {
+            guard let value, let longest = filterLengths[name] else { continue }
+            guard value.count <= longest else {
+                throw APIError.badRequest("\(name) is at most \(longest) characters, got \(value.count)", code: "invalid_filter")
+            }
+        }
     }
 
     static func nonNegative(_ value: Int64?, _ name: String) throws(APIError) {

@@ -3,8 +3,8 @@
 enum MetadataFilter {
     static let prefix = "metadata."
     static let maxKeys = 8
-    static let maxKeyLength = 64
-    static let maxValueLength = 500
+    static let maxKeyLength = 256  // as the create request allows
+    static let maxValueLength = 1024
 
     /// The pairs in `items`, or a 400 naming what is wrong. Other parameters are ignored
     /// (the generated code has checked them).

@@ -61,7 +61,8 @@ import TetherEvents
     @Test func badFiltersAnswer400AndChangeNothing() async throws {
         try await withService { service, _ in
             for query in ["metadata.=x", "metadata.bad%20key=x", "metadata.k=1&metadata.k=2",
-                          "metadata." + String(repeating: "k", count: 65) + "=x"] {
+                          "metadata." + String(repeating: "k", count: 257) + "=x",
+                          "metadata.k=" + String(repeating: "v", count: 1025)] {
                 let reply = try await service.request(.GET, "/v1/sessions?" + query)
                 #expect(reply.status == 400, "\(query)")
                 #expect(reply.errorCode == "invalid_metadata_filter", "\(query): \(reply.text)")
@@ -72,6 +73,14 @@ import TetherEvents
             #expect(try await service.request(.GET, "/v1/events?type=nonsense").status == 400)
             #expect(try await service.request(.GET, "/v1/events?strategy=teleport").status == 400)
             #expect(try await service.request(.GET, "/v1/stats?group_by=tenant").status == 400)
+            for (path, name, longest) in [("/v1/events", "reason", 200), ("/v1/events", "call_id", 256), ("/v1/sessions", "user_id", 256),
+                                          ("/v1/sessions", "sfu_url", 2048), ("/v1/stats", "call_id", 256)] {
+                let tooLong = try await service.request(.GET, "\(path)?\(name)=" + String(repeating: "a", count: longest + 1))
+                #expect(tooLong.status == 400 && tooLong.errorCode == "invalid_filter", "\(path) \(name): \(tooLong.text)")
+                let longestAllowed = try await service.request(.GET, "\(path)?\(name)=" + String(repeating: "a", count: longest))
+                #expect(longestAllowed.status == 200, "\(path) \(name) at its limit: \(longestAllowed.text)")
+            }
+            #expect(try await service.request(.GET, "/v1/sessions?metadata.\(String(repeating: "k", count: 256))=x").status == 200)
             #expect(try await service.request(.GET, "/v1/sessions").status == 200)
         }
     }

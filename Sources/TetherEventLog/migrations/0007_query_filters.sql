@@ -1,7 +1,7 @@
 -- Filters ops ask for during an incident ("every loss on node X in the last 10 min",
 -- "which sessions of tenant acme failed today"), each backed by an index so a query
 -- over millions of events is a seek, not a scan (measured: BENCHMARKS.md, `tether
--- bench queries`).
+-- bench events`).
 
 -- The SFU node an event happened on: the node a `reconnected` or `migrated` event
 -- names, else the session's node when the event was written. Events stored before
