@@ -100,6 +100,34 @@ import TetherEvents
         }
     }
 
+    /// An event's node column is its session's node as stored when the event was
+    /// written: a save earlier in the same batch counts, a later one does not change it,
+    /// a reopened store (as after a restart) sees the same, and an event of a session
+    /// never saved has none.
+    @Test func anEventsNodeIsItsSessionsNodeWhenItWasWritten() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tether-nodes-\(UUID().uuidString).sqlite").path
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        func nodes(_ store: EventStore) async throws -> [String?] {
+            try await store.database.read { db in try String?.fetchAll(db, sql: "SELECT sfu_url FROM events ORDER BY id") }
+        }
+        var live = record("live", call: "c", user: "u", node: Self.nodeA, createdAtMs: 1_000)
+        var ended = record("ended", call: "c", user: "u", node: Self.nodeA, createdAtMs: 1_000)
+        let first = try EventStore.open(path: path)
+        try await write([.session(live), lost("live", 2_000)], to: first)
+        live.sfuURL = Self.nodeB
+        ended.state = "left"
+        try await write([.session(live), lost("live", 3_000), .session(ended), lost("ended", 3_000)], to: first)
+        #expect(try await nodes(first) == [Self.nodeA, Self.nodeB, Self.nodeA], "saved in the same batch; an ended session from SQL")
+
+        // A second writer on the same file (as after a restart) has saved nothing yet.
+        let reopened = try EventStore.open(path: path)
+        try await write([lost("live", 4_000)], to: reopened)
+        live.sfuURL = Self.nodeA
+        try await write([.session(live)], to: reopened)
+        try await write([lost("live", 5_000), lost("never-saved", 5_000)], to: reopened)
+        #expect(try await nodes(reopened) == [Self.nodeA, Self.nodeB, Self.nodeA, Self.nodeB, Self.nodeA, nil])
+    }
+
     @Test func sessionsFilterByUserNodeCreationTimeAndMetadata() async throws {
         try await withStore { store in
             try await seedHistory(in: store)
