@@ -1,4 +1,5 @@
 import HTTPTypes
+import TetherEvents
 
 /// An error the API answers with: a status and the one JSON error shape.
 public struct APIError: Error, Sendable, Equatable {
@@ -30,6 +31,12 @@ public struct APIError: Error, Sendable, Equatable {
 
     static func storageUnavailable(_ detail: String) -> APIError {
         APIError(.serviceUnavailable, code: "storage_unavailable", message: "\(detail); nothing was changed unless the message says so, retry later")
+    }
+
+    static func queryTimeout(_ limit: Duration) -> APIError {
+        APIError(
+            .gatewayTimeout, code: "query_timeout",
+            message: "the query did not finish within \(limit.wholeMilliseconds) ms; narrow it (a shorter since/until window or a filter)")
     }
 
     static let forbidden = APIError(.forbidden, code: "forbidden", message: "this token may only read (GET, HEAD); writes need a full API token")

@@ -38,10 +38,11 @@ struct APIHandler: APIProtocol {
         try Self.nonNegative(input.query.created_since, "created_since")
         try Self.nonNegative(input.query.created_until, "created_until")
         let metadata = try MetadataFilter.parse(RequestQuery.items(ofPath: RequestQuery.raw ?? ""))
-        let records = try await log.store.sessions(SessionQuery(
+        let store = log.store
+        let records = try await bounded { try await store.sessions(SessionQuery(
             state: input.query.state?.rawValue, callID: input.query.call_id, userID: input.query.user_id,
             sfuURL: input.query.sfu_url, createdSinceMs: input.query.created_since, createdUntilMs: input.query.created_until,
-            metadata: metadata, beforeSeq: before, limit: limit))
+            metadata: metadata, beforeSeq: before, limit: limit)) }
         let attempts = await registry.currentAttempts(for: records.map(\.id))
         let next = records.count == limit ? records.last?.seq.map { Cursor.encode($0) } : nil
         return .ok(.init(body: .json(.init(
@@ -97,11 +98,12 @@ struct APIHandler: APIProtocol {
         try Self.nonNegative(input.query.since, "since")
         try Self.nonNegative(input.query.until, "until")
         try await log.flush()
-        let events = try await log.store.events(EventQuery(
+        let store = log.store
+        let events = try await bounded { try await store.events(EventQuery(
             sessionID: input.query.session_id, types: (input.query._type ?? []).map(\.rawValue),
             callID: input.query.call_id, userID: input.query.user_id, sfuURL: input.query.sfu_url,
             reason: input.query.reason, strategy: input.query.strategy?.rawValue,
-            sinceMs: input.query.since, untilMs: input.query.until, afterID: after, limit: limit))
+            sinceMs: input.query.since, untilMs: input.query.until, afterID: after, limit: limit)) }
         return .ok(.init(body: .json(try Self.page(events, limit: limit))))
     }
 
@@ -112,9 +114,11 @@ struct APIHandler: APIProtocol {
         let until = input.query.until ?? Int64(Date().timeIntervalSince1970 * 1000) + 1
         let since = input.query.since ?? max(0, until - 3_600_000)
         try await log.flush()
-        let stats = try await log.store.stats(StatsQuery(
+        let store = log.store
+        let query = StatsQuery(
             sinceMs: since, untilMs: until, callID: input.query.call_id, userID: input.query.user_id,
-            sfuURL: input.query.sfu_url, groupBy: input.query.group_by.flatMap { StatsQuery.Grouping(rawValue: $0.rawValue) }))
+            sfuURL: input.query.sfu_url, groupBy: input.query.group_by.flatMap { StatsQuery.Grouping(rawValue: $0.rawValue) })
+        let stats = try await bounded { try await store.stats(query) }
         return .ok(.init(body: .json(.init(
             since_ms: since,
             until_ms: until,
@@ -157,6 +161,11 @@ struct APIHandler: APIProtocol {
     }
 
     // MARK: - Helpers
+
+    /// A history read under the configured time limit (504 `query_timeout` past it).
+    func bounded<T: Sendable>(_ read: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await QueryTimeLimit(limit: configuration.queryTimeLimit).run(read)
+    }
 
     static func limit(_ value: Int?) throws(APIError) -> Int {
         guard let value else { return defaultLimit }

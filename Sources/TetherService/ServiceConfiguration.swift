@@ -57,6 +57,9 @@ public struct ServiceConfiguration: Sendable {
     public var webhookRetryWindow: Duration = .seconds(24 * 3600)
     /// Asked for fresh SFU credentials before REJOIN/MIGRATE and on an unauthenticated refusal.
     public var credentialsURL: String?
+    /// The longest a history read of the API (sessions, events, stats) may run before it
+    /// is interrupted and answered 504 `query_timeout`.
+    public var queryTimeLimit: Duration = .seconds(10)
 
     public init(
         host: String = "127.0.0.1",
