@@ -56,32 +56,17 @@ extension EventStore {
         if let reason = query.reason { equalities.append(("reason", reason)) }
         if let strategy = query.strategy { equalities.append(("strategy", strategy)) }
         if let type { equalities.append(("type", type)) }
-        var clauses: [String] = []
-        var arguments: StatementArguments = []
-        // A call's or a user's sessions are few: their ids, then `events_session`.
-        var sessionSets: [(column: String, value: String)] = []
-        if let callID = query.callID { sessionSets.append(("call_id", callID)) }
-        if let userID = query.userID { sessionSets.append(("user_id", userID)) }
-        let drivenBySessions = query.sessionID == nil && !sessionSets.isEmpty
-        for (column, value) in sessionSets {
-            clauses.append("\(drivenBySessions ? "" : "+")session_id IN (SELECT id FROM sessions WHERE \(column) = ?)")
-            arguments += [value]
-        }
+        var (clauses, arguments) = sessionSetClauses(callID: query.callID, userID: query.userID, driving: query.sessionID == nil)
+        let drivenBySessions = query.sessionID == nil && !clauses.isEmpty
         for (index, filter) in equalities.enumerated() {
             let indexed = index == 0 && !drivenBySessions
             clauses.append("\(indexed ? "" : "+")\(filter.column) = ?")
             arguments += [filter.value]
         }
-        // Time bounds become id ranges (within a clock segment time never goes
-        // backwards in id order), which every `(column, id)` index can seek; the time
-        // test stays for the exact edges.
         if query.sinceMs != nil || query.untilMs != nil {
-            let ranges = try idRanges(since: query.sinceMs, until: query.untilMs, in: db)
-            guard !ranges.isEmpty else { return [] }
-            clauses.append("(" + ranges.map { _ in "(id >= ? AND id < ?)" }.joined(separator: " OR ") + ")")
-            for range in ranges { arguments += [range.lowerBound, range.upperBound] }
-            if let since = query.sinceMs { clauses.append("time_ms >= ?"); arguments += [since] }
-            if let until = query.untilMs { clauses.append("time_ms < ?"); arguments += [until] }
+            guard let window = try windowClauses(since: query.sinceMs, until: query.untilMs, in: db) else { return [] }
+            clauses += window.clauses
+            arguments += window.arguments
         }
         if let after = query.afterID { clauses.append("id > ?"); arguments += [after] }
         let whereSQL = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
@@ -95,6 +80,36 @@ extension EventStore {
                 event.timeMs = row["time_ms"]
                 return event
             }
+    }
+
+    /// A call's or a user's sessions, which are few: `session_id IN (their ids)`. When
+    /// `driving`, the first set drives the query through `events_session`; otherwise
+    /// (and for the second) it is written `+session_id`, tested on the rows another
+    /// index yields.
+    static func sessionSetClauses(callID: String?, userID: String?, driving: Bool) -> (clauses: [String], arguments: StatementArguments) {
+        var clauses: [String] = []
+        var arguments: StatementArguments = []
+        for (column, value) in [("call_id", callID), ("user_id", userID)] {
+            guard let value else { continue }
+            let indexed = driving && clauses.isEmpty
+            clauses.append("\(indexed ? "" : "+")session_id IN (SELECT id FROM sessions WHERE \(column) = ?)")
+            arguments += [value]
+        }
+        return (clauses, arguments)
+    }
+
+    /// A time window as id ranges (within a clock segment time never goes backwards in
+    /// id order), which every `(column, id)` index can seek, plus the time test for the
+    /// exact edges; nil when no stored event can fall in it.
+    static func windowClauses(since: Int64?, until: Int64?, in db: Database) throws -> (clauses: [String], arguments: StatementArguments)? {
+        let ranges = try idRanges(since: since, until: until, in: db)
+        guard !ranges.isEmpty else { return nil }
+        var clauses = ["(" + ranges.map { _ in "(id >= ? AND id < ?)" }.joined(separator: " OR ") + ")"]
+        var arguments: StatementArguments = []
+        for range in ranges { arguments += [range.lowerBound, range.upperBound] }
+        if let since { clauses.append("time_ms >= ?"); arguments += [since] }
+        if let until { clauses.append("time_ms < ?"); arguments += [until] }
+        return (clauses, arguments)
     }
 
     /// The clock segments as id ranges `[first, next first)`, oldest first. Within one,

@@ -9,24 +9,18 @@ extension EventStore {
         try await database.read { db in
             // The window as id ranges (one per clock segment), so every count walks the
             // (type, id) index; the other filters are tested on the rows it yields.
-            let ranges = try Self.idRanges(since: query.sinceMs, until: query.untilMs, in: db)
-            guard !ranges.isEmpty else { return Self.emptyStats(query) }
-            var filterSQL = "(" + ranges.map { _ in "(id >= ? AND id < ?)" }.joined(separator: " OR ") + ") AND time_ms >= ? AND time_ms < ?"
-            var filter: StatementArguments = []
-            for range in ranges { filter += [range.lowerBound, range.upperBound] }
-            filter += [query.sinceMs, query.untilMs]
-            if let sfuURL = query.sfuURL { filterSQL += " AND +sfu_url = ?"; filter += [sfuURL] }
+            guard let window = try Self.windowClauses(since: query.sinceMs, until: query.untilMs, in: db) else { return Self.emptyStats(query) }
+            var clauses = window.clauses
+            var filter = window.arguments
+            if let sfuURL = query.sfuURL { clauses.append("+sfu_url = ?"); filter += [sfuURL] }
             // A call's or a user's few sessions drive the counts through `events_session`
             // (`+type` then keeps SQLite off the large type index): a seek per session,
             // not a walk of every event of the type in the window.
-            var sessionSets: [(String, String)] = []
-            if let callID = query.callID { sessionSets.append(("call_id", callID)) }
-            if let userID = query.userID { sessionSets.append(("user_id", userID)) }
-            for (index, (column, value)) in sessionSets.enumerated() {
-                filterSQL += " AND \(index == 0 ? "" : "+")session_id IN (SELECT id FROM sessions WHERE \(column) = ?)"
-                filter += [value]
-            }
-            let type = sessionSets.isEmpty ? "type" : "+type"
+            let sessionSets = Self.sessionSetClauses(callID: query.callID, userID: query.userID, driving: true)
+            clauses += sessionSets.clauses
+            filter += sessionSets.arguments
+            let filterSQL = clauses.joined(separator: " AND ")
+            let type = sessionSets.clauses.isEmpty ? "type" : "+type"
 
             func grouped(_ eventType: String, by column: String) throws -> [String: Int] {
                 var result: [String: Int] = [:]

@@ -31,13 +31,13 @@ struct APIHandler: APIProtocol {
     func listSessions(_ input: Operations.listSessions.Input) async throws -> Operations.listSessions.Output {
         let limit = try Self.limit(input.query.limit)
         let before = try input.query.cursor.map { cursor throws(APIError) in try Cursor.decode(cursor) }
-        try await log.flush()
         try Self.boundedFilters([
             ("call_id", input.query.call_id), ("user_id", input.query.user_id), ("sfu_url", input.query.sfu_url),
         ])
         try Self.nonNegative(input.query.created_since, "created_since")
         try Self.nonNegative(input.query.created_until, "created_until")
         let metadata = try MetadataFilter.parse(RequestQuery.items(ofPath: RequestQuery.raw ?? ""))
+        try await log.flush()
         let store = log.store
         let records = try await bounded { try await store.sessions(SessionQuery(
             state: input.query.state?.rawValue, callID: input.query.call_id, userID: input.query.user_id,
