@@ -47,8 +47,17 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Close an HTTP connection idle (or sending a request) this long. (env TETHER_HTTP_IDLE_TIMEOUT, default 30s)")
     var httpIdleTimeout: DurationArgument?
 
-    @Option(help: "Most HTTP connections at once; more are answered 503 and closed. SFU sockets do not count. (env TETHER_MAX_CONNECTIONS, default 1024)")
+    @Option(help: "Close an HTTP connection whose response makes no progress (the client does not read) this long. (env TETHER_HTTP_WRITE_TIMEOUT, default 10s)")
+    var httpWriteTimeout: DurationArgument?
+
+    @Option(help: "Most requests one HTTP connection may have waiting for an answer (pipelined); reading stops there, and one more closes the connection once the others are answered. (env TETHER_MAX_PIPELINED_REQUESTS, default 16)")
+    var maxPipelinedRequests: Int?
+
+    @Option(help: "Most HTTP connections at once; more are answered 503 and closed, except 8 more reserved for single /healthz and /readyz requests. SFU sockets do not count. (env TETHER_MAX_CONNECTIONS, default 1024)")
     var maxConnections: Int?
+
+    @Option(name: .customLong("allow-origin"), help: "A web origin (https://ops.example.com) whose pages may send POST, PUT and DELETE, besides the console's own; any other Origin is refused 403. Repeatable. (env TETHER_ALLOW_ORIGINS, comma-separated)")
+    var allowedOrigins: [String] = []
 
     @Option(help: "Most /v1/events/stream readers at once; more are answered 503. (env TETHER_MAX_EVENT_STREAMS, default 64)")
     var maxEventStreams: Int?
@@ -151,7 +160,7 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("--node-restart-evidence must be 1 to 10000 (got \(evidence))")
         }
         let hosts = allowedSFUHosts.isEmpty ? list("TETHER_ALLOW_SFU_HOSTS") : allowedSFUHosts
-        return ServiceConfiguration(
+        var configuration = ServiceConfiguration(
             host: host ?? env["TETHER_HOST"] ?? "127.0.0.1",
             port: try integer(port, "TETHER_PORT", 8080),
             databasePath: databasePath ?? env["TETHER_DB"] ?? "./tether.sqlite",
@@ -185,6 +194,10 @@ struct ServeCommand: AsyncParsableCommand {
             webhookTypes: webhookTypes,
             webhookRetryWindow: try duration(webhookRetryWindow, "TETHER_WEBHOOK_RETRY_WINDOW", .seconds(24 * 3600)),
             credentialsURL: credentialsURL ?? env["TETHER_CREDENTIALS_URL"])
+        configuration.httpWriteTimeout = try duration(httpWriteTimeout, "TETHER_HTTP_WRITE_TIMEOUT", .seconds(10))
+        configuration.maxPipelinedRequests = try integer(maxPipelinedRequests, "TETHER_MAX_PIPELINED_REQUESTS", 16)
+        configuration.allowedOrigins = allowedOrigins.isEmpty ? list("TETHER_ALLOW_ORIGINS") : allowedOrigins
+        return configuration
     }
 
     func run() async throws {

@@ -37,6 +37,8 @@ struct JanusCodec: SignalingCodec {
     /// reclaimable. Nil when it did not say.
     private var sessionTimeout: Duration?
     private var reclaimTimeout: Duration?
+    /// What `info` said that was out of range (clamped or ignored), for the history.
+    private var valueProblems: [String] = []
     private var recreatedRoom = false
     /// The claimed session had lost its place in the room; the join on a fresh handle
     /// put it back.
@@ -143,7 +145,8 @@ struct JanusCodec: SignalingCodec {
             // 0 means Janus never expires idle sessions.
             healthCheckCeiling: sessionTimeout.flatMap { $0 > .zero ? $0 / 3 : nil },
             staleSessionDestroyed: destroyedStaleSession.map(String.init),
-            rejoinedRoom: rejoinedRoom)
+            rejoinedRoom: rejoinedRoom,
+            valueProblems: valueProblems)
     }
 
     // MARK: - Replies and events
@@ -174,8 +177,7 @@ struct JanusCodec: SignalingCodec {
         }
         switch purpose {
         case .info:
-            sessionTimeout = Self.seconds(message["session-timeout"])
-            reclaimTimeout = Self.seconds(message["reclaim-session-timeout"])
+            readWindows(message)
             return try firstStep()
         case .destroyStale:
             destroyedStaleSession = destroyingStaleSession
@@ -277,7 +279,7 @@ struct JanusCodec: SignalingCodec {
             return [.event(.sfuError(SFUError(code: String(code), message: message, strategy: nil)))]
         }
         guard data?["videoroom"] as? String == "joined", let session, let handle else { return [] }
-        participant = Self.text(data?["id"])
+        participant = PeerLimits.id(Self.text(data?["id"]))
         let publishers = (data?["publishers"] as? [Any])?.count ?? 0
         let attendees = (data?["attendees"] as? [Any])?.count ?? 0
         return [.event(.joinAccepted(answer(
@@ -332,9 +334,21 @@ struct JanusCodec: SignalingCodec {
         return value as? String
     }
 
-    static func seconds(_ value: Any?) -> Duration? {
-        guard let seconds = (value as? NSNumber)?.int64Value, seconds >= 0 else { return nil }
-        return .seconds(seconds)
+    /// The node's windows from `info`, each checked against ``PeerLimits`` before it
+    /// becomes a `Duration`: a Janus that announces `Int64.max` seconds gets a clamped
+    /// window and a recorded `bad_value`, not a trap in the timer that adds it to now.
+    private mutating func readWindows(_ info: [String: Any]) {
+        let idle = PeerLimits.seconds(
+            info["session-timeout"], field: "session-timeout",
+            range: PeerLimits.minSessionTimeoutSeconds...PeerLimits.maxSessionTimeoutSeconds)
+        // 0 is Janus's "never expires": kept as said, below the range on purpose.
+        let idleIsNever = (info["session-timeout"] as? NSNumber)?.doubleValue == 0
+        sessionTimeout = idleIsNever ? .zero : idle.value.map { .seconds($0) }
+        let reclaim = PeerLimits.seconds(
+            info["reclaim-session-timeout"], field: "reclaim-session-timeout",
+            range: 0...PeerLimits.maxFastReconnectWindowSeconds)
+        reclaimTimeout = reclaim.value.map { .seconds($0) }
+        valueProblems = [idleIsNever ? nil : idle.problem, reclaim.problem].compactMap { $0 }
     }
 
     static func dataID(_ message: [String: Any]) -> Int64? {

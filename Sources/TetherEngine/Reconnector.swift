@@ -150,12 +150,27 @@ public struct Reconnector: Sendable {
 
     // MARK: - The first join
 
-    public mutating func initialJoinSucceeded(sfuSessionID: String, fastReconnectWindow: Duration?) -> [Action] {
+    public mutating func initialJoinSucceeded(
+        sfuSessionID: String, fastReconnectWindow: Duration?, valueProblems: [String] = []
+    ) -> [Action] {
         guard state == .connecting else { return [] }
         self.sfuSessionID = sfuSessionID
-        fastWindow = fastReconnectWindow ?? policy.fastReconnectWindow
+        fastWindow = bounded(fastReconnectWindow)
         state = .joined
         return [.setState(.joined), .emit(.joined(sfuURL: currentNode, sfuSessionID: sfuSessionID))]
+            + Self.badValues(valueProblems)
+    }
+
+    /// The SFU's window, or the policy's when it did not say; never past
+    /// ``PeerLimits/maxFastReconnectWindowSeconds`` whoever decoded it, since it is added
+    /// to an instant that becomes a timer.
+    private func bounded(_ window: Duration?) -> Duration {
+        min(max(window ?? policy.fastReconnectWindow, .zero), .seconds(PeerLimits.maxFastReconnectWindowSeconds))
+    }
+
+    /// Numbers the SFU sent out of range, recorded once each as `sfu_error{bad_value}`.
+    private static func badValues(_ problems: [String]) -> [Action] {
+        problems.map { .emit(.sfuError(code: "bad_value", message: $0, strategy: nil)) }
     }
 
     /// The first join's node accepts no new sessions: move to the next node of the list,
@@ -358,9 +373,10 @@ public struct Reconnector: Sendable {
         let previousNode = nodeIndex
         nodeIndex = plan.nodeIndex
         sfuSessionID = answer.sfuSessionID
-        fastWindow = answer.fastReconnectWindow ?? policy.fastReconnectWindow
+        fastWindow = bounded(answer.fastReconnectWindow)
         state = .joined
         var actions: [Action] = [.cancelTimer(.deadline), .cancelTimer(.fastWindow), .cancelTimer(.retry)]
+        actions += Self.badValues(answer.valueProblems)
         if answer.staleSessionDestroyed != nil, let stale = plan.staleSessionID {
             actions.append(.emit(.staleSessionDestroyed(sfuURL: nodes[plan.nodeIndex], sfuSessionID: stale)))
         }

@@ -130,7 +130,8 @@ public actor SessionRunner {
             }
             let early = activate(generation)
             await execute(machine.initialJoinSucceeded(
-                sfuSessionID: answer.sfuSessionID, fastReconnectWindow: answer.fastReconnectWindow))
+                sfuSessionID: answer.sfuSessionID, fastReconnectWindow: answer.fastReconnectWindow,
+                valueProblems: answer.valueProblems))
             for notice in early { await handle(notice) }
         } catch {
             initialJoin = nil
@@ -204,6 +205,8 @@ public actor SessionRunner {
             await execute(machine.callEnded(reason: reason, now: now))
         case .signal(.removed(let code, let message)):
             await execute(machine.removedBySFU(code: code, message: message, now: now))
+        case .suppressed(let count):
+            await execute(machine.note(.sfuErrorsSuppressed(count: count)))
         case .signal(.participantJoined), .signal(.participantLeft), .signal(.healthCheckAnswered),
             .signal(.joinAccepted):
             break
@@ -496,10 +499,16 @@ public actor SessionRunner {
         await execute(machine.staleSessionDestroyed(sfuURL: url, sfuSessionID: sfuSessionID))
     }
 
+    /// A year: longer than any deadline, window or backoff a valid policy allows.
+    static let longestTimerSeconds: Int64 = 366 * 86_400
+
     private func arm(_ timer: Reconnector.Timer, at instant: ContinuousClock.Instant) {
         timers.removeValue(forKey: timer)?.cancel()
         timerTokens[timer, default: 0] += 1
         let token = timerTokens[timer]!
+        // The machine bounds what it arms; this bounds what it might arm wrongly: an
+        // instant past Int64 nanoseconds traps inside Task.sleep and ends the process.
+        let instant = min(instant, ContinuousClock.now + .seconds(Self.longestTimerSeconds))
         timers[timer] = Task {
             try? await Task.sleep(until: instant, clock: .continuous)
             guard !Task.isCancelled else { return }

@@ -32,11 +32,16 @@ public struct JoinAnswer: Sendable, Equatable {
     public var staleSessionDestroyed: String?
     /// The resumed session had lost its place in the room; the join put it back.
     public var rejoinedRoom: Bool
+    /// Numbers the SFU sent with this answer that were out of range and were clamped
+    /// or ignored (``PeerLimits``); each is recorded as `sfu_error{bad_value}`.
+    public var valueProblems: [String]
 
     public init(
         sfuSessionID: String, reconnected: Bool, fastReconnectWindow: Duration?, participantCount: Int,
-        healthCheckCeiling: Duration? = nil, staleSessionDestroyed: String? = nil, rejoinedRoom: Bool = false
+        healthCheckCeiling: Duration? = nil, staleSessionDestroyed: String? = nil, rejoinedRoom: Bool = false,
+        valueProblems: [String] = []
     ) {
+        self.valueProblems = valueProblems
         self.sfuSessionID = sfuSessionID
         self.reconnected = reconnected
         self.fastReconnectWindow = fastReconnectWindow

@@ -26,6 +26,15 @@ final class SignalingChannelHandler: ChannelInboundHandler {
     private var joinTimer: Scheduled<Void>?
     private var healthTimer: Scheduled<Void>?
     private var closeFrameSent = false
+    /// Caps the SFU notices this connection records per second.
+    private var noticeBudget = NoticeBudget()
+    private var noticeWindowTimer: Scheduled<Void>?
+
+    /// Bytes written to the SFU and not yet taken by its socket beyond which the peer
+    /// counts as not reading: the connection is lost (`error`, "peer not reading")
+    /// rather than holding an ever-growing queue of pongs and health checks.
+    static let unsentHighWaterMark = 256 * 1024
+    static let unsentLowWaterMark = 64 * 1024
 
     init(
         generation: UInt64,
@@ -99,6 +108,10 @@ final class SignalingChannelHandler: ChannelInboundHandler {
             var data = frame.unmaskedData
             deliver(.text(data.readString(length: data.readableBytes) ?? ""))
         case .ping:
+            // Only while the peer takes what we write: a peer that floods pings and never
+            // reads would otherwise fill memory with pongs (RFC 6455 lets an endpoint
+            // answer only the latest ping).
+            guard context.channel.isWritable else { return }
             let pong = WebSocketFrame(fin: true, opcode: .pong, maskKey: .random(), data: frame.unmaskedData)
             context.writeAndFlush(wrapOutboundOut(pong), promise: nil)
         case .connectionClose:
@@ -111,6 +124,14 @@ final class SignalingChannelHandler: ChannelInboundHandler {
         default:
             break
         }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if !context.channel.isWritable {
+            observe(.error("peer not reading: more than \(Self.unsentHighWaterMark / 1024) KiB written to it are unsent"))
+            context.close(promise: nil)
+        }
+        context.fireChannelWritabilityChanged()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -183,7 +204,34 @@ final class SignalingChannelHandler: ChannelInboundHandler {
             return
         }
         guard latch.phase == .established else { return }
+        if Self.isRecorded(event), case .suppress(let closeWindowAt) = noticeBudget.admit(now: .now) {
+            if let closeWindowAt, let context {
+                noticeWindowTimer = context.eventLoop.assumeIsolated().scheduleTask(
+                    in: (closeWindowAt - .now).timeAmount
+                ) { [self] in
+                    self.reportSuppressed()
+                }
+            }
+            return
+        }
         notify(GenerationNotice(generation: generation, kind: .signal(event)))
+    }
+
+    /// Notices the session records one by one, and whose loss from the record changes
+    /// no decision: an `error` asking for DISCONNECT ends the session, so it always passes.
+    private static func isRecorded(_ event: SignalEvent) -> Bool {
+        switch event {
+        case .sfuError(let error): error.strategy != .disconnect
+        case .goAway: true
+        default: false
+        }
+    }
+
+    private func reportSuppressed() {
+        noticeWindowTimer = nil
+        let count = noticeBudget.windowClosed(now: .now)
+        guard count > 0, latch.phase == .established else { return }
+        notify(GenerationNotice(generation: generation, kind: .suppressed(count: count)))
     }
 
     private func observe(_ observation: LossLatch.Observation) {
@@ -286,6 +334,8 @@ final class SignalingChannelHandler: ChannelInboundHandler {
     private func cancelTimers() {
         healthTimer?.cancel()
         healthTimer = nil
+        noticeWindowTimer?.cancel()
+        noticeWindowTimer = nil
         joinTimer?.cancel()
         joinTimer = nil
     }

@@ -70,13 +70,14 @@ struct StreamCodec: SignalingCodec {
         // Unknown oneof cases decode as nil: the real SFU sends many more events.
         switch event.eventPayload {
         case .joinResponse(let response):
-            let window = response.fastReconnectDeadlineSeconds > 0
-                ? Duration.seconds(Int(response.fastReconnectDeadlineSeconds)) : nil
+            let window = PeerLimits.fastReconnectWindow(
+                seconds: Int64(response.fastReconnectDeadlineSeconds), field: "fast_reconnect_deadline_seconds")
             let answer = JoinAnswer(
                 sfuSessionID: joinedSessionID ?? "",
                 reconnected: response.reconnected,
-                fastReconnectWindow: window,
-                participantCount: Int(response.callState.participantCount.total)
+                fastReconnectWindow: window.value.map { .seconds($0) },
+                participantCount: Int(response.callState.participantCount.total),
+                valueProblems: window.problem.map { [$0] } ?? []
             )
             return [.event(.joinAccepted(answer))]
         case .healthCheckResponse:

@@ -67,6 +67,10 @@ struct WebSocketDialer: Sendable {
         let bootstrap = ClientBootstrap(group: eventLoopGroup)
             .connectTimeout(budget.timeAmount)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            // Past the high mark the channel turns unwritable and the handler calls the
+            // peer "not reading": what Tether queues for one SFU stays bounded.
+            .channelOption(.writeBufferWaterMark, value: .init(
+                low: SignalingChannelHandler.unsentLowWaterMark, high: SignalingChannelHandler.unsentHighWaterMark))
         let tls: NIOSSLContext? = url.secure ? try self.tls.makeContext() : nil
         let maxFrameSize = self.maxFrameSize
 

@@ -93,6 +93,8 @@ public final class EventLog: Service, Sendable {
         var droppedTotal = 0
         /// Events not kept since the last recovery, per session.
         var droppedBySession: [String: Int] = [:]
+        /// A queued row dropped or replaced a secret: its old bytes must leave the disk.
+        var secretsRetired = false
     }
 
     public init(store: EventStore, batchSize: Int = 20_000, limits: Limits = Limits(), logger: Logger = Logger(label: "tether.eventlog")) {
@@ -106,12 +108,26 @@ public final class EventLog: Service, Sendable {
 
     /// Queues `event`. Its JSON is encoded here, on the caller's thread: callers are
     /// many (every session), the writer is one, and encoding cost as much as the insert.
+    /// Text fields are cut first (``SessionEvent/bounded()``): most of them come from
+    /// SFUs, and what a peer can make Tether store must be bounded.
     public func append(_ event: SessionEvent) {
+        let event = event.bounded()
         let payload = (try? payloadEncoder.encode(event)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
         enqueue(.event(event, payload: payload))
     }
 
     public func save(_ session: SessionRecord) { enqueue(.session(session)) }
+
+    /// Rows queued so far blank or replace secrets (an SFU token, Janus secrets): once
+    /// they are committed, the writer also wipes the old bytes from the disk
+    /// (``EventStore/wipeRetiredSecrets()``), at most once every
+    /// ``secretWipeInterval`` and always at shutdown.
+    public func retireSecrets() {
+        state.withLock { $0.secretsRetired = true }
+    }
+
+    /// The least time between two wipes: each is a WAL checkpoint and two fsyncs.
+    public static let secretWipeInterval: Duration = .seconds(1)
 
     public func enqueue(_ write: Write) {
         let wake = state.withLock { state -> CheckedContinuation<Void, Never>? in
@@ -263,20 +279,28 @@ public final class EventLog: Service, Sendable {
     private func writeLoop() async {
         let started = ContinuousClock.now
         var clock = ClockGuard(lastStoredTimeMs: try? store.lastEventTime())
+        var wipe = SecretWipe()
+        defer {
+            // Whatever was retired goes now, even within the interval: the process ends.
+            if wipe.owed { wipeRetiredSecrets(&wipe) }
+        }
         while true {
             // Take everything queued at once: removing a prefix from a long queue would
             // move the rest every time (measured: 45k events/s at 1M queued, before).
-            let batch = state.withLock { state -> [Write]? in
-                if state.pending.isEmpty { return state.stopping ? nil : [] }
+            // The wipe request is taken with it, so it never runs before its rows.
+            let taken = state.withLock { state -> (batch: [Write], retired: Bool)? in
+                if state.pending.isEmpty { return state.stopping ? nil : ([], false) }
                 defer {
                     state.pending = []
                     state.pendingSessionRows = [:]
                     state.pendingEvents = 0
                     state.pendingBytes = 0
+                    state.secretsRetired = false
                 }
-                return state.pending
+                return (state.pending, state.secretsRetired)
             }
-            guard let batch else { break }
+            guard let (batch, retired) = taken else { break }
+            if retired { wipe.owed = true }
             if batch.isEmpty {
                 await withCheckedContinuation { continuation in
                     let ready = state.withLock { state -> Bool in
@@ -297,6 +321,7 @@ public final class EventLog: Service, Sendable {
                 }
                 start = end
             }
+            if wipe.isDue(now: .now) { wipeRetiredSecrets(&wipe) }
         }
         let subscribers = state.withLock { state -> [Subscriber] in
             defer { state.subscribers.removeAll() }
@@ -363,5 +388,27 @@ public final class EventLog: Service, Sendable {
         }
         for waiter in waiters { waiter.resume(returning: true) }
         return true
+    }
+
+    /// Whether committed rows retired secrets whose bytes are still on disk, and when
+    /// they were last wiped.
+    private struct SecretWipe {
+        var owed = false
+        var lastWipe: ContinuousClock.Instant?
+
+        func isDue(now: ContinuousClock.Instant) -> Bool {
+            owed && (lastWipe.map { now - $0 >= EventLog.secretWipeInterval } ?? true)
+        }
+    }
+
+    private func wipeRetiredSecrets(_ wipe: inout SecretWipe) {
+        wipe.lastWipe = .now
+        do {
+            try store.wipeRetiredSecrets()
+            wipe.owed = false
+        } catch {
+            // Readers on an old snapshot, or a failing disk: the next batch tries again.
+            logger.debug("wiping retired secrets from the WAL failed; will retry", metadata: ["error": "\(error)"])
+        }
     }
 }

@@ -39,6 +39,18 @@ public struct EventStore: Sendable {
         // Checkpoint the WAL every 10,000 pages (~160 MB at 16 KB pages) rather than
         // the default 1,000: fewer checkpoint fsyncs under load.
         try db.execute(sql: "PRAGMA wal_autocheckpoint = 10000")
+        // A blanked token or Janus secret is overwritten with zeros where it stood
+        // (in-page free space, freed overflow and freelist pages), not left behind as
+        // unreferenced bytes; the WAL's old copies go with ``wipeRetiredSecrets()``.
+        try db.execute(sql: "PRAGMA secure_delete = ON")
+    }
+
+    /// Removes from disk the bytes of secrets that committed rows no longer hold: the
+    /// WAL still carries the pages as they were before the blanking, so it is
+    /// checkpointed into the database (where `secure_delete` zeroed the old cells) and
+    /// truncated to nothing.
+    public func wipeRetiredSecrets() throws {
+        try database.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
     }
 
     /// GRDB switches a WAL database's writer to WAL after `prepareDatabase` and sets

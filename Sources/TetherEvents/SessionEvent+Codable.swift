@@ -1,6 +1,6 @@
 extension SessionEvent: Codable {
     enum CodingKeys: String, CodingKey {
-        case id, type, generation, reason, detail, strategy, trigger, attempt, attempts, step, error
+        case id, type, generation, truncated, reason, detail, strategy, trigger, attempt, attempts, step, error
         case from, to, code, message, count
         case fromMs = "from_ms", toMs = "to_ms", delayMs = "delay_ms"
         case sessionID = "session_id"
@@ -20,6 +20,7 @@ extension SessionEvent: Codable {
         try c.encode(sessionID, forKey: .sessionID)
         try c.encode(timeMs, forKey: .timeMs)
         try c.encode(generation, forKey: .generation)
+        if truncated { try c.encode(true, forKey: .truncated) }
         switch kind {
         case .sessionCreated(let callID, let userID, let sfuURL):
             try c.encode(callID, forKey: .callID)
@@ -75,7 +76,7 @@ extension SessionEvent: Codable {
         case .resumedAfterRestart(let sfuURL, let previous):
             try c.encode(sfuURL, forKey: .sfuURL)
             try c.encodeIfPresent(previous, forKey: .sfuSessionID)
-        case .eventsDropped(let count):
+        case .eventsDropped(let count), .sfuErrorsSuppressed(let count):
             try c.encode(count, forKey: .count)
         case .reconnectDelayed(let reason, let delayMs):
             try c.encode(reason, forKey: .reason)
@@ -100,6 +101,7 @@ extension SessionEvent: Codable {
         sessionID = try c.decode(String.self, forKey: .sessionID)
         timeMs = try c.decode(Int64.self, forKey: .timeMs)
         generation = try c.decode(UInt64.self, forKey: .generation)
+        truncated = try c.decodeIfPresent(Bool.self, forKey: .truncated) ?? false
         let type = try c.decode(String.self, forKey: .type)
         func string(_ key: CodingKeys) throws -> String { try c.decode(String.self, forKey: key) }
         func strategy(_ key: CodingKeys) throws -> ReconnectStrategy { try c.decode(ReconnectStrategy.self, forKey: key) }
@@ -160,6 +162,7 @@ extension SessionEvent: Codable {
         case "resumed_after_restart":
             kind = .resumedAfterRestart(sfuURL: try string(.sfuURL), previousSFUSessionID: try c.decodeIfPresent(String.self, forKey: .sfuSessionID))
         case "events_dropped": kind = .eventsDropped(count: try c.decode(Int.self, forKey: .count))
+        case "sfu_errors_suppressed": kind = .sfuErrorsSuppressed(count: try c.decode(Int.self, forKey: .count))
         case "reconnect_delayed":
             kind = .reconnectDelayed(reason: try string(.reason), delayMs: try c.decode(Int64.self, forKey: .delayMs))
         case "clock_jump":

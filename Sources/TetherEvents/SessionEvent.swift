@@ -11,13 +11,19 @@ public struct SessionEvent: Sendable, Equatable {
     /// The connection generation the event belongs to (0 before the first socket).
     public var generation: UInt64
     public var kind: SessionEventKind
+    /// A text field was longer than ``SessionEvent/maxTextBytes`` and was cut
+    /// (``bounded()``); encoded as `"truncated": true` only when set.
+    public var truncated: Bool
 
-    public init(id: Int64? = nil, sessionID: String, timeMs: Int64, generation: UInt64, kind: SessionEventKind) {
+    public init(
+        id: Int64? = nil, sessionID: String, timeMs: Int64, generation: UInt64, kind: SessionEventKind, truncated: Bool = false
+    ) {
         self.id = id
         self.sessionID = sessionID
         self.timeMs = timeMs
         self.generation = generation
         self.kind = kind
+        self.truncated = truncated
     }
 
     /// The `type` field: a stable snake_case name.
@@ -70,6 +76,9 @@ public enum SessionEventKind: Sendable, Equatable {
     /// `unauthenticated`, `expiring`).
     case credentialsRefreshed(reason: String)
     case credentialsRefreshFailed(reason: String, error: String)
+    /// The SFU sent more `error` and `go_away` notices than a session records per
+    /// window; `count` of them were acted on but not recorded one by one.
+    case sfuErrorsSuppressed(count: Int)
 
     public var type: String {
         switch self {
@@ -98,6 +107,7 @@ public enum SessionEventKind: Sendable, Equatable {
         case .credentialsRefreshed: "credentials_refreshed"
         case .credentialsRefreshFailed: "credentials_refresh_failed"
         case .clockJump: "clock_jump"
+        case .sfuErrorsSuppressed: "sfu_errors_suppressed"
         }
     }
 
@@ -108,6 +118,6 @@ public enum SessionEventKind: Sendable, Equatable {
         "reconnect_failed", "sfu_error", "go_away", "migrated", "call_ended", "left",
         "resumed_after_restart", "events_dropped", "clock_jump", "reconnect_delayed", "migration_failed",
         "stale_session_destroyed", "room_rejoined", "credentials_updated", "credentials_refreshed",
-        "credentials_refresh_failed",
+        "credentials_refresh_failed", "sfu_errors_suppressed",
     ]
 }

@@ -44,7 +44,8 @@ final class AdminHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         POST /admin/error?code=N[&strategy=S][&message=M]  POST /admin/go-away[?reason=R]  \
         POST /admin/call-ended[?reason=R]  POST /admin/garbage[?close=N]  POST /admin/forget  \
         POST /admin/reject-joins?count=N[&code=N][&strategy=S]  POST /admin/delay-joins?count=N&ms=N  \
-        POST /admin/drop-after-join?ms=N[&count=N]  GET /admin/state; \
+        POST /admin/drop-after-join?ms=N[&count=N]  POST /admin/error-flood?count=N&bytes=N  \
+        POST /admin/ping-flood?count=N  GET /admin/state; \
         faults on connections take an optional session=ID
         """
 
@@ -97,6 +98,12 @@ final class AdminHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
                 fault = .dropAfterJoin(count: try integer("count", default: Int(Int32.max)), milliseconds: try integer("ms"))
             case "/admin/delay-joins":
                 fault = .delayJoins(count: try integer("count"), milliseconds: try integer("ms"))
+            case "/admin/error-flood":
+                let bytes = try integer("bytes", default: 1_000_000)
+                guard (0...1_040_000).contains(bytes) else { return Self.error(.badRequest, "bytes must be 0...1040000 (a frame is at most 1 MiB)") }
+                fault = .errorFlood(count: try integer("count"), bytes: bytes)
+            case "/admin/ping-flood":
+                fault = .pingFlood(count: try integer("count"))
             case "/admin/reject-joins":
                 fault = .rejectJoins(count: try integer("count"), code: try integer("code", default: 700), strategy: query["strategy"])
             default:

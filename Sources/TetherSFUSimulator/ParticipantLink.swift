@@ -26,6 +26,24 @@ struct ParticipantLink: Sendable {
         }
     }
 
+    /// Sends `count` frames of `payload`, each once the previous one was taken by the
+    /// socket (so a client that reads slowly slows the flood, and nothing piles up here).
+    func flood(opcode: WebSocketOpcode, payload: [UInt8], count: Int) {
+        let channel = self.channel
+        let buffer = channel.allocator.buffer(bytes: payload)
+        Task {
+            for _ in 0..<count {
+                let frame = WebSocketFrame(fin: true, opcode: opcode, data: buffer)
+                do { try await channel.writeAndFlush(frame).get() } catch { return }
+            }
+        }
+    }
+
+    /// Reads nothing more from the participant: what it sends stays in the socket buffers.
+    func stopReading() {
+        channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+    }
+
     /// A close frame with `code`, then the socket closes.
     func close(code: UInt16, reason: String) {
         let channel = self.channel

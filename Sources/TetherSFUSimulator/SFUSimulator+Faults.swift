@@ -54,6 +54,15 @@ extension SFUSimulator {
                 link.sendBinary([0xFF, 0xFF, 0xFF, 0xFF, 0x0F])
                 if let closeCode { link.close(code: closeCode, reason: "after garbage") }
             }
+        case .errorFlood(let count, let bytes):
+            let event = Self.errorEvent(.internalServerError, String(repeating: "e", count: bytes), strategy: .unspecified)
+            let frame: [UInt8] = try event.serializedBytes()
+            for link in targets { link.flood(opcode: .binary, payload: frame, count: count) }
+        case .pingFlood(let count):
+            for link in targets {
+                link.stopReading()
+                link.flood(opcode: .ping, payload: [UInt8](repeating: 0x70, count: 125), count: count)
+            }
         case .forgetSessions:
             let links = registry.withLockedValue { registry -> [ParticipantLink] in
                 registry.sessions.removeAll()

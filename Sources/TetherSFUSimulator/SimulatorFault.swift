@@ -22,4 +22,11 @@ public enum SimulatorFault: Sendable, Equatable {
     /// Accept the next `count` joins, then drop each connection (no close frame)
     /// `milliseconds` later: a flapping node.
     case dropAfterJoin(count: Int, milliseconds: Int)
+    /// Send `count` `error` events (no strategy) whose message is `bytes` long, each
+    /// once the previous one is taken by the socket: a hostile SFU filling the history.
+    case errorFlood(count: Int, bytes: Int)
+    /// Stop reading from the participant, then send `count` pings (125-byte payloads, the
+    /// most a control frame carries): a hostile SFU that
+    /// makes the client queue pongs it never reads.
+    case pingFlood(count: Int)
 }

@@ -80,6 +80,11 @@ public func buildApplication(
     // HEAD answers from the GET handlers (so a read token's HEAD works too).
     let router = Router(context: TetherRequestContext.self, options: .autoGenerateHeadEndpoints)
     router.add(middleware: APIErrorMiddleware(logger: logger))
+    // Before anything reads the request: a DNS-rebound or cross-site browser request
+    // changes nothing, whichever route it names.
+    router.add(middleware: RequestOriginMiddleware(policy: RequestOriginPolicy(
+        checksHost: configuration.apiTokens.isEmpty && configuration.readTokens.isEmpty,
+        allowedOrigins: configuration.allowedOrigins)))
     // Every route but the two probes lives in this group, so the bearer check runs on
     // what the router matched, whatever the raw path looked like; bodies are read only
     // after it.
@@ -99,7 +104,12 @@ public func buildApplication(
     let application = Application(
         router: router,
         server: .http1(configuration: .init(
-            additionalChannelHandlers: [ConnectionLimitHandler(count: connections, requestReadTimeout: configuration.httpIdleTimeout.timeAmount)],
+            additionalChannelHandlers: [
+                ConnectionLimitHandler(count: connections, requestReadTimeout: configuration.httpIdleTimeout.timeAmount),
+                ResponseProgressHandler(
+                    writeTimeout: configuration.httpWriteTimeout.timeAmount, maxPipelined: configuration.maxPipelinedRequests,
+                    logger: logger),
+            ],
             idleTimeout: configuration.httpIdleTimeout.timeAmount)),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "tether"),
         services: [

@@ -12,13 +12,22 @@ struct BearerAuthMiddleware<Context: RequestContext>: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard !tokens.isEmpty else { return try await next(request, context) }
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
+        guard let header = request.headers[.authorization], let presented = Self.bearerToken(in: header) else {
             throw APIError.unauthorized
         }
-        guard let role = tokens.role(of: header.dropFirst("Bearer ".count)) else { throw APIError.unauthorized }
+        guard let role = tokens.role(of: presented) else { throw APIError.unauthorized }
         if role == .read, request.method != .get, request.method != .head {
             throw APIError.forbidden
         }
         return try await next(request, context)
+    }
+
+    /// The token of a `Bearer` credential: the scheme is case-insensitive (RFC 9110
+    /// §11.1), separated from the token by one or more spaces.
+    static func bearerToken(in header: String) -> Substring? {
+        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+        let token = parts[1].drop { $0 == " " }
+        return token.isEmpty ? nil : token
     }
 }

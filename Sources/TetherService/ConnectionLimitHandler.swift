@@ -4,12 +4,18 @@ import NIOCore
 import NIOHTTPTypes
 import Synchronization
 
-/// The number of open HTTP connections, shared by every connection's handler.
+/// The number of open HTTP connections, shared by every connection's handler, and a
+/// small reserve past the limit that only the probes (`/healthz`, `/readyz`) may use.
 final class HTTPConnectionCount: Sendable {
     let limit: Int
+    let probeReserve: Int
     private let open = Atomic<Int>(0)
+    private let probes = Atomic<Int>(0)
 
-    init(limit: Int) { self.limit = limit }
+    init(limit: Int, probeReserve: Int = 8) {
+        self.limit = limit
+        self.probeReserve = probeReserve
+    }
 
     /// Counts one more connection; false when that one is over the limit.
     func admit() -> Bool {
@@ -17,6 +23,15 @@ final class HTTPConnectionCount: Sendable {
     }
 
     func release() { open.wrappingSubtract(1, ordering: .relaxed) }
+
+    /// One of the reserved places for a probe on a connection over the limit.
+    func admitProbe() -> Bool {
+        if probes.wrappingAdd(1, ordering: .relaxed).newValue <= probeReserve { return true }
+        probes.wrappingSubtract(1, ordering: .relaxed)
+        return false
+    }
+
+    func releaseProbe() { probes.wrappingSubtract(1, ordering: .relaxed) }
 
     var current: Int { open.load(ordering: .relaxed) }
 }
@@ -40,6 +55,10 @@ final class ConnectionLimitHandler: ChannelDuplexHandler, RemovableChannelHandle
     private let requestReadTimeout: TimeAmount
     private var admitted = false
     private var refused = false
+    /// Over the limit, but carrying a probe in a reserved place.
+    private var probing = false
+    /// The probe's request has been passed on whole; nothing more is.
+    private var probeRequestRead = false
     private var requestTimer: Scheduled<Void>?
 
     init(count: HTTPConnectionCount, requestReadTimeout: TimeAmount) {
@@ -79,7 +98,48 @@ final class ConnectionLimitHandler: ChannelDuplexHandler, RemovableChannelHandle
             }
             return context.fireChannelRead(data)
         }
-        guard case .head = unwrapInboundIn(data), !refused else { return }
+        switch unwrapInboundIn(data) {
+        case .head(let head) where !refused && !probing && Self.isProbe(head) && count.admitProbe():
+            // Probes must not read 503 because other clients hold every connection: a
+            // few places past the limit are theirs, one request per connection.
+            probing = true
+            let count = self.count
+            context.channel.closeFuture.whenComplete { _ in count.releaseProbe() }
+            context.fireChannelRead(data)
+        case .head:
+            // A second request behind a probe is dropped: the connection closes once the
+            // probe is answered.
+            if !probing { refuse(context: context) }
+        case .body:
+            if probing && !probeRequestRead { context.fireChannelRead(data) }
+        case .end:
+            if probing && !probeRequestRead {
+                probeRequestRead = true
+                context.fireChannelRead(data)
+            }
+        }
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        guard probing, case .end = unwrapOutboundIn(data) else { return context.write(data, promise: promise) }
+        // The probe is answered: its reserved place goes back at once.
+        refused = true
+        let channel = context.channel
+        context.writeAndFlush(data).whenComplete { result in
+            promise?.completeWith(result)
+            channel.close(promise: nil)
+        }
+    }
+
+    /// A probe, matched exactly: anything else over the limit is refused.
+    static func isProbe(_ head: HTTPRequest) -> Bool {
+        guard head.method == .get || head.method == .head, let path = head.path else { return false }
+        let route = path.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        return route == "/healthz" || route == "/readyz"
+    }
+
+    private func refuse(context: ChannelHandlerContext) {
+        guard !refused else { return }
         refused = true
         let body = #"{"error":{"code":"too_many_connections","message":"the server is at its connection limit; retry later"}}"#
         var head = HTTPResponse(status: .serviceUnavailable)

@@ -59,6 +59,11 @@ struct EventStreamRoute: Sendable {
         // between is in both, and the id check drops the second copy.
         let (items, continuation) = AsyncStream.makeStream(of: Item.self, bufferingPolicy: .bufferingOldest(buffer))
         let watch = StallWatch()
+        // The reader leaving ends the stream at once, and with it the slot: its socket
+        // closing, or (half-closure being allowed) its side of the connection ending.
+        let readerGone: @Sendable () -> Void = { continuation.finish() }
+        channel.closeFuture.whenComplete { _ in readerGone() }
+        ResponseProgressHandler.whenInputClosed(on: channel, readerGone)
         let subscriber = EventLog.Subscriber(
             deliver: { event in
                 switch continuation.yield(.event(event)) {

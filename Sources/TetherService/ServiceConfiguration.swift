@@ -21,6 +21,15 @@ public struct ServiceConfiguration: Sendable {
     public var sfuCAFile: String?
     /// An idle or half-sent HTTP connection is closed after this long.
     public var httpIdleTimeout: Duration
+    /// A connection whose response makes no progress (its client does not read) for this
+    /// long is closed.
+    public var httpWriteTimeout: Duration = .seconds(10)
+    /// Requests one connection may have waiting for an answer (pipelined); reading stops
+    /// at the cap, and a request beyond it closes the connection once the others are answered.
+    public var maxPipelinedRequests: Int = 16
+    /// Web origins (`https://ops.example.com`) allowed to send state-changing requests,
+    /// besides the console's own (the request's `Host`).
+    public var allowedOrigins: [String] = []
     /// Open HTTP connections beyond this are answered 503 and closed.
     public var maxConnections: Int
     /// `/v1/events/stream` readers at once; one more is answered 503.
@@ -158,6 +167,15 @@ public struct ServiceConfiguration: Sendable {
         if allowedSFUHosts.isEmpty { throw Invalid(description: "allow at least one SFU host") }
         do { _ = try sfuAddressPolicy } catch { throw Invalid(description: "--allow-sfu-host: \(error)") }
         if httpIdleTimeout < .milliseconds(100) { throw Invalid(description: "the HTTP idle timeout must be at least 100ms") }
+        if httpWriteTimeout < .milliseconds(100) { throw Invalid(description: "the HTTP write timeout must be at least 100ms") }
+        if maxPipelinedRequests < 1 { throw Invalid(description: "max pipelined requests must be at least 1") }
+        for origin in allowedOrigins {
+            guard let url = URL(string: origin), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host?.isEmpty == false,
+                  url.path.isEmpty || url.path == "/", url.query == nil
+            else {
+                throw Invalid(description: "--allow-origin '\(origin)' is not an origin (scheme://host[:port], http or https)")
+            }
+        }
         if maxConnections < 1 { throw Invalid(description: "max connections must be at least 1") }
         if maxEventStreams < 1 { throw Invalid(description: "max event streams must be at least 1") }
         if eventStreamBuffer < 100 { throw Invalid(description: "the event stream buffer must hold at least 100 events") }

@@ -118,6 +118,7 @@ public actor SessionRegistry: Service {
         if reason == "interrupted_by_restart" { ended.idempotencyKey = nil }
         log.append(SessionEvent(sessionID: record.id, timeMs: now, generation: UInt64(max(0, record.generation)), kind: event))
         log.save(ended)
+        log.retireSecrets()
     }
 
     /// Starts the rejoin of every prepared session, in the background of the reconnect
@@ -291,6 +292,7 @@ public actor SessionRegistry: Service {
             record.updatedAtMs = now
             record.forgetSecrets()
             log.save(record)
+            log.retireSecrets()
             try await log.flush()
         }
         return true
@@ -405,10 +407,13 @@ public actor SessionRegistry: Service {
                     return record
                 }
                 log.save(updated)
+                // The replaced token is still in the WAL's older pages.
+                log.retireSecrets()
             },
             onSnapshot: { [weak self] snapshot in
                 let (updated, previous) = session.apply(snapshot)
                 log.save(updated)
+                if snapshot.state.isTerminal { log.retireSecrets() }
                 metrics.sessionMoved(from: previous, to: updated.state)
                 if snapshot.state.isTerminal, let self {
                     Task { await self.retire(session.id) }

@@ -292,4 +292,51 @@ import TetherEvents
         #expect(frames[0]["handle_id"] as? Int == 22)
         #expect(frames[1]["session_id"] as? Int == 11)
     }
+
+    /// Issue 19: a Janus announcing `Int64.max` (or 1e300, or a negative) must cost a
+    /// recorded `bad_value`, with a window in range, never a trap.
+    @Test(arguments: [
+        (#""session-timeout":60,"reclaim-session-timeout":9223372036854775807"#, Duration.seconds(600) as Duration?, Duration.seconds(20) as Duration?, 1),
+        (#""session-timeout":1e300,"reclaim-session-timeout":1e300"#, .seconds(600), .seconds(28_800), 2),
+        (#""session-timeout":-1,"reclaim-session-timeout":-1"#, nil, nil, 2),
+        (#""session-timeout":1,"reclaim-session-timeout":30"#, .seconds(30), .seconds(1), 1),
+        (#""session-timeout":0,"reclaim-session-timeout":0"#, .seconds(0), nil, 0),
+        (#""session-timeout":"60","reclaim-session-timeout":true"#, nil, nil, 2),
+    ])
+    func absurdWindowsAreClampedAndNamed(fields: String, window: Duration?, ceiling: Duration?, problems: Int) throws {
+        var codec = JanusCodec(dialect: dialect)
+        let info = try json(try #require(codec.encode(.join(JoinParameters(token: "", callID: "c", userID: "u"))).first))
+        let create = try sent(codec.decode(.text(#"{"janus":"server_info","transaction":"\#(info["transaction"]!)",\#(fields)}"#)))
+        let attach = try sent(codec.decode(reply(["janus": "success", "transaction": create["transaction"]!, "data": ["id": 11]])))
+        let createRoom = try sent(codec.decode(reply(["janus": "success", "transaction": attach["transaction"]!, "data": ["id": 22]])))
+        let join = try sent(codec.decode(reply(["janus": "success", "transaction": createRoom["transaction"]!])))
+        let joined = try codec.decode(reply([
+            "janus": "event", "transaction": join["transaction"]!,
+            "plugindata": ["plugin": "janus.plugin.videoroom", "data": ["videoroom": "joined", "id": 99]],
+        ]))
+        guard case .event(.joinAccepted(let answer)) = joined.first else {
+            Issue.record("no join answer: \(joined)")
+            return
+        }
+        #expect(answer.fastReconnectWindow == window)
+        #expect(answer.healthCheckCeiling == ceiling)
+        #expect(answer.valueProblems.count == problems, "\(answer.valueProblems)")
+    }
+
+    @Test func aParticipantIDLongerThanAnIDIsNotKept() throws {
+        var codec = JanusCodec(dialect: dialect)
+        let create = try afterInfo(&codec)
+        let attach = try sent(codec.decode(reply(["janus": "success", "transaction": create["transaction"]!, "data": ["id": 11]])))
+        let createRoom = try sent(codec.decode(reply(["janus": "success", "transaction": attach["transaction"]!, "data": ["id": 22]])))
+        let join = try sent(codec.decode(reply(["janus": "success", "transaction": createRoom["transaction"]!])))
+        let joined = try codec.decode(reply([
+            "janus": "event", "transaction": join["transaction"]!,
+            "plugindata": ["plugin": "janus.plugin.videoroom", "data": ["videoroom": "joined", "id": String(repeating: "p", count: 100_000)]],
+        ]))
+        guard case .event(.joinAccepted(let answer)) = joined.first else {
+            Issue.record("no join answer: \(joined)")
+            return
+        }
+        #expect(answer.sfuSessionID == "11:22")
+    }
 }

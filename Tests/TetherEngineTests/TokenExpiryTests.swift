@@ -33,4 +33,16 @@ import Testing
         let huge = TokenExpiry.expiresAt(jwt(#"{"exp":1e300}"#))
         #expect(huge.flatMap { TokenExpiry.refreshDelay(expiresAt: $0, now: now) } == .seconds(86_400))
     }
+
+    @Test(arguments: ["9223372036854775807", "-9223372036854775808", "1e300", "-1e300", "18446744073709551615", "-5", "\"soon\""])
+    func anyExpAPeerSendsGivesAFiniteAnswer(exp: String) {
+        let now = Date(timeIntervalSince1970: 1_000_000)
+        let read = TokenExpiry.expiresAt(jwt(#"{"exp":\#(exp)}"#))
+        let delay = read.flatMap { TokenExpiry.refreshDelay(expiresAt: $0, now: now) }
+        if let delay {
+            #expect(delay > .zero && delay <= .seconds(86_400), "\(exp): \(delay)")
+            // What the runner then does with it must not trap.
+            _ = ContinuousClock.now + delay
+        }
+    }
 }

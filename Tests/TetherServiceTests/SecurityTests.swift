@@ -119,7 +119,7 @@ import TetherTestSupport
             ] {
                 let connection = try RawConnection(port: service.port)
                 let auth = token.map { "Authorization: Bearer \($0)\r\n" } ?? ""
-                try connection.send("GET \(path) HTTP/1.1\r\nHost: t\r\n\(auth)\r\n")
+                try connection.send("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\(auth)\r\n")
                 let head = try await connection.read(until: "\r\n", timeout: .seconds(10))
                 #expect(head.hasPrefix("HTTP/1.1 \(status)"), "\(path) with \(token == nil ? "no token" : "a token"): \(head.prefix(40))")
                 connection.close()
@@ -173,7 +173,7 @@ import TetherTestSupport
             var connections: [RawConnection] = []
             for _ in 0..<50 {
                 let connection = try RawConnection(port: service.port)
-                try connection.send("GET /v1/sessions HTTP/1.1\r\nHost: t\r\nX-Slow: ")
+                try connection.send("GET /v1/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
                 connections.append(connection)
             }
             for (index, connection) in connections.enumerated() {
@@ -181,7 +181,7 @@ import TetherTestSupport
             }
             // A body sent a byte at a time does not hold a connection either.
             let dribbler = try RawConnection(port: service.port)
-            try dribbler.send("POST /v1/sessions HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+            try dribbler.send("POST /v1/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
             let started = ContinuousClock.now
             var closed = false
             while !closed, ContinuousClock.now - started < .seconds(15) {
@@ -202,18 +202,26 @@ import TetherTestSupport
             // Let the server accept the held ones before the extra one arrives.
             let (extra, answer) = try await pollUntil(timeout: .seconds(10)) { () async throws -> (RawConnection, String)? in
                 let probe = try RawConnection(port: service.port)
-                try probe.send("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+                try probe.send("GET /v1/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
                 // Both a 200 and the 503 carry a JSON body; read into it.
                 let answer = try await probe.read(until: "}", timeout: .seconds(5))
                 return answer.hasPrefix("HTTP/1.1 503") ? (probe, answer) : nil
             }
             #expect(answer.contains("too_many_connections"), "\(answer)")
             #expect(try await extra.waitUntilClosed(timeout: .seconds(5)), "the refused connection is closed")
+            // The probes still answer: a few places past the limit are theirs.
+            for path in ["/healthz", "/readyz"] {
+                let probe = try RawConnection(port: service.port)
+                try probe.send("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                let reply = try await probe.read(until: "}", timeout: .seconds(5))
+                #expect(reply.hasPrefix("HTTP/1.1 200"), "\(path) over the limit: \(reply)")
+                #expect(try await probe.waitUntilClosed(timeout: .seconds(5)), "a probe over the limit gets one answer, then the close")
+            }
             // Free a slot: a new connection gets through.
             held.removeLast().close()
             let admitted = try await pollUntil(timeout: .seconds(10)) { () async throws -> Bool? in
                 let probe = try RawConnection(port: service.port)
-                try probe.send("GET /healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+                try probe.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
                 return try await probe.read(until: "\r\n", timeout: .seconds(5)).hasPrefix("HTTP/1.1 200") ? true : nil
             }
             #expect(admitted)
@@ -226,7 +234,7 @@ import TetherTestSupport
             var open: [RawConnection] = []
             for _ in 0..<2 {
                 let connection = try RawConnection(port: service.port)
-                try connection.send("GET /v1/events/stream HTTP/1.1\r\nHost: t\r\n\r\n")
+                try connection.send("GET /v1/events/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
                 try await connection.read(until: ": live", timeout: .seconds(10))
                 open.append(connection)
             }
@@ -236,7 +244,7 @@ import TetherTestSupport
             open.removeLast().close()
             let freed = try await pollUntil(timeout: .seconds(10)) { () async throws -> Bool? in
                 let connection = try RawConnection(port: service.port)
-                try connection.send("GET /v1/events/stream HTTP/1.1\r\nHost: t\r\n\r\n")
+                try connection.send("GET /v1/events/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
                 let head = try await connection.read(until: "\r\n", timeout: .seconds(5))
                 connection.close()
                 return head.hasPrefix("HTTP/1.1 200") ? true : nil
@@ -249,7 +257,7 @@ import TetherTestSupport
     @Test func aStalledReaderIsDisconnectedAndMemoryStaysBounded() async throws {
         try await withService(nodes: 0, configure: { $0.eventStreamBuffer = 200 }) { service, _ in
             let reader = try RawConnection(port: service.port, receiveBuffer: 4096)
-            try reader.send("GET /v1/events/stream HTTP/1.1\r\nHost: t\r\n\r\n")
+            try reader.send("GET /v1/events/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             try await reader.read(until: ": live", timeout: .seconds(10))
             // The reader now stops reading. 20,000 events of ~12 KB each: buffered
             // without a bound that would be ~240 MB.
