@@ -103,9 +103,49 @@ extension Scenarios {
         report.add("filtered /v1/events query (type + since, 100 rows), p50", filtered.ms(50))
         report.add("filtered query, p99", filtered.ms(99))
         try await filterLatencies(store: store, fleet: fleet, total: total, queries: queries, into: &report)
+        try await secretsAtRest(store: store, log: log, fleet: fleet, total: total, into: &report)
         log.stop()
         try await writer.value
         return report
+    }
+
+    /// What keeping secrets off the disk costs: the WAL wipe (checkpoint + truncate)
+    /// after a session ends, and `secure_delete` on a retention sweep (half the events
+    /// deleted with it, the other half without, on the same file).
+    static func secretsAtRest(store: EventStore, log: EventLog, fleet: QueryFleet, total: Int, into report: inout BenchReport) async throws {
+        let walPath = store.path + "-wal"
+        let walBytes = ((try? FileManager.default.attributesOfItem(atPath: walPath))?[.size] as? NSNumber)?.intValue ?? 0
+        let bigWipe = ContinuousClock.now
+        try store.wipeRetiredSecrets()
+        report.add("WAL wipe after the whole run (\(walBytes / 1_048_576) MiB of WAL)", Samples.ms(ContinuousClock.now - bigWipe))
+        var wipes = Samples()
+        for index in 0..<100 {
+            var ended = fleet.record(index)
+            ended.state = "left"
+            ended.sfuToken = ""
+            log.save(ended)
+            try await log.flush(within: .seconds(10))
+            let start = ContinuousClock.now
+            try store.wipeRetiredSecrets()
+            wipes.add(ContinuousClock.now - start)
+        }
+        report.add("WAL wipe after one session's end (its row committed), p50 / p99", "\(wipes.ms(50)) / \(wipes.ms(99))")
+        let lastMs = eventBaseMs + Int64(total / eventsPerMs) + 1
+        let middleMs = eventBaseMs + Int64(total / eventsPerMs / 2)
+        let withZeroing = ContinuousClock.now
+        let first = try await store.prune(eventsBefore: middleMs)
+        let zeroingTime = ContinuousClock.now - withZeroing
+        try await store.setSecureDelete(false)
+        let without = ContinuousClock.now
+        let second = try await store.prune(eventsBefore: lastMs)
+        let plainTime = ContinuousClock.now - without
+        try await store.setSecureDelete(true)
+        report.add(
+            "retention sweep with secure_delete (the default)",
+            String(format: "%.0f events/s (%d in %.2f s)", Double(first) / zeroingTime.inSeconds, first, zeroingTime.inSeconds))
+        report.add(
+            "retention sweep without secure_delete (same file, the other half)",
+            String(format: "%.0f events/s (%d in %.2f s)", Double(second) / plainTime.inSeconds, second, plainTime.inSeconds))
     }
 
     // MARK: - api

@@ -11,6 +11,9 @@ public struct EventStore: Sendable {
     /// Events to turn into webhook deliveries, in the transaction that stores them.
     public var webhooks: WebhookRouting?
 
+    /// The database file.
+    public var path: String { database.path }
+
     /// Opens (creating if needed) the database at `path` and applies `migrations/*.sql`.
     public static func open(path: String) throws -> EventStore {
         var configuration = Configuration()
@@ -51,6 +54,12 @@ public struct EventStore: Sendable {
     /// truncated to nothing.
     public func wipeRetiredSecrets() throws {
         try database.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+    }
+
+    /// Turns `secure_delete` on the writer off (or back on): only for `tether bench`,
+    /// which measures what the zeroing costs a retention sweep.
+    public func setSecureDelete(_ enabled: Bool) async throws {
+        try await database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA secure_delete = \(enabled ? "ON" : "OFF")") }
     }
 
     /// GRDB switches a WAL database's writer to WAL after `prepareDatabase` and sets

@@ -31,7 +31,7 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
                 return Self.response(for: .storageUnavailable(storage.description))
             }
             if error.operationInput == nil {
-                var detail = Self.describe(error.underlyingError)
+                var detail = Self.describe(error.underlyingError, bodyless: request.method == .get || request.method == .head)
                 if detail.hasSuffix("at ''") {
                     // A query or header value: the runtime does not say which one.
                     detail = "a query parameter or header has the wrong type in \(error.request.method) \(error.request.path ?? "")"
@@ -78,8 +78,12 @@ struct APIErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     /// A decoding error in words a client can act on, without Swift type names.
-    static func describe(_ error: any Error) -> String {
+    /// `bodyless`: the request had no body to decode, so an error at the root is a
+    /// query parameter's (an enum value the spec does not list, say).
+    static func describe(_ error: any Error, bodyless: Bool = false) -> String {
         switch error {
+        case DecodingError.dataCorrupted(let context) where context.codingPath.isEmpty && bodyless:
+            return "a query parameter has a value that is not allowed (\(context.debugDescription.prefix(200)))"
         case DecodingError.keyNotFound(let key, let context):
             return "missing field '\(path(context.codingPath + [key]))'"
         case DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):

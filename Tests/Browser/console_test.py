@@ -114,6 +114,41 @@ class Processes:
                     pass
 
 
+# --------------------------------------------------------------------------- a foreign site
+
+
+class AttackerSite:
+    """One HTML page served from another origin (a loopback port of its own)."""
+
+    def __init__(self, html):
+        import http.server
+
+        body = html.encode()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
 # --------------------------------------------------------------------------- HTTP
 
 
@@ -251,14 +286,14 @@ def shot(driver, artefacts, name):
     return path
 
 
-def new_driver():
+def new_driver(extra_flags=()):
     if not os.path.exists(CHROMEDRIVER):
         raise SetupError(f"{CHROMEDRIVER} is missing (apt-get install chromium chromium-driver)")
     options = webdriver.ChromeOptions()
     if os.path.exists(CHROMIUM):
         options.binary_location = CHROMIUM
     for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,800",
-                 "--disable-gpu", "--no-first-run", "--disable-extensions", "--hide-scrollbars"):
+                 "--disable-gpu", "--no-first-run", "--disable-extensions", "--hide-scrollbars", *extra_flags):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
@@ -629,6 +664,8 @@ def run(args, tether, artefacts, workdir, procs, checks, browser_log, driver_hol
     browser_log.collect(driver)
 
     # --- a service without tokens needs no sign-in
+    procs_target = {}
+
     def no_token_server():
         target = open_base
         if target is None:
@@ -640,6 +677,8 @@ def run(args, tether, artefacts, workdir, procs, checks, browser_log, driver_hol
             create_open = {"call_id": "default:open", "user_id": "agent-open",
                            "sfu": {"dialect": "stream", "urls": [ws_b], "token": sfu_token("default:open", "agent-open")}}
             made = expect("POST", f"{target}/v1/sessions", None, create_open, status=201)
+            procs_target["open"] = target
+            procs_target["session"] = made["id"]
         else:
             made = None
         driver.get(f"{target}/console")
@@ -652,6 +691,61 @@ def run(args, tether, artefacts, workdir, procs, checks, browser_log, driver_hol
 
     checks.run("a service without tokens opens without sign-in", no_token_server)
     browser_log.collect(driver)
+
+    # --- a web page the operator visits cannot drive the service (issue 19)
+    def cross_site_page():
+        target = open_base or procs_target["open"]
+        session = procs_target.get("session")
+        if session is None:
+            return "skipped: no session of our own on the service under test"
+        before = [e["type"] for e in history_at(target, session)]
+        page = f"""<!doctype html><title>attacker</title>
+<form id="f" method="POST" action="{target}/v1/sessions" enctype="text/plain">
+<input name='{{"call_id":"x","user_id":"y","sfu":{{"dialect":"stream","urls":["{ws_b}"],"token":"t"}},"pad":"' value='"}}'>
+</form>
+<script>
+fetch("{target}/v1/sessions/{session}/migrate", {{method: "POST", mode: "no-cors"}})
+  .then(() => fetch("{target}/v1/sessions/{session}", {{method: "DELETE", mode: "no-cors"}}))
+  .finally(() => {{ document.title = "sent"; document.getElementById("f").submit(); }});
+</script>"""
+        with AttackerSite(page) as site:
+            driver.get(site.url)
+            wait_for(driver, lambda d: "origin_not_allowed" in d.page_source,
+                     "the form POST's answer (403 origin_not_allowed) in the browser")
+        shot(driver, artefacts, "cross-site-form-refused.png")
+        after = [e["type"] for e in history_at(target, session)]
+        assert after == before, f"the cross-site page changed the history: {before} -> {after}"
+        state = expect("GET", f"{target}/v1/sessions/{session}")["state"]
+        assert state == "joined", f"the session is {state} after the cross-site page"
+        listed = expect("GET", f"{target}/v1/sessions?limit=50")["sessions"]
+        assert len(listed) == 1, f"the form created a session: {[s['id'] for s in listed]}"
+        return "no-cors migrate and DELETE and a text/plain form POST all refused; nothing changed"
+
+    def history_at(target, session):
+        return expect("GET", f"{target}/v1/sessions/{session}/events?limit=1000")["events"]
+
+    checks.run("a cross-site page's writes are refused (403) and change nothing", cross_site_page)
+
+    def dns_rebinding():
+        target = open_base or procs_target["open"]
+        port = target.rsplit(":", 1)[1]
+        # The browser resolves the attacker's name to loopback, as a rebinding DNS would.
+        rebound = new_driver(("--host-resolver-rules=MAP rebind.attacker.test 127.0.0.1",))
+        try:
+            rebound.get(f"http://rebind.attacker.test:{port}/v1/sessions")
+            text = rebound.find_element(By.TAG_NAME, "body").text
+            assert "host_not_allowed" in text, f"the rebound page read: {text[:300]!r}"
+            shot(rebound, artefacts, "dns-rebinding-refused.png")
+        finally:
+            rebound.quit()
+        return "a page on a name rebound to 127.0.0.1 gets 421 host_not_allowed"
+
+    checks.run("DNS rebinding to a service without tokens is refused (421)", dns_rebinding)
+    # The attacker's page logged its refused requests; they are the point, not console errors.
+    try:
+        driver.get_log("browser")
+    except WebDriverException:
+        pass
 
     def no_js_errors():
         severe = browser_log.severe()

@@ -10,9 +10,10 @@ import TetherEvents
 /// join's transactions so the codec is driven deep into its states. No input may trap,
 /// and whatever the decoders accept comes out bounded.
 ///
-/// Runs for a bounded time (and input count) in every `scripts/test`; a failure prints
+/// Runs for a bounded time (and input count) in every `scripts/test`, in a pass of its
+/// own (it keeps a core busy for its whole budget); a failure prints
 /// the seed, which `TETHER_FUZZ_SEED` replays.
-@Suite(.timeLimit(.minutes(2))) struct DecoderFuzzTests {
+@Suite(.serialized, .timeLimit(.minutes(2))) struct DecoderFuzzTests {
     static let inputsPerDialect = 150_000
     static let timeBudgetPerDialect: Duration = .seconds(15)
 

@@ -12,9 +12,11 @@ import TetherEvents
 func withService(
     apiTokens: [String] = [], nodes: Int = 1, policy: ReconnectPolicy = servicePolicy,
     databasePath: String? = nil, configure: (inout ServiceConfiguration) -> Void = { _ in },
+    sseHeartbeat: Duration = .milliseconds(200),
     _ body: (LiveService, [Simulator]) async throws -> Void
 ) async throws {
-    let service = try await LiveService.start(databasePath: databasePath, apiTokens: apiTokens, policy: policy, configure: configure)
+    let service = try await LiveService.start(
+        databasePath: databasePath, apiTokens: apiTokens, policy: policy, sseHeartbeat: sseHeartbeat, configure: configure)
     var simulators: [Simulator] = []
     do {
         for _ in 0..<nodes { simulators.append(try await Simulator.start()) }

@@ -17,19 +17,6 @@ import TetherTestSupport
         return (serve, base)
     }
 
-    func call(_ method: HTTPMethod, _ url: String, json: [String: Any]? = nil) async throws -> (Int, [String: Any]) {
-        var request = HTTPClientRequest(url: url)
-        request.method = method
-        if let json {
-            request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: json)))
-            request.headers.add(name: "Content-Type", value: "application/json")
-        }
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
-        let body = try await response.body.collect(upTo: 16 << 20)
-        let object = (try? JSONSerialization.jsonObject(with: Data(buffer: body))) as? [String: Any] ?? [:]
-        return (Int(response.status.code), object)
-    }
-
     @Test func killNineLosesNoEventAndResumesLiveSessionsByRejoin() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tether-crash-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -41,7 +28,7 @@ import TetherTestSupport
         do {
             var ids: [String] = []
             for _ in 0..<3 {
-                let (status, session) = try await call(.POST, base + "/v1/sessions", json: createBody(urls: [sfu.url]))
+                let (status, session) = try await callURL(.POST, base + "/v1/sessions", json: createBody(urls: [sfu.url]))
                 #expect(status == 201)
                 ids.append(try #require(session["id"] as? String))
             }
@@ -49,7 +36,7 @@ import TetherTestSupport
             for id in ids {
                 try await waitFor(base, id) { $0.contains("reconnected") }
             }
-            let before = try #require(try await call(.GET, base + "/v1/events?limit=1000").1["events"] as? [[String: Any]])
+            let before = try #require(try await callURL(.GET, base + "/v1/events?limit=1000").1["events"] as? [[String: Any]])
 
             serve.signal(SIGKILL)
             _ = await serve.waitForExit()
@@ -63,11 +50,11 @@ import TetherTestSupport
                 let started = try #require(events.last { $0["type"] as? String == "reconnect_started" })
                 #expect(started["strategy"] as? String == "rejoin")
                 #expect(started["trigger"] as? String == "restart")
-                let (_, session) = try await call(.GET, base + "/v1/sessions/\(id)")
+                let (_, session) = try await callURL(.GET, base + "/v1/sessions/\(id)")
                 #expect(session["state"] as? String == "joined")
             }
             // Every event shown before the kill is still there, unchanged.
-            let after = try #require(try await call(.GET, base + "/v1/events?limit=1000").1["events"] as? [[String: Any]])
+            let after = try #require(try await callURL(.GET, base + "/v1/events?limit=1000").1["events"] as? [[String: Any]])
             let afterByID = Dictionary(uniqueKeysWithValues: after.compactMap { event in (event["id"] as? Int).map { ($0, event) } })
             for event in before {
                 let id = try #require(event["id"] as? Int)
@@ -108,7 +95,7 @@ import TetherTestSupport
             let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             #expect(second.terminationStatus != 0)
             #expect(message.contains("owned.sqlite.lock") && message.contains("pid \(serve.pid)"), "\(message)")
-            #expect(try await call(.GET, base + "/healthz").0 == 200, "the owner keeps serving")
+            #expect(try await callURL(.GET, base + "/healthz").0 == 200, "the owner keeps serving")
         } catch {
             await serve.stop()
             throw error
@@ -123,19 +110,19 @@ import TetherTestSupport
         let sfu = try await Simulator.start()
         var (serve, base) = try await startServe(database: "history.sqlite", in: folder)
         do {
-            let (status, session) = try await call(.POST, base + "/v1/sessions", json: createBody(urls: [sfu.url]))
+            let (status, session) = try await callURL(.POST, base + "/v1/sessions", json: createBody(urls: [sfu.url]))
             #expect(status == 201)
             let id = try #require(session["id"] as? String)
-            #expect(try await call(.DELETE, base + "/v1/sessions/\(id)").0 == 204)
+            #expect(try await callURL(.DELETE, base + "/v1/sessions/\(id)").0 == 204)
             serve.signal(SIGKILL)
             _ = await serve.waitForExit()
             let joinsBefore = sfu.simulator.state.counters.joins
             (serve, base) = try await startServe(database: "history.sqlite", in: folder)
-            let (_, after) = try await call(.GET, base + "/v1/sessions/\(id)")
+            let (_, after) = try await callURL(.GET, base + "/v1/sessions/\(id)")
             #expect(after["state"] as? String == "left")
             #expect(try await events(base, id).compactMap { $0["type"] as? String } == ["session_created", "joined", "left"])
             // A DELETE racing the restart finds the session too (204, nothing changes).
-            #expect(try await call(.DELETE, base + "/v1/sessions/\(id)").0 == 204)
+            #expect(try await callURL(.DELETE, base + "/v1/sessions/\(id)").0 == 204)
             // Nothing redials: a second of quiet at the SFU after the restart.
             try await Task.sleep(for: .seconds(1))
             #expect(sfu.simulator.state.counters.joins == joinsBefore)
@@ -150,7 +137,7 @@ import TetherTestSupport
     }
 
     func events(_ base: String, _ id: String) async throws -> [[String: Any]] {
-        try await call(.GET, base + "/v1/sessions/\(id)/events?limit=1000").1["events"] as? [[String: Any]] ?? []
+        try await callURL(.GET, base + "/v1/sessions/\(id)/events?limit=1000").1["events"] as? [[String: Any]] ?? []
     }
 
     @discardableResult
@@ -165,4 +152,18 @@ import TetherTestSupport
         Issue.record("timed out; history: \(types)", sourceLocation: sourceLocation)
         throw CancellationError()
     }
+}
+
+/// One request to a service run as a process (not a ``LiveService``): its status and JSON body.
+func callURL(_ method: HTTPMethod, _ url: String, json: [String: Any]? = nil) async throws -> (Int, [String: Any]) {
+    var request = HTTPClientRequest(url: url)
+    request.method = method
+    if let json {
+        request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: json)))
+        request.headers.add(name: "Content-Type", value: "application/json")
+    }
+    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+    let body = try await response.body.collect(upTo: 16 << 20)
+    let object = (try? JSONSerialization.jsonObject(with: Data(buffer: body))) as? [String: Any] ?? [:]
+    return (Int(response.status.code), object)
 }

@@ -97,13 +97,13 @@ import TetherTestSupport
         do {
             let line = try await serve.waitForLine { $0.contains("listening on") }
             let base = String(try #require(line.split(separator: " ").last))
-            let (status, session) = try await call(.POST, base + "/v1/sessions", json: createBody(urls: [sfu.url]))
+            let (status, session) = try await callURL(.POST, base + "/v1/sessions", json: createBody(urls: [sfu.url]))
             #expect(status == 201)
             let id = try #require(session["id"] as? String)
             let before = try #require(residentBytes(of: serve.pid))
             try await sfu.inject("ping-flood?count=400000")
             let lost = try await pollUntil(timeout: .seconds(60)) { () async throws -> [String: Any]? in
-                let events = try await call(.GET, base + "/v1/sessions/\(id)/events").1["events"] as? [[String: Any]] ?? []
+                let events = try await callURL(.GET, base + "/v1/sessions/\(id)/events").1["events"] as? [[String: Any]] ?? []
                 return events.first { $0["type"] as? String == "connection_lost" }
             }
             #expect(lost["reason"] as? String == "error")
@@ -113,7 +113,7 @@ import TetherTestSupport
             #expect(after - before < 30 * 1_048_576, "resident memory grew \((after - before) / 1_048_576) MiB")
             // The session recovers on a connection that is read again.
             _ = try await pollUntil(timeout: .seconds(30)) { () async throws -> Bool? in
-                let events = try await call(.GET, base + "/v1/sessions/\(id)/events").1["events"] as? [[String: Any]] ?? []
+                let events = try await callURL(.GET, base + "/v1/sessions/\(id)/events").1["events"] as? [[String: Any]] ?? []
                 return events.contains { $0["type"] as? String == "reconnected" } ? true : nil
             }
             serve.signal(SIGTERM)
@@ -124,18 +124,6 @@ import TetherTestSupport
             throw error
         }
         await sfu.stop()
-    }
-
-    func call(_ method: HTTPMethod, _ url: String, json: [String: Any]? = nil) async throws -> (Int, [String: Any]) {
-        var request = HTTPClientRequest(url: url)
-        request.method = method
-        if let json {
-            request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: json)))
-            request.headers.add(name: "Content-Type", value: "application/json")
-        }
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
-        let body = try await response.body.collect(upTo: 16 << 20)
-        return (Int(response.status.code), (try? JSONSerialization.jsonObject(with: Data(buffer: body))) as? [String: Any] ?? [:])
     }
 
     /// After DELETE and a clean shutdown, no byte of the token, the replaced token or

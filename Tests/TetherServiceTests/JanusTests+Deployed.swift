@@ -93,7 +93,7 @@ extension JanusTests {
             let room = 4203
             let observer = try await JanusObserver.join(janus, room: room)
             defer { observer.close() }
-            let (status, created) = try await crash.call(.POST, base + "/v1/sessions", json: body([janus.url], room: room))
+            let (status, created) = try await callURL(.POST, base + "/v1/sessions", json: body([janus.url], room: room))
             #expect(status == 201, "\(created)")
             let id = try #require(created["id"] as? String)
             let participant = try #require(try await agentID(in: janus, room: room))
@@ -104,7 +104,7 @@ extension JanusTests {
 
             let types = try await crash.waitFor(base, id) { $0.last == "reconnected" }
             #expect(Array(types.suffix(3)) == ["resumed_after_restart", "reconnect_started", "reconnected"], "\(types)")
-            let events = try #require(try await crash.call(.GET, base + "/v1/sessions/\(id)/events").1["events"] as? [[String: Any]])
+            let events = try #require(try await callURL(.GET, base + "/v1/sessions/\(id)/events").1["events"] as? [[String: Any]])
             #expect(events.last?["strategy"] as? String == "fast")
             #expect(!observer.leavingIDs.contains(participant), "the observer saw no leave")
             #expect(observer.joiningDisplays.filter { $0 == "agent-7" }.count == 1, "the observer saw the agent join once: \(observer.joiningDisplays)")

@@ -26,6 +26,7 @@ final class LiveService: Sendable {
         apiTokens: [String] = [],
         policy: ReconnectPolicy = servicePolicy,
         maxBodyBytes: Int = 64 * 1024,
+        sseHeartbeat: Duration = .milliseconds(200),
         configure: (inout ServiceConfiguration) -> Void = { _ in }
     ) async throws -> LiveService {
         let path = databasePath ?? FileManager.default.temporaryDirectory
@@ -37,7 +38,7 @@ final class LiveService: Sendable {
         let (portStream, portContinuation) = AsyncStream.makeStream(of: Int.self)
         var logger = Logger(label: "tether.test")
         logger.logLevel = .warning
-        let app = try await buildApplication(configuration: configuration, logger: logger, sseHeartbeat: .milliseconds(200)) { port in
+        let app = try await buildApplication(configuration: configuration, logger: logger, sseHeartbeat: sseHeartbeat) { port in
             portContinuation.yield(port)
         }
         let group = ServiceGroup(configuration: .init(services: [app.application], logger: logger))

@@ -142,7 +142,7 @@ import TetherTestSupport
         do {
             var ids: [String] = []
             for _ in 0..<3 {
-                let (status, session) = try await crash.call(.POST, base + "/v1/sessions", json: createBody(urls: [sfu.url]))
+                let (status, session) = try await callURL(.POST, base + "/v1/sessions", json: createBody(urls: [sfu.url]))
                 #expect(status == 201)
                 ids.append(try #require(session["id"] as? String))
             }
