@@ -20,6 +20,8 @@ struct ResponseProgress: Sendable, Equatable {
     private(set) var overflowed = false
     /// A `read` held back at the cap, to issue once below it.
     private var heldRead = false
+    /// The channel's buffered outbound bytes at the last stall check.
+    private var lastBuffered: Int?
 
     init(writeTimeout: TimeAmount, maxPipelined: Int, now: NIODeadline) {
         self.writeTimeout = writeTimeout
@@ -81,7 +83,8 @@ struct ResponseProgress: Sendable, Equatable {
         pendingWrites += 1
         guard pendingWrites == 1 else { return nil }
         lastProgress = now
-        return now + writeTimeout
+        lastBuffered = nil
+        return now + checkInterval
     }
 
     mutating func writeFinished(now: NIODeadline) {
@@ -89,15 +92,23 @@ struct ResponseProgress: Sendable, Equatable {
         lastProgress = now
     }
 
+    /// Checks run a few times per timeout, so a large write that the socket takes
+    /// slowly (its promise completes only at the end) shows its progress in bytes.
+    var checkInterval: TimeAmount { .nanoseconds(max(writeTimeout.nanoseconds / 4, 25_000_000)) }
+
     enum CheckAction: Equatable {
         case nothing
         case checkAgain(at: NIODeadline)
         case closeStalled
     }
 
-    func stallCheck(now: NIODeadline) -> CheckAction {
+    /// `buffered`: the bytes the channel still holds for the socket now; fewer than at
+    /// the last check means the client is reading, however slowly.
+    mutating func stallCheck(now: NIODeadline, buffered: Int?) -> CheckAction {
         guard pendingWrites > 0 else { return .nothing }
-        let due = lastProgress + writeTimeout
-        return now >= due ? .closeStalled : .checkAgain(at: due)
+        if let buffered, let last = lastBuffered, buffered < last { lastProgress = now }
+        lastBuffered = buffered
+        if now >= lastProgress + writeTimeout { return .closeStalled }
+        return .checkAgain(at: now + checkInterval)
     }
 }

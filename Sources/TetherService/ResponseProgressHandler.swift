@@ -92,7 +92,8 @@ final class ResponseProgressHandler: ChannelDuplexHandler, RemovableChannelHandl
         stallTimer?.cancel()
         stallTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
             self.stallTimer = nil
-            switch self.progress.stallCheck(now: .now()) {
+            let buffered = try? context.channel.syncOptions?.getOption(.bufferedWritableBytes)
+            switch self.progress.stallCheck(now: .now(), buffered: buffered) {
             case .nothing:
                 break
             case .checkAgain(let next):

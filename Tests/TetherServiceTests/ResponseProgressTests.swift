@@ -9,19 +9,34 @@ import Testing
 
     @Test func writesThatCompleteNeverStall() {
         var progress = ResponseProgress(writeTimeout: .seconds(1), maxPipelined: 4, now: at(0))
-        #expect(progress.writeStarted(now: at(0)) == at(1000))
-        #expect(progress.writeStarted(now: at(10)) == nil, "one check per busy period")
+        #expect(progress.writeStarted(now: at(0)) == at(250), "checks run four times per timeout")
+        #expect(progress.writeStarted(now: at(10)) == nil, "one check chain per busy period")
         progress.writeFinished(now: at(900))
-        #expect(progress.stallCheck(now: at(1000)) == .checkAgain(at: at(1900)), "progress at 900 ms moves the bound")
+        #expect(progress.stallCheck(now: at(1000), buffered: 100) == .checkAgain(at: at(1250)), "progress at 900 ms moves the bound")
         progress.writeFinished(now: at(1500))
-        #expect(progress.stallCheck(now: at(1900)) == .nothing)
+        #expect(progress.stallCheck(now: at(1900), buffered: 0) == .nothing)
     }
 
     @Test func aWriteThatMakesNoProgressClosesTheConnection() {
         var progress = ResponseProgress(writeTimeout: .seconds(1), maxPipelined: 4, now: at(0))
         _ = progress.writeStarted(now: at(0))
-        #expect(progress.stallCheck(now: at(999)) == .checkAgain(at: at(1000)))
-        #expect(progress.stallCheck(now: at(1000)) == .closeStalled)
+        #expect(progress.stallCheck(now: at(250), buffered: 5000) == .checkAgain(at: at(500)))
+        #expect(progress.stallCheck(now: at(500), buffered: 5000) == .checkAgain(at: at(750)))
+        #expect(progress.stallCheck(now: at(1000), buffered: 5000) == .closeStalled)
+    }
+
+    /// One big write taken slowly completes its promise only at the end: the bytes the
+    /// channel still holds are the progress.
+    @Test func aBigWriteTakenSlowlyIsProgress() {
+        var progress = ResponseProgress(writeTimeout: .seconds(1), maxPipelined: 4, now: at(0))
+        _ = progress.writeStarted(now: at(0))
+        var buffered = 1_000_000
+        var now: Int64 = 250
+        while now <= 5000 {
+            buffered -= 10_000
+            #expect(progress.stallCheck(now: at(now), buffered: buffered) == .checkAgain(at: at(now + 250)), "at \(now) ms")
+            now += 250
+        }
     }
 
     @Test func readingStopsAtTheCapAndResumesBelowIt() {
