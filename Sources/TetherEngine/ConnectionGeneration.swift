@@ -3,11 +3,11 @@ import NIOCore
 /// A handle on one connection generation: one socket, one loss latch. Commands hop
 /// to the channel's event loop, where ``SignalingChannelHandler`` does the work.
 public final class ConnectionGeneration: Sendable {
-    public let number: UInt64
+    public let number: GenerationID
     let channel: any Channel
     private let handler: NIOLoopBound<SignalingChannelHandler>
 
-    init(number: UInt64, channel: any Channel, handler: NIOLoopBound<SignalingChannelHandler>) {
+    init(number: GenerationID, channel: any Channel, handler: NIOLoopBound<SignalingChannelHandler>) {
         self.number = number
         self.channel = channel
         self.handler = handler

@@ -11,6 +11,11 @@ public struct GenerationNotice: Sendable, Equatable {
         case suppressed(count: Int)
     }
 
-    public var generation: UInt64
+    public var generation: GenerationID
     public var kind: Kind
+
+    public init(generation: GenerationID, kind: Kind) {
+        self.generation = generation
+        self.kind = kind
+    }
 }

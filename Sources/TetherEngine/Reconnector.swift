@@ -1,10 +1,20 @@
+import Foundation
 import TetherEvents
 
-/// Decides what a session does after a loss: FAST, then REJOIN, MIGRATE on `go_away`,
-/// nothing after DISCONNECT or `call_ended`, all under one disconnection deadline.
+/// Everything a session is and decides: its state, its node, its SFU session, which
+/// connection generation counts, which attempt is in flight, the notices that arrived
+/// early, its counters, its credentials' timing and why it ended.
 ///
-/// A pure state machine: no I/O, time and randomness are inputs, and every method
-/// returns the actions for ``SessionRunner`` to execute, in order.
+/// A pure state machine: no I/O, time and randomness are inputs, and every input returns
+/// the actions for ``SessionRunner`` to execute, in order, each naming what it acts on
+/// (`.close(generation, leaving:)`, `.cancelAttempt(id)`, `.startAttempt(id, plan)`).
+/// It mints every ``GenerationID`` and ``AttemptID`` itself, so a late report from a
+/// replaced connection or a cancelled attempt is recognised here, not in the executor.
+///
+/// The decisions, by concern: the first join and the triggers of a reconnection
+/// (`Reconnector+Triggers`), attempts and their escalation (`+Attempts`), damping of
+/// flaps (`+Flapping`), the node list, migrations and stale sessions (`+Nodes`),
+/// credentials (`+Credentials`) and early notices (`+Notices`).
 public struct Reconnector: Sendable {
     public typealias Instant = ContinuousClock.Instant
 
@@ -15,12 +25,14 @@ public struct Reconnector: Sendable {
         case retry
         /// The end of the SFU's fast-reconnect window for a FAST attempt in flight.
         case fastWindow
+        /// Shortly before the SFU token expires: fetch a fresh one.
+        case credentialsExpiry
     }
 
     /// One attempt for the executor to run: dial `nodeIndex`, join with these details.
     public struct AttemptPlan: Sendable, Equatable {
         public var strategy: ReconnectStrategy
-        /// 1-based count of attempts in this reconnection.
+        /// 1-based count of attempts in this reconnection (or of first-join nodes tried).
         public var attempt: Int
         public var nodeIndex: Int
         /// The SFU session to resume (FAST only).
@@ -28,28 +40,28 @@ public struct Reconnector: Sendable {
         public var previousSessionID: String?
         /// The node being left (MIGRATE only).
         public var fromNodeIndex: Int?
-        public var trigger: ReconnectTrigger
+        /// What started the reconnection; nil for the first join.
+        public var trigger: ReconnectTrigger?
         /// Our session from before the loss, still held by this node (the dialect leaves
         /// stale sessions): to destroy before joining anew.
         public var staleSessionID: String?
+        /// The session's first join: no reconnect details, no admission to wait for, no
+        /// credentials to refresh (they came with the request).
+        public var isFirstJoin = false
+        /// The SFU token to join with (the executor may refresh it first).
+        public var token = ""
     }
 
     public enum Action: Sendable, Equatable {
         case emit(SessionEventKind)
         case setState(SessionState)
-        /// Close the current connection generation without a loss (we asked).
-        case retireConnection
-        /// Leave the current node (its leave request, then close 1000) without waiting,
-        /// before moving elsewhere, so the old node lets the participant go at once.
-        case retireConnectionLeaving(reason: String)
-        /// Send the dialect's leave, then close with 1000.
-        case leave(reason: String)
-        /// A make-before-break MIGRATE joined its target: leave the generation it
-        /// replaced (on the old node, SFU session `sfuSessionID`).
-        case leaveReplaced(sfuSessionID: String, reason: String)
-        case startAttempt(AttemptPlan)
-        /// Stop the attempt in flight and close whatever socket it opened.
-        case cancelAttempt
+        /// Close `generation` without a loss (we asked), sending `leaving` first (a
+        /// leave, so the node lets the participant go at once). Closing a generation
+        /// that is already closed does nothing.
+        case close(GenerationID, leaving: SignalRequest?)
+        case startAttempt(AttemptID, AttemptPlan)
+        /// Stop the attempt and close whatever socket it opened.
+        case cancelAttempt(AttemptID)
         case armTimer(Timer, at: Instant)
         case cancelTimer(Timer)
         /// The session moved on without leaving `sfuSessionID` on `sfuURL` (that node was
@@ -57,6 +69,11 @@ public struct Reconnector: Sendable {
         /// report back through ``staleSessionDestroyed(sfuURL:sfuSessionID:)``. A URL, not
         /// an index: the node list may change meanwhile.
         case destroyStaleSession(sfuURL: String, sfuSessionID: String)
+        /// New credentials to keep (a restart rejoins with them).
+        case storeCredentials(token: String, nodes: [String])
+        /// Ask the credentials source for fresh ones (`reason`: `expiring`); the answer
+        /// comes back through ``credentialsChanged(token:urls:origin:now:wallNow:unitRandom:)``.
+        case refreshCredentials(reason: String)
     }
 
     /// Why an attempt failed, as the executor saw it.
@@ -67,13 +84,50 @@ public struct Reconnector: Sendable {
         public var sfuStrategy: ReconnectStrategy?
         /// The node accepts no new sessions: the next attempt goes to another node.
         public var nodeRefused: Bool
+        /// The SFU's code (`SFU_FULL`, `433`) or the transport's (`connect_timeout`): what a
+        /// failed first join is reported with.
+        public var code: String
+        /// The SFU refused the credentials: fresh ones may succeed.
+        public var unauthenticated: Bool
+        /// The node refused to resume the session as unknown to it (a restart's evidence).
+        public var sessionUnknown: Bool
 
-        public init(step: AttemptStep, message: String, sfuStrategy: ReconnectStrategy? = nil, nodeRefused: Bool = false) {
+        public init(
+            step: AttemptStep, message: String, sfuStrategy: ReconnectStrategy? = nil, nodeRefused: Bool = false,
+            code: String = "connect_failed", unauthenticated: Bool = false, sessionUnknown: Bool = false
+        ) {
             self.step = step
             self.message = message
             self.sfuStrategy = sfuStrategy
             self.nodeRefused = nodeRefused
+            self.code = code
+            self.unauthenticated = unauthenticated
+            self.sessionUnknown = sessionUnknown
         }
+    }
+
+    /// How an attempt ended.
+    public enum AttemptResult: Sendable, Equatable {
+        case joined(JoinAnswer)
+        case failed(AttemptFailure)
+        /// A FAST not dialed: its node is known to have restarted, so it holds nothing to resume.
+        case fastRuledOut(reason: String)
+    }
+
+    /// What an operator's MIGRATE (or a drain) got.
+    public enum MigrationVerdict: Sendable, Equatable {
+        case started
+        /// A reconnection was running: the request was merged into it.
+        case merged
+        case refused(code: String, message: String)
+    }
+
+    /// Where credentials came from.
+    public enum CredentialsOrigin: Sendable, Equatable {
+        /// `PUT /v1/sessions/{id}/credentials`.
+        case api
+        /// The credentials endpoint, asked for `reason` (`rejoin`, `migrate`, `unauthenticated`, `expiring`).
+        case endpoint(reason: String)
     }
 
     struct Recovery: Sendable, Equatable {
@@ -86,7 +140,6 @@ public struct Reconnector: Sendable {
         var retries = 0
         /// A FAST attempt failed in this reconnection: FAST is never tried again.
         var fastFailed = false
-        var inFlight: AttemptPlan?
         /// The node the next attempt dials.
         var targetNode: Int
         /// A strategy asked for by a trigger merged into this reconnection.
@@ -104,560 +157,145 @@ public struct Reconnector: Sendable {
         var leftPreviousNode = false
     }
 
+    struct InFlight: Sendable, Equatable {
+        var id: AttemptID
+        var plan: AttemptPlan
+    }
+
     public let policy: ReconnectPolicy
-    public private(set) var nodes: [String]
+    public internal(set) var nodes: [String]
     /// Operator MIGRATEs join the target before leaving (the dialect allows it).
     public let makeBeforeBreak: Bool
-    /// The node the session is on left the list: its next reconnection cannot resume
-    /// there, and the session it holds there is stale. Holds that node's URL.
-    private var removedNode: String?
-    /// A node list that arrived while an attempt was in flight: applied once it is
-    /// settled, so no plan's indexes ever point into a different list.
-    private var pendingNodes: [String]?
     /// After a restart, FAST is tried first (the SFU resumes a session from any socket).
     public let resumesAcrossRestarts: Bool
     /// The SFU keeps a lost session in the call until it is destroyed or expires: every
     /// new join must first get rid of the one we left behind.
     public let leavesStaleSessions: Bool
-    public private(set) var state: SessionState = .connecting
-    public private(set) var nodeIndex = 0
-    public private(set) var sfuSessionID: String?
-    private var fastWindow: Duration
-    private var recovery: Recovery?
+    /// A credentials source exists: a token that says when it expires is refreshed before.
+    public let refreshesCredentials: Bool
+    public internal(set) var state: SessionState = .connecting
+    public internal(set) var nodeIndex = 0
+    public internal(set) var sfuSessionID: String?
+    /// The SFU token the next join uses; never logged, never returned.
+    public internal(set) var token: String
+    public internal(set) var counters = SessionCounters()
+    /// Why the session ended; set by the terminal transition, and only there.
+    public internal(set) var endReason: EndReason?
+    /// The connection that counts: the last one that joined (before any join, the
+    /// number generations continue from).
+    public internal(set) var generation: GenerationID
+    /// The current generation was closed (retired, lost and closed, or never opened).
+    var generationClosed = true
+    /// The last attempt (and generation) number minted.
+    var lastMinted: UInt64
+    var inFlight: InFlight?
+    /// What the in-flight attempt's generation reported before its success was processed.
+    var earlyNotices: [GenerationNotice] = []
+    /// The node the session is on left the list: its next reconnection cannot resume
+    /// there, and the session it holds there is stale. Holds that node's URL.
+    var removedNode: String?
+    /// A node list that arrived while an attempt was in flight: applied once it is
+    /// settled, so no plan's indexes ever point into a different list.
+    var pendingNodes: [String]?
+    var fastWindow: Duration
+    var recovery: Recovery?
     /// When the last reconnection succeeded, to tell a flap from a stable connection.
-    private var lastRecoveredAt: Instant?
+    var lastRecoveredAt: Instant?
     /// Successful recoveries within the flap window, oldest first.
-    private var recentRecoveries: [Instant] = []
+    var recentRecoveries: [Instant] = []
     /// Consecutive losses that came within `stableAfter` of a recovery.
-    private var flaps = 0
+    var flaps = 0
+    /// The `exp` the armed expiry refresh is for.
+    var expiryScheduledFor: Date?
+    var expiryArmed = false
+    /// The snapshot last handed out by ``takeSnapshotIfChanged()``.
+    var reported: SessionSnapshot?
 
+    /// `firstGeneration`: the number generations continue after (a session resumed
+    /// after a restart keeps counting where the previous process stopped).
     public init(
-        policy: ReconnectPolicy, nodes: [String], makeBeforeBreak: Bool = false, resumesAcrossRestarts: Bool = false,
-        leavesStaleSessions: Bool = false
+        policy: ReconnectPolicy, nodes: [String], token: String = "", firstGeneration: UInt64 = 0,
+        makeBeforeBreak: Bool = false, resumesAcrossRestarts: Bool = false, leavesStaleSessions: Bool = false,
+        refreshesCredentials: Bool = false
     ) {
         precondition(!nodes.isEmpty, "a session needs at least one SFU node")
         self.policy = policy
         self.nodes = nodes
+        self.token = token
+        self.generation = GenerationID(firstGeneration)
+        self.lastMinted = firstGeneration
         self.makeBeforeBreak = makeBeforeBreak
         self.resumesAcrossRestarts = resumesAcrossRestarts
         self.leavesStaleSessions = leavesStaleSessions
+        self.refreshesCredentials = refreshesCredentials
         self.fastWindow = policy.fastReconnectWindow
     }
 
     /// The attempt count of the reconnection in progress (0 when none runs).
     public var currentAttempt: Int { recovery?.attempts ?? 0 }
     public var currentNode: String { nodes[nodeIndex] }
+    /// The attempt in flight, if any.
+    public var attemptInFlight: AttemptID? { inFlight?.id }
+    /// True while a timer of the running reconnection is armed (the deadline always is).
+    public var hasRecovery: Bool { recovery != nil }
 
-    // MARK: - The first join
-
-    public mutating func initialJoinSucceeded(
-        sfuSessionID: String, fastReconnectWindow: Duration?, valueProblems: [String] = []
-    ) -> [Action] {
-        guard state == .connecting else { return [] }
-        self.sfuSessionID = sfuSessionID
-        fastWindow = bounded(fastReconnectWindow)
-        state = .joined
-        return [.setState(.joined), .emit(.joined(sfuURL: currentNode, sfuSessionID: sfuSessionID))]
-            + Self.badValues(valueProblems)
+    /// The session as the API shows it.
+    public var snapshot: SessionSnapshot {
+        SessionSnapshot(
+            state: state, sfuURL: currentNode, sfuSessionID: sfuSessionID, generation: generation.value,
+            counters: counters, currentAttempt: currentAttempt, end: endReason)
     }
 
-    /// The SFU's window, or the policy's when it did not say; never past
-    /// ``PeerLimits/maxFastReconnectWindowSeconds`` whoever decoded it, since it is added
-    /// to an instant that becomes a timer.
-    private func bounded(_ window: Duration?) -> Duration {
-        min(max(window ?? policy.fastReconnectWindow, .zero), .seconds(PeerLimits.maxFastReconnectWindowSeconds))
+    /// The snapshot, when it changed since the last call: what the executor reports
+    /// (and persists) once per batch of actions.
+    public mutating func takeSnapshotIfChanged() -> SessionSnapshot? {
+        let current = snapshot
+        guard current != reported else { return nil }
+        reported = current
+        return current
     }
 
-    /// Numbers the SFU sent out of range, recorded once each as `sfu_error{bad_value}`.
-    private static func badValues(_ problems: [String]) -> [Action] {
-        problems.map { .emit(.sfuError(code: "bad_value", message: $0, strategy: nil)) }
+    /// Mints the next attempt (and the generation it dials).
+    mutating func mintAttempt() -> AttemptID {
+        lastMinted += 1
+        return AttemptID(lastMinted)
     }
 
-    /// The first join's node accepts no new sessions: move to the next node of the list,
-    /// recording why. Returns nil when no node is left to try (the join then fails).
-    public mutating func initialNodeRefused(code: String, message: String) -> [Action]? {
-        guard state == .connecting, nodeIndex + 1 < nodes.count else { return nil }
-        let refusing = currentNode
-        nodeIndex += 1
-        return [.emit(.sfuError(code: code, message: "\(refusing) accepts no new sessions (\(message)); trying \(currentNode)", strategy: nil))]
-    }
+    // MARK: - Ending
 
-    public mutating func initialJoinFailed(code: String, message: String) -> [Action] {
-        guard state == .connecting else { return [] }
-        state = .failed
-        return [.emit(.joinFailed(code: code, message: message)), .setState(.failed)]
-    }
-
-    /// The process restarted while this session was live on `nodeIndex`: resume it
-    /// (FAST where the SFU lets another socket claim the session, else REJOIN).
-    public mutating func resumeAfterRestart(sfuSessionID: String?, nodeIndex: Int, now: Instant) -> [Action] {
-        guard state == .connecting else { return [] }
-        self.sfuSessionID = sfuSessionID
-        self.nodeIndex = min(max(nodeIndex, 0), nodes.count - 1)
-        let strategy: ReconnectStrategy = resumesAcrossRestarts && sfuSessionID != nil ? .fast : .rejoin
-        return [.emit(.resumedAfterRestart(sfuURL: currentNode, previousSFUSessionID: sfuSessionID))]
-            + begin(trigger: .restart, strategy: strategy, lastContact: now, now: now)
-    }
-
-    /// The process restarted while this session was live, but it may not be resumed
-    /// (its SFU address is no longer allowed): record why and end it, dialing nothing.
-    public mutating func resumeRefused(sfuSessionID: String?, nodeIndex: Int, reason: String) -> [Action] {
-        guard state == .connecting else { return [] }
-        self.sfuSessionID = sfuSessionID
-        self.nodeIndex = min(max(nodeIndex, 0), nodes.count - 1)
-        return [.emit(.resumedAfterRestart(sfuURL: currentNode, previousSFUSessionID: sfuSessionID))]
-            + finish(state: .failed, event: .reconnectFailed(reason: reason, attempts: 0, durationMs: 0))
-    }
-
-    // MARK: - Triggers
-
-    /// The current generation's loss signal fired. `lastContact` is the last moment the
-    /// SFU was heard from, which bounds how long it still holds the session.
-    public mutating func connectionLost(
-        reason: LossReason, closeCode: Int?, detail: String?, lastContact: Instant, now: Instant
-    ) -> [Action] {
-        let lost = Action.emit(.connectionLost(reason: reason, closeCode: closeCode, detail: detail))
-        switch state {
-        case .joined:
-            return [lost] + begin(trigger: .connectionLost, strategy: .fast, lastContact: lastContact, now: now)
-        case .reconnecting, .migrating:
-            if recovery?.makeBeforeBreak == true { recovery?.keptConnectionLost = true }
-            return [lost, .emit(.triggerMerged(trigger: .connectionLost, strategy: nil))]
-        case .connecting, .left, .failed, .ended:
-            return []
+    /// The one terminal transition: stops whatever runs, records the end, and keeps its
+    /// reason. Every way a session ends goes through here.
+    mutating func finish(_ end: EndReason, attempts: Int = 0, durationMs: Int64 = 0) -> [Action] {
+        var actions: [Action] = []
+        if let inFlight {
+            actions.append(.cancelAttempt(inFlight.id))
+            self.inFlight = nil
+            earlyNotices = []
         }
-    }
-
-    public mutating func sfuErrorReceived(_ error: SFUError, now: Instant) -> [Action] {
-        let recorded = Action.emit(.sfuError(code: error.code, message: error.message, strategy: error.strategy))
-        switch state {
-        case .joined:
-            switch error.strategy {
-            case nil:
-                return [recorded]
-            case .disconnect:
-                state = .left
-                return [recorded, .leave(reason: "sfu_disconnect"), .emit(.left(reason: "sfu_disconnect")), .setState(.left)]
-            case .fast, .rejoin, .migrate:
-                return [recorded] + begin(trigger: .sfuError, strategy: error.strategy!, lastContact: now, now: now)
-            }
-        case .reconnecting, .migrating:
-            if error.strategy == .disconnect {
-                return [recorded] + finish(state: .left, event: .left(reason: "sfu_disconnect"))
-            }
-            merge(error.strategy)
-            return [recorded, .emit(.triggerMerged(trigger: .sfuError, strategy: error.strategy))]
-        case .connecting, .left, .failed, .ended:
-            return []
+        if recovery != nil {
+            actions += [.cancelTimer(.deadline), .cancelTimer(.retry), .cancelTimer(.fastWindow)]
         }
-    }
-
-    public mutating func goAwayReceived(reason: String, now: Instant) -> [Action] {
-        let recorded = Action.emit(.goAway(reason: reason))
-        switch state {
-        case .joined:
-            return [recorded] + begin(trigger: .goAway, strategy: .migrate, lastContact: now, now: now)
-        case .reconnecting, .migrating:
-            merge(.migrate)
-            return [recorded, .emit(.triggerMerged(trigger: .goAway, strategy: .migrate))]
-        case .connecting, .left, .failed, .ended:
-            return []
+        if expiryArmed {
+            actions.append(.cancelTimer(.credentialsExpiry))
+            expiryArmed = false
         }
+        recovery = nil
+        state = end.state
+        endReason = end
+        if case .reconnectFailed = end { counters.failedReconnects += 1 }
+        return actions + [.emit(end.event(attempts: attempts, durationMs: durationMs)), .setState(state)]
     }
 
-    /// An operator asked to move the session to `targetNode` (or the next node).
-    public mutating func migrationRequested(targetNode: Int?, now: Instant) -> [Action] {
-        switch state {
-        case .joined:
-            return begin(
-                trigger: .operatorRequest, strategy: .migrate, lastContact: now, now: now, migrateTo: targetNode,
-                makeBeforeBreak: makeBeforeBreak)
-        case .reconnecting, .migrating:
-            merge(.migrate)
-            return [.emit(.triggerMerged(trigger: .operatorRequest, strategy: .migrate))]
-        case .connecting, .left, .failed, .ended:
-            return []
-        }
-    }
-
-    /// The SFU removed us on someone's decision (a moderator's kick): that decision
-    /// stands. Recorded as an `sfu_error`, then the session leaves with the code as reason.
-    public mutating func removedBySFU(code: String, message: String, now: Instant) -> [Action] {
-        guard !state.isTerminal, state != .connecting else { return [] }
-        let recorded = Action.emit(.sfuError(code: code, message: message, strategy: nil))
-        if state == .joined {
-            state = .left
-            return [recorded, .leave(reason: code), .emit(.left(reason: code)), .setState(.left)]
-        }
-        return [recorded, .retireConnection] + finish(state: .left, event: .left(reason: code))
-    }
-
-    /// A stale session named by ``Action/destroyStaleSession(sfuURL:sfuSessionID:)`` is
-    /// gone from its node. Recorded whatever the session's state: it is history.
-    public func staleSessionDestroyed(sfuURL: String, sfuSessionID: String) -> [Action] {
-        [.emit(.staleSessionDestroyed(sfuURL: sfuURL, sfuSessionID: sfuSessionID))]
+    /// Closes the current generation unless it already is, leaving first when asked.
+    mutating func closeCurrent(leaving reason: String? = nil) -> [Action] {
+        guard !generationClosed else { return [] }
+        generationClosed = true
+        return [.close(generation, leaving: reason.map { .leave(sessionID: sfuSessionID ?? "", reason: $0) })]
     }
 
     /// Records `event` (credential changes and other facts with no decision attached)
     /// while the session lives.
-    public func note(_ event: SessionEventKind) -> [Action] {
+    func note(_ event: SessionEventKind) -> [Action] {
         state.isTerminal ? [] : [.emit(event)]
-    }
-
-    /// The node list was replaced (new credentials). The session stays where it is; if
-    /// its node is gone from the list, the next reconnection rejoins the new primary.
-    public mutating func nodesReplaced(_ urls: [String]) -> [Action] {
-        guard !urls.isEmpty, !state.isTerminal else { return [] }
-        pendingNodes = urls
-        if recovery?.inFlight == nil { applyPendingNodes() }
-        return []
-    }
-
-    private mutating func applyPendingNodes() {
-        guard let urls = pendingNodes else { return }
-        pendingNodes = nil
-        let current = currentNode
-        let target = recovery.map { nodes[$0.targetNode] }
-        nodes = urls
-        if let index = urls.firstIndex(of: current) {
-            nodeIndex = index
-        } else {
-            nodeIndex = 0
-            removedNode = current
-        }
-        if var recovery, let target {
-            recovery.targetNode = urls.firstIndex(of: target) ?? nodeIndex
-            self.recovery = recovery
-        }
-    }
-
-    public mutating func callEnded(reason: String, now: Instant) -> [Action] {
-        guard !state.isTerminal, state != .connecting else { return [] }
-        return [.retireConnection] + finish(state: .ended, event: .callEnded(reason: reason))
-    }
-
-    /// DELETE, shutdown or a signal: leave cleanly from wherever we are.
-    public mutating func leaveRequested(reason: String, now: Instant) -> [Action] {
-        switch state {
-        case .joined:
-            state = .left
-            return [.leave(reason: reason), .emit(.left(reason: reason)), .setState(.left)]
-        case .migrating where recovery?.makeBeforeBreak == true && recovery?.keptConnectionLost == false:
-            // The kept connection is alive and joined: it leaves properly.
-            return [.retireConnectionLeaving(reason: reason)] + finish(state: .left, event: .left(reason: reason))
-        case .connecting, .reconnecting, .migrating:
-            return [.retireConnection] + finish(state: .left, event: .left(reason: reason))
-        case .left, .failed, .ended:
-            return []
-        }
-    }
-
-    // MARK: - Attempt outcomes and timers
-
-    public mutating func attemptSucceeded(_ answer: JoinAnswer, now: Instant) -> [Action] {
-        guard var recovery, let plan = recovery.inFlight else { return [] }
-        if plan.strategy == .fast, !answer.reconnected {
-            // The SFU accepted the socket but did not resume the session: FAST failed.
-            return [.retireConnection] + attemptFailed(
-                AttemptFailure(step: .resume, message: "the SFU answered the FAST join without reconnected=true"),
-                unitRandom: 0, now: now)
-        }
-        recovery.inFlight = nil
-        self.recovery = nil
-        let previousSessionID = sfuSessionID
-        let keptConnection = recovery.makeBeforeBreak && !recovery.keptConnectionLost
-        if !recovery.makeBeforeBreak {
-            lastRecoveredAt = now
-            recentRecoveries.append(now)
-        }
-        let previousNode = nodeIndex
-        nodeIndex = plan.nodeIndex
-        sfuSessionID = answer.sfuSessionID
-        fastWindow = bounded(answer.fastReconnectWindow)
-        state = .joined
-        var actions: [Action] = [.cancelTimer(.deadline), .cancelTimer(.fastWindow), .cancelTimer(.retry)]
-        actions += Self.badValues(answer.valueProblems)
-        if answer.staleSessionDestroyed != nil, let stale = plan.staleSessionID {
-            actions.append(.emit(.staleSessionDestroyed(sfuURL: nodes[plan.nodeIndex], sfuSessionID: stale)))
-        }
-        if answer.rejoinedRoom {
-            actions.append(.emit(.roomRejoined(reason: "not_in_room_after_resume")))
-        }
-        actions.append(.emit(.reconnected(
-            strategy: plan.strategy, attempts: recovery.attempts,
-            durationMs: (now - recovery.startedAt).wholeMilliseconds,
-            sfuURL: nodes[plan.nodeIndex], sfuSessionID: answer.sfuSessionID)))
-        if let removed = removedNode {
-            // The node the session was on left the list: what it holds there is stale.
-            removedNode = nil
-            if leavesStaleSessions, !recovery.leftPreviousNode, let previousSessionID {
-                actions.append(.destroyStaleSession(sfuURL: removed, sfuSessionID: previousSessionID))
-            }
-        } else if previousNode != plan.nodeIndex {
-            actions.append(.emit(.migrated(from: nodes[previousNode], to: nodes[plan.nodeIndex])))
-            if leavesStaleSessions, !recovery.leftPreviousNode, !keptConnection, let previousSessionID {
-                // The old node was never told we left (it was unreachable): our session
-                // there still holds the agent in the room until it expires.
-                actions.append(.destroyStaleSession(sfuURL: nodes[previousNode], sfuSessionID: previousSessionID))
-            }
-        }
-        applyPendingNodes()
-        if keptConnection, let previousSessionID {
-            // Made before break: only now does the old node let the participant go.
-            actions.append(.leaveReplaced(sfuSessionID: previousSessionID, reason: "migrated"))
-        }
-        actions.append(.setState(.joined))
-        return actions
-    }
-
-    /// The attempt in flight failed. `unitRandom` in [0, 1) draws the backoff jitter.
-    public mutating func attemptFailed(_ failure: AttemptFailure, unitRandom: Double, now: Instant) -> [Action] {
-        guard var recovery, let plan = recovery.inFlight else { return [] }
-        recovery.inFlight = nil
-        let planURL = nodes[plan.nodeIndex]
-        if pendingNodes != nil {
-            // Settle the new node list first; this plan's indexes refer to the old one.
-            self.recovery = recovery
-            applyPendingNodes()
-            recovery = self.recovery!
-        }
-        let planNode = nodes.firstIndex(of: planURL) ?? nodeIndex
-        var actions: [Action] = [
-            .cancelTimer(.fastWindow),
-            .emit(.reconnectAttemptFailed(
-                strategy: plan.strategy, attempt: plan.attempt, step: failure.step, error: failure.message)),
-        ]
-        if recovery.makeBeforeBreak, !recovery.keptConnectionLost {
-            // The target failed us (in time or not), but the session never left its
-            // node: stay there.
-            self.recovery = nil
-            state = .joined
-            return actions + [
-                .cancelTimer(.deadline), .cancelTimer(.retry),
-                .emit(.migrationFailed(to: planURL, error: failure.message)),
-                .setState(.joined),
-            ]
-        }
-        if now >= recovery.deadline {
-            self.recovery = recovery
-            return actions + deadlineExceeded(now: now)
-        }
-        if failure.sfuStrategy == .disconnect {
-            self.recovery = recovery
-            return actions + finish(state: .left, event: .left(reason: "sfu_disconnect"))
-        }
-        if recovery.makeBeforeBreak {
-            // The kept connection is gone too: recover the usual way, from the node we were on.
-            recovery.makeBeforeBreak = false
-            recovery.targetNode = nodeIndex
-        }
-
-        if plan.strategy == .fast { recovery.fastFailed = true }
-        let next = nextStrategy(after: plan.strategy, failure: failure, merged: recovery.mergedStrategy, recovery: recovery, now: now)
-        recovery.mergedStrategy = nil
-        switch plan.strategy {
-        case .migrate:
-            // The node we tried to move to failed us: rejoin on the node after it.
-            recovery.targetNode = (planNode + 1) % nodes.count
-        case .rejoin where (failure.step == .connect || failure.nodeRefused) && nodes.count > 1:
-            // That node is unreachable, or takes no new sessions; another may not be.
-            recovery.targetNode = (planNode + 1) % nodes.count
-        default:
-            break
-        }
-        if next != plan.strategy {
-            actions.append(.emit(.strategyEscalated(from: plan.strategy, to: next, reason: failure.step.rawValue)))
-            recovery.strategy = next
-            if next == .migrate {
-                recovery.targetNode = (nodeIndex + 1) % nodes.count
-            }
-            state = next == .migrate ? .migrating : .reconnecting
-            actions.append(.setState(state))
-        }
-        // Every retry waits, whatever the strategy: two nodes answering each other's
-        // strategy hints must not turn into a tight loop of connections.
-        recovery.retries += 1
-        let backoff = RejoinBackoff(initial: policy.backoffInitial, maximum: policy.backoffMaximum)
-        let delay = backoff.delay(forRetry: recovery.retries, unitRandom: unitRandom)
-        self.recovery = recovery
-        return actions + [.armTimer(.retry, at: now + delay)]
-    }
-
-    /// The FAST attempt in flight was not dialed: its node is known to have restarted
-    /// (``NodeRestartDetector``), so it holds no session to resume. REJOIN starts at
-    /// once, as the same attempt: nothing was tried, so nothing waits or counts.
-    public mutating func fastRuledOut(reason: String, now: Instant) -> [Action] {
-        guard var recovery, let plan = recovery.inFlight, plan.strategy == .fast else { return [] }
-        recovery.inFlight = nil
-        recovery.attempts -= 1
-        recovery.fastFailed = true
-        recovery.strategy = .rejoin
-        recovery.targetNode = nodeIndex
-        self.recovery = recovery
-        applyPendingNodes()
-        state = .reconnecting
-        return [
-            .cancelTimer(.fastWindow),
-            .emit(.strategyEscalated(from: .fast, to: .rejoin, reason: reason)),
-            .setState(.reconnecting),
-        ] + startAttempt(now: now)
-    }
-
-    public mutating func retryTimerFired(now: Instant) -> [Action] {
-        guard let recovery, recovery.inFlight == nil else { return [] }
-        return startAttempt(now: now)
-    }
-
-    /// The SFU's fast-reconnect window closed while a FAST attempt was still running.
-    public mutating func fastWindowClosed(now: Instant) -> [Action] {
-        guard let recovery, let plan = recovery.inFlight, plan.strategy == .fast else { return [] }
-        return [.cancelAttempt] + attemptFailed(
-            AttemptFailure(step: .fastWindow, message: "the SFU's fast-reconnect window closed"),
-            unitRandom: 0, now: now)
-    }
-
-    public mutating func deadlineFired(now: Instant) -> [Action] {
-        guard let recovery else { return [] }
-        if recovery.makeBeforeBreak, !recovery.keptConnectionLost {
-            // The target never answered in time; the session never left its node.
-            self.recovery = nil
-            state = .joined
-            return [
-                .cancelAttempt, .cancelTimer(.retry), .cancelTimer(.fastWindow),
-                .emit(.migrationFailed(to: nodes[recovery.targetNode], error: "no join within the disconnection deadline")),
-                .setState(.joined),
-            ]
-        }
-        return deadlineExceeded(now: now)
-    }
-
-    // MARK: - Internals
-
-    private mutating func begin(
-        trigger: ReconnectTrigger, strategy requested: ReconnectStrategy,
-        lastContact: Instant, now: Instant, migrateTo: Int? = nil, makeBeforeBreak: Bool = false
-    ) -> [Action] {
-        // Damping across recoveries: a loss soon after the last recovery is a flap.
-        // An operator's request is not a loss, and a restart starts afresh.
-        var delay: Duration?
-        if trigger != .operatorRequest, trigger != .restart {
-            let window = policy.flapWindow
-            recentRecoveries.removeAll { now - $0 > window }
-            if recentRecoveries.count >= policy.flapLimit {
-                return [.retireConnection] + finish(
-                    state: .failed,
-                    event: .reconnectFailed(reason: "flapping", attempts: 0, durationMs: 0))
-            }
-            if let last = lastRecoveredAt, now - last < policy.stableAfter {
-                flaps += 1
-                delay = RejoinBackoff(initial: policy.backoffInitial, maximum: policy.backoffMaximum).ceiling(forRetry: flaps)
-            } else {
-                flaps = 0
-            }
-        }
-        var strategy = requested
-        var recovery = Recovery(
-            startedAt: now, deadline: now + policy.disconnectionTimeout, trigger: trigger,
-            strategy: strategy, targetNode: nodeIndex, fastValidUntil: lastContact + fastWindow)
-        recovery.makeBeforeBreak = makeBeforeBreak
-        var actions: [Action] = [
-            .emit(.reconnectStarted(strategy: strategy, trigger: trigger)),
-            .armTimer(.deadline, at: recovery.deadline),
-        ]
-        if !makeBeforeBreak {
-            actions.append(strategy == .migrate ? .retireConnectionLeaving(reason: "migrating") : .retireConnection)
-            recovery.leftPreviousNode = strategy == .migrate
-        }
-        if strategy == .fast, removedNode != nil {
-            actions.append(.emit(.strategyEscalated(from: .fast, to: .rejoin, reason: "node_removed")))
-            strategy = .rejoin
-        } else if strategy == .fast, now >= recovery.fastValidUntil {
-            // The SFU has already let the session go: resuming it cannot work.
-            actions.append(.emit(.strategyEscalated(from: .fast, to: .rejoin, reason: "fast_reconnect_deadline_passed")))
-            strategy = .rejoin
-        }
-        if strategy == .migrate {
-            let target = migrateTo.map { min(max($0, 0), nodes.count - 1) } ?? (nodeIndex + 1) % nodes.count
-            recovery.targetNode = target
-        }
-        recovery.strategy = strategy
-        state = strategy == .migrate ? .migrating : .reconnecting
-        self.recovery = recovery
-        if let delay {
-            return [.setState(state)] + actions + [
-                .emit(.reconnectDelayed(reason: "flapping", delayMs: delay.wholeMilliseconds)),
-                .armTimer(.retry, at: now + delay),
-            ]
-        }
-        return [.setState(state)] + actions + startAttempt(now: now)
-    }
-
-    private mutating func startAttempt(now: Instant) -> [Action] {
-        guard var recovery else { return [] }
-        recovery.attempts += 1
-        let targetsCurrentNode = recovery.strategy == .fast || recovery.targetNode == nodeIndex
-        let plan = AttemptPlan(
-            strategy: recovery.strategy,
-            attempt: recovery.attempts,
-            nodeIndex: recovery.strategy == .fast ? nodeIndex : recovery.targetNode,
-            resumeSessionID: recovery.strategy == .fast ? sfuSessionID : nil,
-            previousSessionID: sfuSessionID,
-            fromNodeIndex: recovery.strategy == .migrate ? nodeIndex : nil,
-            trigger: recovery.trigger,
-            staleSessionID: leavesStaleSessions && recovery.strategy != .fast && targetsCurrentNode && !recovery.leftPreviousNode
-                && removedNode == nil ? sfuSessionID : nil
-        )
-        recovery.inFlight = plan
-        self.recovery = recovery
-        if plan.strategy == .fast {
-            return [.armTimer(.fastWindow, at: recovery.fastValidUntil), .startAttempt(plan)]
-        }
-        return [.startAttempt(plan)]
-    }
-
-    /// The strategy of the next attempt. FAST only while it can still work: never after
-    /// a FAST attempt failed and never once the SFU's fast-reconnect window has passed.
-    private func nextStrategy(
-        after current: ReconnectStrategy, failure: AttemptFailure, merged: ReconnectStrategy?,
-        recovery: Recovery, now: Instant
-    ) -> ReconnectStrategy {
-        let fastPossible = !recovery.fastFailed && now < recovery.fastValidUntil
-        if let asked = failure.sfuStrategy, asked != .fast || fastPossible {
-            return asked
-        }
-        if let merged, merged != .fast { return merged }
-        switch current {
-        case .fast, .migrate, .rejoin, .disconnect: return .rejoin
-        }
-    }
-
-    private mutating func merge(_ strategy: ReconnectStrategy?) {
-        guard var recovery, let strategy else { return }
-        // The stronger request wins: MIGRATE over REJOIN over FAST.
-        let rank: [ReconnectStrategy: Int] = [.fast: 0, .rejoin: 1, .migrate: 2, .disconnect: 3]
-        if rank[strategy]! > rank[recovery.mergedStrategy ?? .fast]! {
-            recovery.mergedStrategy = strategy
-        }
-        self.recovery = recovery
-    }
-
-    private mutating func deadlineExceeded(now: Instant) -> [Action] {
-        let recovery = self.recovery!
-        return finish(
-            state: .failed,
-            event: .reconnectFailed(
-                reason: "deadline_exceeded", attempts: recovery.attempts,
-                durationMs: (now - recovery.startedAt).wholeMilliseconds))
-    }
-
-    private mutating func finish(state final: SessionState, event: SessionEventKind) -> [Action] {
-        var actions: [Action] = []
-        if recovery?.inFlight != nil { actions.append(.cancelAttempt) }
-        if recovery != nil {
-            actions += [.cancelTimer(.deadline), .cancelTimer(.retry), .cancelTimer(.fastWindow)]
-        }
-        recovery = nil
-        state = final
-        return actions + [.emit(event), .setState(final)]
     }
 }

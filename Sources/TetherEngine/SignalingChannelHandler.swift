@@ -14,7 +14,7 @@ final class SignalingChannelHandler: ChannelInboundHandler {
     /// How long to wait for the server's close reply before closing the socket anyway.
     static let closeGrace: TimeAmount = .milliseconds(500)
 
-    let generation: UInt64
+    let generation: GenerationID
     private var codec: any SignalingCodec
     private var latch = LossLatch()
     private var monitor: HealthMonitor?
@@ -37,7 +37,7 @@ final class SignalingChannelHandler: ChannelInboundHandler {
     static let unsentLowWaterMark = 64 * 1024
 
     init(
-        generation: UInt64,
+        generation: GenerationID,
         codec: any SignalingCodec,
         healthCheckInterval: Duration,
         healthCheckTimeout: Duration,

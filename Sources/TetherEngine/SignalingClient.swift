@@ -3,15 +3,16 @@ import NIOConcurrencyHelpers
 import NIOCore
 import TetherEvents
 
-/// Opens and closes a session's signaling WebSockets, one connection generation each.
+/// Opens and closes a session's signaling WebSockets, one connection generation each:
+/// the real ``SignalingTransport``.
 ///
-/// Each ``connect(to:joining:)`` opens a new generation (a fresh socket, codec and loss
-/// latch) and joins over it. The client does not decide which generation counts: the
-/// session runner does, and tells it which one to close (``close(generation:leaving:)``).
-/// A late success of an attempt the runner cancelled therefore never displaces, let
+/// Each ``connect(_:to:joining:)`` opens the generation the caller names (a fresh
+/// socket, codec and loss latch) and joins over it. The client does not decide which
+/// generation counts: the ``Reconnector`` does, and the runner tells the client which
+/// one to close. A late success of a cancelled attempt therefore never displaces, let
 /// alone aborts, the generation the session accepted. What generations report after
-/// their join arrives on ``notices``, tagged with the generation number.
-public final class SignalingClient: Sendable {
+/// their join arrives on ``notices``, tagged with the generation.
+public final class SignalingClient: SignalingTransport {
     public let dialect: any SignalingDialect
     public let notices: AsyncStream<GenerationNotice>
     private let continuation: AsyncStream<GenerationNotice>.Continuation
@@ -21,36 +22,28 @@ public final class SignalingClient: Sendable {
     private let generations = NIOLockedValueBox(Generations())
 
     private struct Generations {
-        var lastNumber: UInt64 = 0
         /// Every generation that joined and is not closed yet.
-        var open: [UInt64: ConnectionGeneration] = [:]
+        var open: [GenerationID: ConnectionGeneration] = [:]
+        /// Generations asked to close whose socket has not closed yet.
+        var closing: [GenerationID: ConnectionGeneration] = [:]
         var finished = false
     }
 
     /// `addressPolicy` is checked on the resolved addresses of every dial; nil dials
-    /// anything (the operator's own `tether connect`). Generation numbers continue
-    /// after `firstGeneration` (a session resumed after a restart keeps counting).
+    /// anything (the operator's own `tether connect`).
     public init(
         dialect: any SignalingDialect, policy: ReconnectPolicy, addressPolicy: SFUAddressPolicy?, eventLoopGroup: any EventLoopGroup,
-        generationsAfter firstGeneration: UInt64 = 0, tls: TLSTrust = .system
+        tls: TLSTrust = .system
     ) {
         self.dialect = dialect
         self.resolver = SFUAddressResolver(policy: addressPolicy)
         self.policy = policy
         self.dialer = WebSocketDialer(eventLoopGroup: eventLoopGroup, tls: tls)
         (notices, continuation) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
-        generations.withLockedValue { $0.lastNumber = firstGeneration }
     }
 
-    /// Opens a new generation to `url` and joins. Throws ``ConnectFailure`` or the
-    /// SFU's ``SFUError``; a failed generation leaves nothing open. Cancelling the
-    /// calling task closes the socket at once.
-    public func connect(to url: String, joining parameters: JoinParameters) async throws -> (generation: UInt64, answer: JoinAnswer) {
+    public func connect(_ number: GenerationID, to url: String, joining parameters: JoinParameters) async throws -> JoinAnswer {
         let target = try SignalingURL(url)
-        let number = generations.withLockedValue { state -> UInt64 in
-            state.lastNumber += 1
-            return state.lastNumber
-        }
         let dialect = self.dialect
         let policy = self.policy
         let continuation = self.continuation
@@ -78,35 +71,37 @@ public final class SignalingClient: Sendable {
                 generation.close(leaving: .leave(sessionID: answer.sfuSessionID, reason: "session_ended"))
                 throw ConnectFailure(.cancelled, "the session ended while the join was in flight")
             }
-            return (number, answer)
+            return answer
         } catch {
             generation.abort()
             throw error
         }
     }
 
-    /// Closes `generation` without a loss, sending `request` (a leave) first; does not
-    /// wait. Closing a generation that is gone does nothing.
-    public func close(generation number: UInt64, leaving request: SignalRequest? = nil) {
-        generations.withLockedValue { $0.open.removeValue(forKey: number) }?.close(leaving: request)
-    }
-
-    /// Like ``close(generation:leaving:)``, and returns once the socket is closed or
-    /// its close grace has passed.
-    public func closeAndWait(generation number: UInt64, leaving request: SignalRequest?) async {
-        guard let generation = generations.withLockedValue({ $0.open.removeValue(forKey: number) }) else { return }
-        generation.close(leaving: request)
-        try? await generation.closed.get()
-    }
-
-    /// Closes every open generation and ends ``notices``; call once the session is over.
-    public func finish() {
-        let open = generations.withLockedValue { state -> [ConnectionGeneration] in
-            state.finished = true
-            defer { state.open.removeAll() }
-            return Array(state.open.values)
+    public func close(_ number: GenerationID, leaving request: SignalRequest?) {
+        let generation = generations.withLockedValue { state -> ConnectionGeneration? in
+            guard let generation = state.open.removeValue(forKey: number) else { return nil }
+            state.closing[number] = generation
+            return generation
         }
-        for generation in open { generation.close(leaving: nil) }
+        guard let generation else { return }
+        generation.close(leaving: request)
+        generation.closed.whenComplete { [generations] _ in
+            _ = generations.withLockedValue { $0.closing.removeValue(forKey: number) }
+        }
+    }
+
+    public func waitUntilClosed(_ number: GenerationID) async {
+        let generation = generations.withLockedValue { $0.open[number] ?? $0.closing[number] }
+        try? await generation?.closed.get()
+    }
+
+    public func finish() {
+        let open = generations.withLockedValue { state -> [GenerationID] in
+            state.finished = true
+            return Array(state.open.keys)
+        }
+        for number in open { close(number, leaving: nil) }
         continuation.finish()
     }
 }

@@ -24,6 +24,10 @@ public final class EventLog: Service, Sendable {
         /// An event and its JSON payload, encoded by the caller.
         case event(SessionEvent, payload: String)
         case session(SessionRecord)
+        /// One session's events and the row that says so, committed in one transaction:
+        /// no crash can leave a terminal event without its terminal row, or a row ahead
+        /// of its history.
+        case unit([EncodedEvent], row: SessionRecord)
         /// An empty commit that proves the disk still takes writes while nothing else is queued.
         case probe
     }
@@ -111,12 +115,28 @@ public final class EventLog: Service, Sendable {
     /// Text fields are cut first (``SessionEvent/bounded()``): most of them come from
     /// SFUs, and what a peer can make Tether store must be bounded.
     public func append(_ event: SessionEvent) {
-        let event = event.bounded()
-        let payload = (try? payloadEncoder.encode(event)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-        enqueue(.event(event, payload: payload))
+        let encoded = encode(event)
+        enqueue(.event(encoded.event, payload: encoded.payload))
     }
 
     public func save(_ session: SessionRecord) { enqueue(.session(session)) }
+
+    /// Queues `events` and `row` as one unit (``Write/unit(_:row:)``).
+    public func commit(_ events: [SessionEvent], row: SessionRecord) {
+        guard !events.isEmpty else { return save(row) }
+        enqueue(.unit(events.map { encode($0) }, row: row))
+    }
+
+    /// An event and its JSON, as the writer inserts it.
+    public struct EncodedEvent: Sendable {
+        public var event: SessionEvent
+        public var payload: String
+    }
+
+    private func encode(_ event: SessionEvent) -> EncodedEvent {
+        let event = event.bounded()
+        return EncodedEvent(event: event, payload: (try? payloadEncoder.encode(event)).map { String(decoding: $0, as: UTF8.self) } ?? "{}")
+    }
 
     /// Rows queued so far blank or replace secrets (an SFU token, Janus secrets): once
     /// they are committed, the writer also wipes the old bytes from the disk
@@ -133,32 +153,59 @@ public final class EventLog: Service, Sendable {
         let wake = state.withLock { state -> CheckedContinuation<Void, Never>? in
             switch write {
             case .event(let event, let payload):
-                if state.pendingEvents >= limits.maxQueuedEvents || state.pendingBytes >= limits.maxQueuedBytes {
+                guard Self.room(for: 1, bytes: payload.utf8.count, in: state, limits: limits) else {
                     state.droppedBySession[event.sessionID, default: 0] += 1
                     state.droppedTotal += 1
                     return nil
                 }
                 state.pendingEvents += 1
                 state.pendingBytes += payload.utf8.count
-                state.pending.append(write)
-                state.enqueued += 1
-            case .session(let record):
-                if let index = state.pendingSessionRows[record.id] {
-                    // Replacing a queued row: the newer one says everything the older did.
-                    state.pending[index] = write
-                    return nil
+                Self.append(write, to: &state)
+            case .unit(let events, let row):
+                let bytes = events.reduce(0) { $0 + $1.payload.utf8.count }
+                guard Self.room(for: events.count, bytes: bytes, in: state, limits: limits) else {
+                    // The events are counted, not kept; the row never is dropped.
+                    state.droppedBySession[row.id, default: 0] += events.count
+                    state.droppedTotal += events.count
+                    guard Self.queue(row: row, in: &state) else { return nil }
+                    break
                 }
-                state.pendingSessionRows[record.id] = state.pending.count
-                state.pending.append(write)
-                state.enqueued += 1
+                state.pendingEvents += events.count
+                state.pendingBytes += bytes
+                // A row queued alone before this unit is older than the unit's: a later
+                // row must land after the unit, not in that earlier slot.
+                state.pendingSessionRows[row.id] = nil
+                Self.append(write, to: &state)
+            case .session(let record):
+                guard Self.queue(row: record, in: &state) else { return nil }
             case .probe:
-                state.pending.append(write)
-                state.enqueued += 1
+                Self.append(write, to: &state)
             }
             defer { state.wake = nil }
             return state.wake
         }
         wake?.resume()
+    }
+
+    private static func room(for events: Int, bytes: Int, in state: borrowing State, limits: Limits) -> Bool {
+        state.pendingEvents + events <= limits.maxQueuedEvents && state.pendingBytes + bytes <= limits.maxQueuedBytes
+    }
+
+    private static func append(_ write: Write, to state: inout State) {
+        state.pending.append(write)
+        state.enqueued += 1
+    }
+
+    /// Queues a row alone; false when it replaced a queued one (nothing new to wake for).
+    private static func queue(row: SessionRecord, in state: inout State) -> Bool {
+        if let index = state.pendingSessionRows[row.id] {
+            // Replacing a queued row: the newer one says everything the older did.
+            state.pending[index] = .session(row)
+            return false
+        }
+        state.pendingSessionRows[row.id] = state.pending.count
+        append(.session(row), to: &state)
+        return true
     }
 
     /// True when a write queued now would wait on a failing disk: callers about to do

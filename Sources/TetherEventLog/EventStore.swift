@@ -14,6 +14,10 @@ public struct EventStore: Sendable {
     /// The database file.
     public var path: String { database.path }
 
+    /// For tests: makes the writer's commits fail from some point on, as if the
+    /// process died right after the last one that went through.
+    public var writeFaults: WriteFaults?
+
     /// Opens (creating if needed) the database at `path` and applies `migrations/*.sql`.
     public static func open(path: String) throws -> EventStore {
         var configuration = Configuration()
@@ -110,35 +114,43 @@ public struct EventStore: Sendable {
     /// it, and a backward one starts a new clock segment there. Returns the stored
     /// events with their ids (markers included) and the clock after the batch.
     func write(_ batch: ArraySlice<EventLog.Write>, clock: ClockGuard, monotonicNow: Duration) async throws -> ([SessionEvent], ClockGuard) {
-        try await database.write { db in
+        try writeFaults?.admitCommit()
+        return try await database.write { db in
             var clock = clock
             var stored: [SessionEvent] = []
             stored.reserveCapacity(batch.count)
             let statement = try db.cachedStatement(sql: Self.insertEventSQL)
             var outgoing: [(event: SessionEvent, type: String)] = []
+            func insert(_ event: SessionEvent, payload: String) throws {
+                var event = event
+                let (storedMs, jump) = clock.stamp(event.timeMs, monotonicNow: monotonicNow)
+                if let jump {
+                    let (from, to, backward) = switch jump {
+                    case .backward(let from, let to): (from, to, true)
+                    case .forward(let from, let to): (from, to, false)
+                    }
+                    let marker = SessionEvent(
+                        sessionID: event.sessionID, timeMs: storedMs, generation: event.generation,
+                        kind: .clockJump(fromMs: from, toMs: to))
+                    let markerPayload = String(decoding: try JSONEncoder().encode(marker), as: UTF8.self)
+                    let inserted = try Self.insert(marker, payload: markerPayload, statement: statement, in: db)
+                    stored.append(inserted)
+                    if backward, let id = inserted.id {
+                        try db.execute(sql: "INSERT OR IGNORE INTO clock_segments (first_id) VALUES (?)", arguments: [id])
+                    }
+                }
+                event.timeMs = storedMs
+                let inserted = try Self.insert(event, payload: payload, statement: statement, in: db)
+                stored.append(inserted)
+                if let type = webhooks?.subscribedType(of: event.kind) { outgoing.append((inserted, type)) }
+            }
             for write in batch {
                 switch write {
-                case .event(var event, let payload):
-                    let (storedMs, jump) = clock.stamp(event.timeMs, monotonicNow: monotonicNow)
-                    if let jump {
-                        let (from, to, backward) = switch jump {
-                        case .backward(let from, let to): (from, to, true)
-                        case .forward(let from, let to): (from, to, false)
-                        }
-                        let marker = SessionEvent(
-                            sessionID: event.sessionID, timeMs: storedMs, generation: event.generation,
-                            kind: .clockJump(fromMs: from, toMs: to))
-                        let markerPayload = String(decoding: try JSONEncoder().encode(marker), as: UTF8.self)
-                        let inserted = try Self.insert(marker, payload: markerPayload, statement: statement, in: db)
-                        stored.append(inserted)
-                        if backward, let id = inserted.id {
-                            try db.execute(sql: "INSERT OR IGNORE INTO clock_segments (first_id) VALUES (?)", arguments: [id])
-                        }
-                    }
-                    event.timeMs = storedMs
-                    let inserted = try Self.insert(event, payload: payload, statement: statement, in: db)
-                    stored.append(inserted)
-                    if let type = webhooks?.subscribedType(of: event.kind) { outgoing.append((inserted, type)) }
+                case .event(let event, let payload):
+                    try insert(event, payload: payload)
+                case .unit(let events, let row):
+                    for encoded in events { try insert(encoded.event, payload: encoded.payload) }
+                    try Self.upsert(row, in: db)
                 case .session(let record):
                     try Self.upsert(record, in: db)
                 case .probe:

@@ -26,7 +26,10 @@ public struct SessionRecord: Codable, Sendable, Equatable, FetchableRecord, Pers
     public var losses: Int
     public var reconnects: Int
     public var failedReconnects: Int
+    /// Why the session ended, as the API shows it (`requested`, `join_failed: SFU_FULL`).
     public var endReason: String?
+    /// The SFU's (or the transport's) code when the first join failed; nil otherwise.
+    public var joinFailureCode: String?
     public var idempotencyKey: String?
     public var requestFingerprint: String?
     public var createdAtMs: Int64
@@ -37,7 +40,7 @@ public struct SessionRecord: Codable, Sendable, Equatable, FetchableRecord, Pers
         case seq, id, state, dialect, policy, metadata, generation, losses, reconnects
         case callID = "call_id", userID = "user_id", sfuURLs = "sfu_urls", sfuToken = "sfu_token"
         case dialectOptions = "dialect_options", sfuURL = "sfu_url", sfuSessionID = "sfu_session_id"
-        case failedReconnects = "failed_reconnects", endReason = "end_reason"
+        case failedReconnects = "failed_reconnects", endReason = "end_reason", joinFailureCode = "join_failure_code"
         case idempotencyKey = "idempotency_key", requestFingerprint = "request_fingerprint"
         case createdAtMs = "created_at_ms", updatedAtMs = "updated_at_ms", endedAtMs = "ended_at_ms"
     }
@@ -64,6 +67,7 @@ public struct SessionRecord: Codable, Sendable, Equatable, FetchableRecord, Pers
         self.reconnects = 0
         self.failedReconnects = 0
         self.endReason = nil
+        self.joinFailureCode = nil
         self.idempotencyKey = idempotencyKey
         self.requestFingerprint = requestFingerprint
         self.createdAtMs = createdAtMs

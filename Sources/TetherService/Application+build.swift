@@ -116,6 +116,8 @@ public func buildApplication(
             lock,
             log,
         ] + (webhooks.map { [$0] } ?? []) + [
+            // Before the registry, so it stops after it: sessions leave, then cleanups end.
+            registry.janitor,
             registry,
             RetentionService(store: store, retention: configuration.eventRetention, interval: configuration.pruneInterval, logger: logger),
         ],

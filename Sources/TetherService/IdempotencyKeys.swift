@@ -63,10 +63,8 @@ actor IdempotencyKeys {
 
     private static func replay(_ existing: SessionRecord, key: String, fingerprint: String) -> Result<SessionRecord, APIError> {
         guard existing.requestFingerprint == fingerprint else { return .failure(reused(key)) }
-        if existing.state == SessionState.failed.rawValue, let reason = existing.endReason, reason.hasPrefix("join_failed: ") {
-            return .failure(SessionRegistry.joinFailure(
-                code: String(reason.dropFirst("join_failed: ".count)),
-                message: "the join of this session failed", sessionID: existing.id))
+        if let code = existing.joinFailureCode {
+            return .failure(SessionRegistry.joinFailure(code: code, message: "the join of this session failed", sessionID: existing.id))
         }
         return .success(existing)
     }

@@ -22,24 +22,19 @@ final class LiveSession: Sendable {
 
     var currentRecord: SessionRecord { record.withLock { $0 } }
 
-    /// Folds a runner snapshot into the row; returns the row and the state it left.
-    func apply(_ snapshot: SessionSnapshot) -> (record: SessionRecord, previousState: String) {
+    /// Folds a batch's changes into the row; returns the row and the state it left.
+    /// A row that cannot take them (its node list would not encode) keeps the old ones:
+    /// the events still say what happened.
+    func apply(_ update: SessionUpdate) -> (record: SessionRecord, previousState: String) {
         record.withLock { record in
             let previous = record.state
-            let now = Int64(Date().timeIntervalSince1970 * 1000)
-            record.state = snapshot.state.rawValue
-            record.sfuURL = snapshot.sfuURL
-            record.sfuSessionID = snapshot.sfuSessionID ?? record.sfuSessionID
-            record.generation = Int64(snapshot.generation)
-            record.losses = snapshot.losses
-            record.reconnects = snapshot.reconnects
-            record.failedReconnects = snapshot.failedReconnects
-            record.endReason = snapshot.endReason
-            record.updatedAtMs = now
-            if snapshot.state.isTerminal {
-                if record.endedAtMs == nil { record.endedAtMs = now }
-                // The token only served to rejoin; an ended session keeps no secret at rest.
-                record.forgetSecrets()
+            var updated = record
+            do {
+                try updated.apply(update, atMs: Int64(Date().timeIntervalSince1970 * 1000))
+                record = updated
+            } catch {
+                // Only a node list that would not encode as JSON can fail here; the
+                // row keeps the last one it could store.
             }
             return (record, previous)
         }

@@ -29,6 +29,8 @@ public actor SessionRegistry: Service {
     let idempotencyKeys: IdempotencyKeys
     /// `--credentials-url`, when configured.
     let credentials: CredentialsClient?
+    /// Destroys the sessions left behind on nodes a session moved away from.
+    let janitor: StaleSessionJanitor
 
     public init(
         configuration: ServiceConfiguration, addressPolicy: SFUAddressPolicy, tls: TLSTrust = .system, log: EventLog, metrics: TetherMetrics,
@@ -47,6 +49,7 @@ public actor SessionRegistry: Service {
         self.credentials = configuration.credentialsURL.map {
             CredentialsClient(url: $0, signature: WebhookSignature(secret: configuration.webhookSecret ?? ""))
         }
+        self.janitor = StaleSessionJanitor(logger: logger)
     }
 
     // MARK: - Service
@@ -81,7 +84,7 @@ public actor SessionRegistry: Service {
         }
         for record in records {
             if record.state == SessionState.connecting.rawValue {
-                end(record, reason: "interrupted_by_restart", event: .joinFailed(
+                end(record, .joinFailed(
                     code: "interrupted_by_restart",
                     message: "Tether restarted before this session's create was answered; it was not redialed"))
                 continue
@@ -91,7 +94,7 @@ public actor SessionRegistry: Service {
                   !urls.isEmpty, let dialect = Self.dialect(named: record.dialect, options: record.dialectOptions, sessionID: record.id)
             else {
                 logger.error("cannot resume session: unreadable row", metadata: ["session": "\(record.id)"])
-                end(record, reason: "unreadable_row", event: .reconnectFailed(reason: "unreadable_row", attempts: 0, durationMs: 0))
+                end(record, .reconnectFailed(reason: "unreadable_row"))
                 continue
             }
             let session = LiveSession(record: record)
@@ -105,19 +108,14 @@ public actor SessionRegistry: Service {
     }
 
     /// Ends a row this process will not run, with its reason recorded.
-    private func end(_ record: SessionRecord, reason: String, event: SessionEventKind) {
+    private func end(_ record: SessionRecord, _ end: EndReason) {
         var ended = record
         let now = Int64(Date().timeIntervalSince1970 * 1000)
-        ended.state = SessionState.failed.rawValue
-        ended.endReason = event.type == "join_failed" ? "join_failed: \(reason)" : reason
-        ended.endedAtMs = now
-        ended.updatedAtMs = now
-        ended.forgetSecrets()
+        ended.end(end, atMs: now)
         // The client never got an answer for an interrupted create: its retry with
         // the same key must create a session, not replay this one.
-        if reason == "interrupted_by_restart" { ended.idempotencyKey = nil }
-        log.append(SessionEvent(sessionID: record.id, timeMs: now, generation: UInt64(max(0, record.generation)), kind: event))
-        log.save(ended)
+        if end.joinFailureCode == "interrupted_by_restart" { ended.idempotencyKey = nil }
+        log.commit([SessionEvent(sessionID: record.id, timeMs: now, generation: UInt64(max(0, record.generation)), kind: end.event())], row: ended)
         log.retireSecrets()
     }
 
@@ -133,7 +131,7 @@ public actor SessionRegistry: Service {
         await withTaskGroup(of: Void.self) { group in
             for (runner, record, urls, policy) in sessions {
                 group.addTask {
-                    let counters = (record.losses, record.reconnects, record.failedReconnects)
+                    let counters = record.counters
                     // The allowed list may have narrowed since the session was created. Only a
                     // refusal ends the session; a name that does not resolve right now is the
                     // dial's problem (it retries under the deadline, checking again).
@@ -204,30 +202,16 @@ public actor SessionRegistry: Service {
     }
 
     private func performCreate(_ request: CreateSessionRequest) async -> Result<SessionRecord, APIError> {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let options: String?
-        do {
-            options = try request.janus.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
-        } catch {
-            return .failure(.invalid("sfu.janus could not be stored: \(error)", code: "validation_failed"))
-        }
         let id = UUID().uuidString.lowercased()
-        guard let dialect = Self.dialect(named: request.dialect, options: options, sessionID: id) else {
+        let record: SessionRecord
+        do {
+            record = try SessionRecord(creating: request, id: id, nowMs: Int64(Date().timeIntervalSince1970 * 1000))
+        } catch {
+            return .failure(.invalid("the session could not be stored: \(error)", code: "validation_failed"))
+        }
+        guard let dialect = Self.dialect(named: request.dialect, options: record.dialectOptions, sessionID: id) else {
             return .failure(.invalid("unknown dialect '\(request.dialect)'", code: "unknown_dialect"))
         }
-        let now = Int64(Date().timeIntervalSince1970 * 1000)
-        let record = SessionRecord(
-            id: id,
-            state: SessionState.connecting.rawValue,
-            callID: request.callID, userID: request.userID, dialect: request.dialect,
-            sfuURLs: String(decoding: (try? encoder.encode(request.sfuURLs)) ?? Data("[]".utf8), as: UTF8.self),
-            sfuToken: request.token, dialectOptions: options,
-            policy: String(decoding: (try? encoder.encode(PolicyDocument(request.policy))) ?? Data("{}".utf8), as: UTF8.self),
-            metadata: String(decoding: (try? encoder.encode(request.metadata)) ?? Data("{}".utf8), as: UTF8.self),
-            sfuURL: request.sfuURLs[0],
-            idempotencyKey: request.idempotencyKey, requestFingerprint: request.idempotencyKey == nil ? nil : request.fingerprint,
-            createdAtMs: now)
         let session = LiveSession(record: record)
         live[record.id] = session
         log.save(record)
@@ -280,19 +264,11 @@ public actor SessionRegistry: Service {
             return true
         }
         try await log.flush()
-        guard var record = try await log.store.session(id: id) else { return false }
+        guard let record = try await log.store.session(id: id) else { return false }
         if record.isLive {
             // Live in the database but run by no one (this process owns the database,
             // so no other process runs it either): record the leave the client asked for.
-            let now = Int64(Date().timeIntervalSince1970 * 1000)
-            log.append(SessionEvent(sessionID: id, timeMs: now, generation: UInt64(max(0, record.generation)), kind: .left(reason: "requested")))
-            record.state = SessionState.left.rawValue
-            record.endReason = "requested"
-            record.endedAtMs = now
-            record.updatedAtMs = now
-            record.forgetSecrets()
-            log.save(record)
-            log.retireSecrets()
+            end(record, .left(reason: "requested"))
             try await log.flush()
         }
         return true
@@ -313,29 +289,23 @@ public actor SessionRegistry: Service {
         return session.currentRecord
     }
 
-    /// Starts a MIGRATE of one live session to `targetURL` (or its next node).
+    /// Starts a MIGRATE of one live session to `targetURL` (or its next node). The
+    /// session's machine checks the target against the nodes it will act on.
     func migrate(id: String, to targetURL: String?) async throws -> SessionRecord {
         guard let session = live[id], let runner = session.runner else {
             try await log.flush()
             guard try await log.store.session(id: id) != nil else { throw APIError.notFound(session: id) }
-            throw APIError(.conflict, code: "session_not_live", message: "session '\(id)' has ended; only a live session can move")
+            throw Self.notLive(id)
         }
-        let urls = await runner.nodes
-        var target: Int?
-        if let targetURL {
-            guard let index = urls.firstIndex(of: targetURL) else {
-                throw APIError.invalid("target_url '\(targetURL)' is not one of the session's sfu_urls \(urls)", code: "unknown_target")
-            }
-            guard targetURL != session.currentRecord.sfuURL else {
-                throw APIError.invalid("the session is already on \(targetURL)", code: "already_there")
-            }
-            target = index
-        } else if urls.count < 2 {
-            throw APIError.invalid("the session has a single SFU URL; there is nowhere to move it", code: "no_other_node")
+        if case .refused(let code, let message) = await runner.migrate(to: targetURL) {
+            throw code == "session_not_live" ? Self.notLive(id) : APIError.invalid(message, code: code)
         }
-        await runner.migrate(toNode: target)
         try await log.flush()
         return session.currentRecord
+    }
+
+    static func notLive(_ id: String) -> APIError {
+        APIError(.conflict, code: "session_not_live", message: "session '\(id)' has ended; only a live session can move")
     }
 
     /// Starts a MIGRATE of every live session on `sfuURL`; returns moved and skipped ids.
@@ -343,22 +313,15 @@ public actor SessionRegistry: Service {
         var moved: [String] = []
         var skipped: [String] = []
         for session in live.values.sorted(by: { $0.id < $1.id }) {
-            let record = session.currentRecord
-            guard record.sfuURL == sfuURL, record.isLive, let runner = session.runner else { continue }
-            let urls = await runner.nodes
-            var target: Int?
-            if let targetURL {
-                guard let index = urls.firstIndex(of: targetURL), targetURL != sfuURL else {
-                    skipped.append(record.id)
-                    continue
-                }
-                target = index
-            } else if urls.count < 2 {
-                skipped.append(record.id)
+            guard let runner = session.runner else { continue }
+            switch await runner.migrate(to: targetURL == sfuURL ? nil : targetURL, onlyFrom: sfuURL) {
+            case .started, .merged:
+                moved.append(session.id)
+            case .refused(let code, _) where code == "not_on_node" || code == "session_not_live":
                 continue
+            case .refused:
+                skipped.append(session.id)
             }
-            await runner.migrate(toNode: target)
-            moved.append(record.id)
         }
         try await log.flush()
         return (moved, skipped)
@@ -397,32 +360,21 @@ public actor SessionRegistry: Service {
             limiter: limiter,
             restartWatch: restartWatch,
             credentialsSource: credentials?.source(
-                sessionID: record.id, callID: record.callID, userID: record.userID,
-                metadata: (try? JSONDecoder().decode([String: String].self, from: Data(record.metadata.utf8))) ?? [:]),
-            onCredentials: { token, nodes in
-                let updated = session.record.withLock { record -> SessionRecord in
-                    guard record.isLive else { return record }
-                    record.sfuToken = token
-                    if let encoded = try? JSONEncoder().encode(nodes) { record.sfuURLs = String(decoding: encoded, as: UTF8.self) }
-                    return record
-                }
-                log.save(updated)
-                // The replaced token is still in the WAL's older pages.
-                log.retireSecrets()
-            },
-            onSnapshot: { [weak self] snapshot in
-                let (updated, previous) = session.apply(snapshot)
-                log.save(updated)
-                if snapshot.state.isTerminal { log.retireSecrets() }
-                metrics.sessionMoved(from: previous, to: updated.state)
-                if snapshot.state.isTerminal, let self {
-                    Task { await self.retire(session.id) }
-                }
-            },
-            record: { event in
-                log.append(event)
-                metrics.observe(event)
-            })
+                sessionID: record.id, callID: record.callID, userID: record.userID, metadata: record.metadataDictionary),
+            janitor: janitor
+        ) { [weak self] update in
+            let (updated, previous) = session.apply(update)
+            // The batch's events and the row that says so: one transaction.
+            log.commit(update.events, row: updated)
+            // A replaced token, or the secrets of an ended session, are still in the
+            // WAL's older pages.
+            if update.credentials != nil || !updated.isLive { log.retireSecrets() }
+            for event in update.events { metrics.observe(event) }
+            metrics.sessionMoved(from: previous, to: updated.state)
+            if update.snapshot?.state.isTerminal == true, let self {
+                Task { await self.retire(session.id) }
+            }
+        }
         session.runner = runner
         return runner
     }

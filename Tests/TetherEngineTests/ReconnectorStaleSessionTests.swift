@@ -15,12 +15,12 @@ import TetherEvents
 
     func joined(keepsStaleSessions: Bool = true) -> Reconnector {
         var machine = Reconnector(policy: policy, nodes: nodes, resumesAcrossRestarts: keepsStaleSessions, leavesStaleSessions: keepsStaleSessions)
-        _ = machine.initialJoinSucceeded(sfuSessionID: "s1", fastReconnectWindow: nil)
+        _ = machine.joinForTest(window: nil)
         return machine
     }
 
     func plan(_ actions: [Reconnector.Action], sourceLocation: SourceLocation = #_sourceLocation) -> Reconnector.AttemptPlan? {
-        for action in actions { if case .startAttempt(let plan) = action { return plan } }
+        for action in actions { if case .startAttempt(_, let plan) = action { return plan } }
         Issue.record("no attempt started: \(actions)", sourceLocation: sourceLocation)
         return nil
     }
@@ -114,7 +114,7 @@ import TetherEvents
         var machine = joined()
         #expect(machine.removedBySFU(code: "kicked", message: "a moderator removed us", now: at(0)) == [
             .emit(.sfuError(code: "kicked", message: "a moderator removed us", strategy: nil)),
-            .leave(reason: "kicked"), .emit(.left(reason: "kicked")), .setState(.left),
+            .close(1, leaving: .leave(sessionID: "s1", reason: "kicked")), .emit(.left(reason: "kicked")), .setState(.left),
         ])
         #expect(machine.connectionLost(reason: .unexpectedClose, closeCode: 1006, detail: nil, lastContact: at(1), now: at(1)).isEmpty,
                 "no automatic rejoin after a kick")

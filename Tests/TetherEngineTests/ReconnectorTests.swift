@@ -15,7 +15,7 @@ import TetherEvents
     /// A joined machine on node 0 with SFU session "s1".
     func joined() -> Reconnector {
         var machine = Reconnector(policy: policy, nodes: nodes)
-        _ = machine.initialJoinSucceeded(sfuSessionID: "s1", fastReconnectWindow: nil)
+        _ = machine.joinForTest(window: nil)
         return machine
     }
 
@@ -29,7 +29,7 @@ import TetherEvents
 
     @Test func initialJoinRecordsJoined() {
         var machine = Reconnector(policy: policy, nodes: nodes)
-        let actions = machine.initialJoinSucceeded(sfuSessionID: "s1", fastReconnectWindow: .seconds(5))
+        let actions = machine.joinForTest(window: .seconds(5))
         #expect(actions == [.setState(.joined), .emit(.joined(sfuURL: "ws://a/ws", sfuSessionID: "s1"))])
         #expect(machine.state == .joined)
     }
@@ -54,9 +54,9 @@ import TetherEvents
             .setState(.reconnecting),
             .emit(.reconnectStarted(strategy: .fast, trigger: .connectionLost)),
             .armTimer(.deadline, at: at(30_100)),
-            .retireConnection,
+            .close(1, leaving: nil),
             .armTimer(.fastWindow, at: at(10_100)),
-            .startAttempt(plan),
+            .startAttempt(AttemptID(2), plan),
         ])
         #expect(machine.state == .reconnecting)
         #expect(machine.currentAttempt == 1)
@@ -91,7 +91,7 @@ import TetherEvents
             .setState(.reconnecting),
             .armTimer(.retry, at: at(5 + 180)),
         ])
-        #expect(machine.retryTimerFired(now: at(185)) == [.startAttempt(.init(
+        #expect(machine.retryTimerFired(now: at(185)) == [.startAttempt(AttemptID(2), .init(
             strategy: .rejoin, attempt: 2, nodeIndex: 0, resumeSessionID: nil, previousSessionID: "s1",
             fromNodeIndex: nil, trigger: .connectionLost))])
     }
@@ -101,7 +101,7 @@ import TetherEvents
         _ = lose(&machine, at: 0)
         let actions = machine.attemptSucceeded(
             JoinAnswer(sfuSessionID: "s1", reconnected: false, fastReconnectWindow: nil, participantCount: 1), now: at(3))
-        #expect(actions.first == .retireConnection)
+        #expect(actions.first == .close(1, leaving: nil))
         #expect(actions.contains(.emit(.reconnectAttemptFailed(
             strategy: .fast, attempt: 1, step: .resume,
             error: "the SFU answered the FAST join without reconnected=true"))))
@@ -115,7 +115,7 @@ import TetherEvents
         let actions = machine.fastWindowClosed(now: at(10_000))
         #expect(actions.first == .cancelAttempt)
         #expect(actions.contains(.emit(.strategyEscalated(from: .fast, to: .rejoin, reason: "fast_window"))))
-        guard case .startAttempt(let plan) = machine.retryTimerFired(now: at(10_200)).last else {
+        guard case .startAttempt(_, let plan) = machine.retryTimerFired(now: at(10_200)).last else {
             Issue.record("expected a REJOIN attempt")
             return
         }
@@ -128,7 +128,7 @@ import TetherEvents
         let actions = lose(&machine, at: 12_000, lastContact: 0)
         #expect(actions.contains(.emit(.reconnectStarted(strategy: .fast, trigger: .connectionLost))))
         #expect(actions.contains(.emit(.strategyEscalated(from: .fast, to: .rejoin, reason: "fast_reconnect_deadline_passed"))))
-        guard case .startAttempt(let plan) = actions.last else {
+        guard case .startAttempt(_, let plan) = actions.last else {
             Issue.record("expected an attempt")
             return
         }
@@ -139,7 +139,7 @@ import TetherEvents
 
     @Test func theSFUsAnnouncedWindowReplacesTheDefault() {
         var machine = Reconnector(policy: policy, nodes: nodes)
-        _ = machine.initialJoinSucceeded(sfuSessionID: "s1", fastReconnectWindow: .seconds(2))
+        _ = machine.joinForTest(window: .seconds(2))
         let actions = lose(&machine, at: 3_000, lastContact: 0)
         #expect(actions.contains(.emit(.strategyEscalated(from: .fast, to: .rejoin, reason: "fast_reconnect_deadline_passed"))))
     }
@@ -154,7 +154,7 @@ import TetherEvents
         #expect(actions.last == .armTimer(.retry, at: at(1 + 100)))
         #expect(!actions.contains { if case .startAttempt = $0 { true } else { false } })
         actions = machine.retryTimerFired(now: at(101))
-        #expect(actions == [.startAttempt(.init(
+        #expect(actions == [.startAttempt(AttemptID(2), .init(
             strategy: .rejoin, attempt: 2, nodeIndex: 0, resumeSessionID: nil, previousSessionID: "s1",
             fromNodeIndex: nil, trigger: .connectionLost))])
         // Retry 2: ceiling 400 ms.
@@ -172,7 +172,7 @@ import TetherEvents
         var machine = joined()
         _ = lose(&machine, at: 0)
         _ = machine.attemptFailed(.init(step: .connect, message: "refused"), unitRandom: 0, now: at(1))
-        guard case .startAttempt(let plan) = machine.retryTimerFired(now: at(1)).last else {
+        guard case .startAttempt(_, let plan) = machine.retryTimerFired(now: at(1)).last else {
             Issue.record("expected a REJOIN attempt")
             return
         }
@@ -180,7 +180,7 @@ import TetherEvents
         #expect(plan.nodeIndex == 0)
         _ = machine.attemptFailed(.init(step: .connect, message: "refused"), unitRandom: 0, now: at(2))
         // …and a refused REJOIN tries the next one.
-        guard case .startAttempt(let next) = machine.retryTimerFired(now: at(3)).last else {
+        guard case .startAttempt(_, let next) = machine.retryTimerFired(now: at(3)).last else {
             Issue.record("expected a retry")
             return
         }
@@ -219,7 +219,7 @@ import TetherEvents
         _ = machine.retryTimerFired(now: at(1))
         let actions = machine.attemptFailed(.init(step: .join, message: "try fast", sfuStrategy: .fast), unitRandom: 0, now: at(2))
         #expect(!actions.contains(.emit(.strategyEscalated(from: .rejoin, to: .fast, reason: "join"))))
-        guard case .startAttempt(let plan) = machine.retryTimerFired(now: at(2)).last else {
+        guard case .startAttempt(_, let plan) = machine.retryTimerFired(now: at(2)).last else {
             Issue.record("expected an attempt")
             return
         }
@@ -229,7 +229,7 @@ import TetherEvents
         var late = joined()
         _ = late.sfuErrorReceived(SFUError(code: "1", message: "rejoin", strategy: .rejoin), now: at(0))
         _ = late.attemptFailed(.init(step: .join, message: "fast please", sfuStrategy: .fast), unitRandom: 0, now: at(11_000))
-        guard case .startAttempt(let latePlan) = late.retryTimerFired(now: at(11_000)).last else {
+        guard case .startAttempt(_, let latePlan) = late.retryTimerFired(now: at(11_000)).last else {
             Issue.record("expected an attempt")
             return
         }
@@ -253,7 +253,7 @@ import TetherEvents
         #expect(actions.last == .armTimer(.retry, at: at(260)))
         #expect(actions.contains(.armTimer(.deadline, at: at(30_060))), "the deadline applies from the loss")
         #expect(!actions.contains { if case .startAttempt = $0 { true } else { false } })
-        guard case .startAttempt(let plan) = machine.retryTimerFired(now: at(260)).last else {
+        guard case .startAttempt(_, let plan) = machine.retryTimerFired(now: at(260)).last else {
             Issue.record("expected the delayed attempt")
             return
         }
@@ -281,7 +281,7 @@ import TetherEvents
         }
         let actions = lose(&machine, at: now)
         #expect(actions.suffix(2) == [.emit(.reconnectFailed(reason: "flapping", attempts: 0, durationMs: 0)), .setState(.failed)])
-        #expect(actions.contains(.retireConnection))
+        #expect(actions.contains(.close(1, leaving: nil)))
         #expect(machine.state == .failed)
     }
 
@@ -293,7 +293,7 @@ import TetherEvents
         let actions = machine.sfuErrorReceived(SFUError(code: "500", message: "oops", strategy: strategy), now: at(0))
         #expect(actions.first == .emit(.sfuError(code: "500", message: "oops", strategy: strategy)))
         #expect(actions.contains(.emit(.reconnectStarted(strategy: strategy, trigger: .sfuError))))
-        guard case .startAttempt(let plan) = actions.last else {
+        guard case .startAttempt(_, let plan) = actions.last else {
             Issue.record("expected an attempt")
             return
         }
@@ -313,7 +313,7 @@ import TetherEvents
         let actions = machine.sfuErrorReceived(SFUError(code: "600", message: "bye", strategy: .disconnect), now: at(0))
         #expect(actions == [
             .emit(.sfuError(code: "600", message: "bye", strategy: .disconnect)),
-            .leave(reason: "sfu_disconnect"),
+            .close(1, leaving: .leave(sessionID: "s1", reason: "sfu_disconnect")),
             .emit(.left(reason: "sfu_disconnect")),
             .setState(.left),
         ])
@@ -325,7 +325,7 @@ import TetherEvents
         let actions = machine.goAwayReceived(reason: "shutting_down", now: at(0))
         #expect(actions.contains(.emit(.goAway(reason: "shutting_down"))))
         #expect(actions.contains(.emit(.reconnectStarted(strategy: .migrate, trigger: .goAway))))
-        #expect(actions.last == .startAttempt(.init(
+        #expect(actions.last == .startAttempt(AttemptID(2), .init(
             strategy: .migrate, attempt: 1, nodeIndex: 1, resumeSessionID: nil, previousSessionID: "s1",
             fromNodeIndex: 0, trigger: .goAway)))
         #expect(machine.state == .migrating)
@@ -342,7 +342,7 @@ import TetherEvents
         _ = machine.goAwayReceived(reason: "shutting_down", now: at(0))
         let actions = machine.attemptFailed(.init(step: .connect, message: "refused"), unitRandom: 0, now: at(3))
         #expect(actions.contains(.emit(.strategyEscalated(from: .migrate, to: .rejoin, reason: "connect"))))
-        #expect(machine.retryTimerFired(now: at(3)).last == .startAttempt(.init(
+        #expect(machine.retryTimerFired(now: at(3)).last == .startAttempt(AttemptID(2), .init(
             strategy: .rejoin, attempt: 2, nodeIndex: 2, resumeSessionID: nil, previousSessionID: "s1",
             fromNodeIndex: nil, trigger: .goAway)))
         #expect(machine.state == .reconnecting)
@@ -352,7 +352,7 @@ import TetherEvents
         var machine = joined()
         let actions = machine.migrationRequested(targetNode: 2, now: at(0))
         #expect(actions.contains(.emit(.reconnectStarted(strategy: .migrate, trigger: .operatorRequest))))
-        guard case .startAttempt(let plan) = actions.last else {
+        guard case .startAttempt(_, let plan) = actions.last else {
             Issue.record("expected an attempt")
             return
         }
@@ -361,23 +361,23 @@ import TetherEvents
 
     func joinedMakeBeforeBreak() -> Reconnector {
         var machine = Reconnector(policy: policy, nodes: nodes, makeBeforeBreak: true)
-        _ = machine.initialJoinSucceeded(sfuSessionID: "s1", fastReconnectWindow: nil)
+        _ = machine.joinForTest(window: nil)
         return machine
     }
 
     @Test func anOperatorMigrationJoinsTheTargetBeforeLeaving() {
         var machine = joinedMakeBeforeBreak()
         let actions = machine.migrationRequested(targetNode: 1, now: at(0))
-        #expect(!actions.contains(.retireConnection))
-        #expect(!actions.contains(.retireConnectionLeaving(reason: "migrating")), "the current node is kept")
-        #expect(actions.last == .startAttempt(.init(
+        #expect(!actions.contains(.close(1, leaving: nil)))
+        #expect(!actions.contains(.close(1, leaving: .leave(sessionID: "s1", reason: "migrating"))), "the current node is kept")
+        #expect(actions.last == .startAttempt(AttemptID(2), .init(
             strategy: .migrate, attempt: 1, nodeIndex: 1, resumeSessionID: nil, previousSessionID: "s1",
             fromNodeIndex: 0, trigger: .operatorRequest)))
         let done = machine.attemptSucceeded(
             JoinAnswer(sfuSessionID: "s2", reconnected: false, fastReconnectWindow: nil, participantCount: 2), now: at(20))
         #expect(done.suffix(3) == [
             .emit(.migrated(from: "ws://a/ws", to: "ws://b/ws")),
-            .leaveReplaced(sfuSessionID: "s1", reason: "migrated"),
+            .close(1, leaving: .leave(sessionID: "s1", reason: "migrated")),
             .setState(.joined),
         ])
         #expect(machine.currentNode == "ws://b/ws")
@@ -401,8 +401,8 @@ import TetherEvents
         var machine = joinedMakeBeforeBreak()
         _ = machine.migrationRequested(targetNode: 1, now: at(0))
         let actions = machine.leaveRequested(reason: "requested", now: at(5))
-        #expect(actions.first == .retireConnectionLeaving(reason: "requested"), "the joined old node gets its leave")
-        #expect(actions.contains(.cancelAttempt))
+        #expect(actions.first == .close(1, leaving: .leave(sessionID: "s1", reason: "requested")), "the joined old node gets its leave")
+        #expect(actions.cancelsAnAttempt)
         #expect(actions.last == .setState(.left))
     }
 
@@ -427,7 +427,7 @@ import TetherEvents
     @Test func callEndedEndsTheSessionWithoutReconnecting() {
         var machine = joined()
         let actions = machine.callEnded(reason: "ended", now: at(0))
-        #expect(actions == [.retireConnection, .emit(.callEnded(reason: "ended")), .setState(.ended)])
+        #expect(actions == [.close(1, leaving: nil), .emit(.callEnded(reason: "ended")), .setState(.ended)])
         #expect(lose(&machine, at: 1).isEmpty)
         #expect(machine.goAwayReceived(reason: "x", now: at(2)).isEmpty)
     }
@@ -436,7 +436,7 @@ import TetherEvents
         var machine = joined()
         _ = lose(&machine)
         let actions = machine.callEnded(reason: "ended", now: at(5))
-        #expect(actions.contains(.cancelAttempt))
+        #expect(actions.cancelsAnAttempt)
         #expect(actions.contains(.cancelTimer(.deadline)))
         #expect(actions.last == .setState(.ended))
     }
@@ -460,7 +460,7 @@ import TetherEvents
         // The merged go_away shapes the next attempt: MIGRATE rather than REJOIN.
         let next = machine.attemptFailed(.init(step: .connect, message: "refused"), unitRandom: 0, now: at(3))
         #expect(next.contains(.emit(.strategyEscalated(from: .fast, to: .migrate, reason: "connect"))))
-        guard case .startAttempt(let plan) = machine.retryTimerFired(now: at(3)).last else {
+        guard case .startAttempt(_, let plan) = machine.retryTimerFired(now: at(3)).last else {
             Issue.record("expected an attempt")
             return
         }
@@ -472,7 +472,7 @@ import TetherEvents
         var machine = joined()
         _ = lose(&machine, at: 0)
         let actions = machine.sfuErrorReceived(SFUError(code: "600", message: "bye", strategy: .disconnect), now: at(1))
-        #expect(actions.contains(.cancelAttempt))
+        #expect(actions.cancelsAnAttempt)
         #expect(actions.last == .setState(.left))
     }
 
@@ -509,7 +509,7 @@ import TetherEvents
         _ = machine.attemptFailed(.init(step: .connect, message: "refused"), unitRandom: 0, now: at(1))
         _ = machine.attemptFailed(.init(step: .connect, message: "refused"), unitRandom: 1, now: at(2))
         let actions = machine.deadlineFired(now: at(30_000))
-        #expect(!actions.contains(.cancelAttempt))
+        #expect(!actions.cancelsAnAttempt)
         #expect(actions.contains(.cancelTimer(.retry)))
     }
 
@@ -523,7 +523,7 @@ import TetherEvents
             .cancelTimer(.fastWindow),
             .emit(.strategyEscalated(from: .fast, to: .rejoin, reason: "node_restarted")),
             .setState(.reconnecting),
-            .startAttempt(.init(
+            .startAttempt(AttemptID(2), .init(
                 strategy: .rejoin, attempt: 1, nodeIndex: 0, resumeSessionID: nil, previousSessionID: "s1",
                 fromNodeIndex: nil, trigger: .connectionLost)),
         ])
@@ -537,7 +537,7 @@ import TetherEvents
     @Test func leavingWhileJoinedSendsALeave() {
         var machine = joined()
         #expect(machine.leaveRequested(reason: "requested", now: at(0)) == [
-            .leave(reason: "requested"), .emit(.left(reason: "requested")), .setState(.left),
+            .close(1, leaving: .leave(sessionID: "s1", reason: "requested")), .emit(.left(reason: "requested")), .setState(.left),
         ])
         #expect(machine.leaveRequested(reason: "again", now: at(1)).isEmpty, "leaving is idempotent")
     }
@@ -546,8 +546,8 @@ import TetherEvents
         var machine = joined()
         _ = lose(&machine, at: 0)
         let actions = machine.leaveRequested(reason: "requested", now: at(1))
-        #expect(actions.first == .retireConnection)
-        #expect(actions.contains(.cancelAttempt))
+        #expect(actions.first == .close(1, leaving: nil))
+        #expect(actions.cancelsAnAttempt)
         #expect(actions.last == .setState(.left))
         #expect(machine.deadlineFired(now: at(30_000)).isEmpty)
     }
