@@ -39,9 +39,12 @@ struct ParticipantLink: Sendable {
         }
     }
 
-    /// Reads nothing more from the participant: what it sends stays in the socket buffers.
+    /// Reads nothing more from the participant: what it sends stays in the socket
+    /// buffers, which shrink to a few KiB (loopback's autotuned 32 MiB would otherwise
+    /// absorb a whole flood of pongs before the client's own queue saw any of it).
     func stopReading() {
         channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+        channel.setOption(ChannelOptions.socketOption(.so_rcvbuf), value: 4096).whenFailure { _ in }
     }
 
     /// A close frame with `code`, then the socket closes.

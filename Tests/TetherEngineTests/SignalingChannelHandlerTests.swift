@@ -135,4 +135,24 @@ import TetherEvents
         _ = try? harness.channel.close().wait()
         #expect(harness.losses.isEmpty)
     }
+
+    /// Issue 19: an SFU that floods pings and never reads. Pongs stop while the socket
+    /// takes nothing, and the socket turning unwritable (Tether's queue for it past
+    /// 256 KiB) is a loss, `error` "peer not reading", not a queue that grows for ever.
+    @Test func aPeerThatStopsReadingGetsNoPongsAndIsALoss() throws {
+        let harness = try Harness()
+        _ = try harness.sentCloseCodes()  // drain the join
+        try harness.receive(.ping, [1, 2, 3])
+        let pong = try harness.channel.readOutbound(as: WebSocketFrame.self)
+        #expect(pong?.opcode == .pong, "a readable peer gets its pong")
+        harness.channel.isWritable = false
+        try harness.receive(.ping, [4, 5, 6])
+        #expect(try harness.channel.readOutbound(as: WebSocketFrame.self) == nil, "no pong is queued for a peer that does not read")
+        harness.channel.pipeline.fireChannelWritabilityChanged()
+        let losses = harness.losses
+        #expect(losses.count == 1)
+        #expect(losses.first?.0 == .error)
+        #expect(losses.first?.2?.hasPrefix("peer not reading") == true, "\(losses)")
+        #expect(!harness.channel.isActive)
+    }
 }

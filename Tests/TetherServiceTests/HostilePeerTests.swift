@@ -86,14 +86,24 @@ import TetherTestSupport
         return size(service.databasePath) + size(service.databasePath + "-wal")
     }
 
-    /// 400,000 pings from an SFU that never reads Tether's pongs: the pongs stop when the
-    /// socket is full, the connection is lost as "peer not reading", memory stays flat.
+    /// 400,000 pings from an SFU that never reads Tether's pongs: memory stays flat, the
+    /// connection is lost, and the session recovers on a connection that is read again.
+    ///
+    /// Which bound trips first depends on the kernel: when Tether's queue for the SFU
+    /// passes 256 KiB the loss is `error` "peer not reading" (what a debug build here
+    /// usually sees; `SignalingChannelHandlerTests` checks that path exactly); when TCP's
+    /// zero-window backoff throttles the flood itself (a release build here), nothing
+    /// piles up and the health check times out. Both are losses, both leave memory
+    /// flat, and both recover: each is checked for that.
     @Test func aPingFloodFromAPeerThatNeverReadsIsALossNotABloat() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tether-pings-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let sfu = try await Simulator.start()
-        let serve = try ChildProcess(["serve", "--port", "0", "--db", "tether.sqlite", "--log-level", "warning"], currentDirectory: folder)
+        let serve = try ChildProcess([
+            "serve", "--port", "0", "--db", "tether.sqlite", "--log-level", "warning",
+            "--health-check-interval", "1s", "--health-check-timeout", "5s",
+        ], currentDirectory: folder)
         do {
             let line = try await serve.waitForLine { $0.contains("listening on") }
             let base = String(try #require(line.split(separator: " ").last))
@@ -106,8 +116,9 @@ import TetherTestSupport
                 let events = try await callURL(.GET, base + "/v1/sessions/\(id)/events").1["events"] as? [[String: Any]] ?? []
                 return events.first { $0["type"] as? String == "connection_lost" }
             }
-            #expect(lost["reason"] as? String == "error")
-            #expect((lost["detail"] as? String)?.contains("peer not reading") == true, "\(lost)")
+            let notReading = lost["reason"] as? String == "error" && (lost["detail"] as? String)?.hasPrefix("peer not reading") == true
+            let silent = lost["reason"] as? String == "health_check_timeout"
+            #expect(notReading || silent, "\(lost)")
             let after = try #require(residentBytes(of: serve.pid))
             print("ping flood: tether's resident memory \(before / 1_048_576) MiB before, \(after / 1_048_576) MiB after")
             #expect(after - before < 30 * 1_048_576, "resident memory grew \((after - before) / 1_048_576) MiB")
