@@ -236,7 +236,7 @@ public actor SessionRunner {
             } catch {
                 event = .credentialsFailed(reason: reason, error: "\(error)")
             }
-            await self.refreshFinished(event)
+            self.refreshFinished(event)
         }
     }
 

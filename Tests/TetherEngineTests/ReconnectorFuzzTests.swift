@@ -27,6 +27,7 @@ import TetherEvents
         var random = SplitMix64(seed: seed)
         var steps = 0
         var sessions = 0
+        var reconnections = 0
         let started = ContinuousClock.now
         while steps < Self.steps {
             sessions += 1
@@ -34,11 +35,15 @@ import TetherEvents
             var inputs: [FuzzInput] = []
             var world = FuzzWorld(setup: setup)
             let length = 1 + random.next(400)
-            for _ in 0..<length where steps < Self.steps {
+            var terminalSteps = 0
+            for _ in 0..<length where steps < Self.steps && terminalSteps < 8 {
+                if world.machine.state.isTerminal { terminalSteps += 1 }
                 let input = world.pickInput(&random)
                 inputs.append(input)
                 steps += 1
-                if let violation = world.apply(input) {
+                let violation = world.apply(input)
+                if world.machine.state == .joined, world.machine.counters.reconnects > 0, case .joined = input { reconnections += 1 }
+                if let violation {
                     let shortest = FuzzWorld.shrink(setup: setup, inputs: inputs)
                     Issue.record("""
                         invariant broken: \(violation)
@@ -50,7 +55,7 @@ import TetherEvents
                 }
             }
         }
-        print("reconnector fuzz: seed \(seed), \(steps) steps over \(sessions) sessions in \(ContinuousClock.now - started)")
+        print("reconnector fuzz: seed \(seed), \(steps) steps over \(sessions) sessions (\(reconnections) reconnections) in \(ContinuousClock.now - started)")
     }
 }
 
@@ -76,7 +81,7 @@ struct FuzzSetup: Sendable, CustomStringConvertible {
 
 /// One input, described relative to the world (the attempt in flight, the current
 /// generation), so a shrunk sequence still means something.
-enum FuzzInput: Sendable, CustomStringConvertible {
+enum FuzzInput: Sendable {
     case advance(milliseconds: Int)
     case joined(reconnected: Bool, window: Int?)
     case failed(step: AttemptStep, strategy: ReconnectStrategy?, nodeRefused: Bool)
@@ -90,8 +95,6 @@ enum FuzzInput: Sendable, CustomStringConvertible {
     case credentials(api: Bool, urls: Int?, expiresIn: Int?)
     case refreshFailed
     case staleDestroyed
-
-    var description: String { "\(self)".replacingOccurrences(of: "TetherEngineTests.", with: "") }
 }
 
 enum FuzzNotice: Sendable {
@@ -143,6 +146,8 @@ struct FuzzWorld {
 
     mutating func pickInput(_ random: inout SplitMix64) -> FuzzInput {
         let strategies: [ReconnectStrategy?] = [nil, .fast, .rejoin, .migrate, .disconnect]
+        // Most first joins succeed, so most sessions live long enough to reconnect.
+        if machine.inFlight?.plan.isFirstJoin == true, random.next(10) < 8 { return .joined(reconnected: false, window: [nil, 5][random.next(2)]) }
         switch random.next(100) {
         case 0..<12: return .advance(milliseconds: [1, 50, 300, 2_000, 11_000, 31_000][random.next(6)])
         case 12..<27: return .joined(reconnected: random.next(3) != 0, window: [nil, 0, 5, 600][random.next(4)])
@@ -159,8 +164,8 @@ struct FuzzWorld {
         case 65..<80:
             let timers: [Reconnector.Timer] = [.deadline, .retry, .fastWindow, .credentialsExpiry]
             return .fire(timers[random.next(timers.count)], early: random.next(5) == 0)
-        case 80..<83: return .leave
-        case 83..<89: return .migrate(target: random.next(3) == 0 ? nil : random.next(setup.nodes + 1), from: random.next(3) == 0 ? random.next(setup.nodes) : nil)
+        case 80..<82: return .leave
+        case 82..<89: return .migrate(target: random.next(3) == 0 ? nil : random.next(setup.nodes + 1), from: random.next(3) == 0 ? random.next(setup.nodes) : nil)
         case 89..<94: return .credentials(api: random.next(2) == 0, urls: random.next(3) == 0 ? 1 + random.next(3) : nil, expiresIn: [nil, 30, 3600][random.next(3)])
         case 94..<96: return .refreshFailed
         default: return .staleDestroyed
@@ -191,17 +196,18 @@ struct FuzzWorld {
             actions = machine.joinFinished(attempt: id, result: .joined(JoinAnswer(
                 sfuSessionID: "s\(id.value)", reconnected: reconnected, fastReconnectWindow: window.map { .seconds($0) },
                 participantCount: 1)), now: now, unitRandom: 0.5)
-            attempts.remove(id)
+            if machine.attemptInFlight != id { attempts.remove(id) }
         case .failed(let step, let strategy, let nodeRefused):
             guard let id = machine.attemptInFlight else { break }
             actions = machine.joinFinished(
                 attempt: id, result: .failed(.init(step: step, message: "fuzz", sfuStrategy: strategy, nodeRefused: nodeRefused)),
                 now: now, unitRandom: 0.5)
-            attempts.remove(id)
+            if machine.attemptInFlight != id { attempts.remove(id) }
         case .ruledOut:
-            guard let id = machine.attemptInFlight else { break }
+            // The executor rules out FAST attempts only.
+            guard let id = machine.attemptInFlight, machine.inFlight?.plan.strategy == .fast, machine.inFlight?.plan.isFirstJoin == false else { break }
             actions = machine.joinFinished(attempt: id, result: .fastRuledOut(reason: "node_restarted"), now: now, unitRandom: 0.5)
-            attempts.remove(id)
+            if machine.attemptInFlight != id { attempts.remove(id) }
         case .staleJoin(let back):
             guard lastMinted > back else { break }
             let id = AttemptID(lastMinted - back)

@@ -91,7 +91,7 @@ import TetherEvents
             .setState(.reconnecting),
             .armTimer(.retry, at: at(5 + 180)),
         ])
-        #expect(machine.retryTimerFired(now: at(185)) == [.startAttempt(AttemptID(2), .init(
+        #expect(machine.retryTimerFired(now: at(185)) == [.startAttempt(AttemptID(3), .init(
             strategy: .rejoin, attempt: 2, nodeIndex: 0, resumeSessionID: nil, previousSessionID: "s1",
             fromNodeIndex: nil, trigger: .connectionLost))])
     }
@@ -101,7 +101,7 @@ import TetherEvents
         _ = lose(&machine, at: 0)
         let actions = machine.attemptSucceeded(
             JoinAnswer(sfuSessionID: "s1", reconnected: false, fastReconnectWindow: nil, participantCount: 1), now: at(3))
-        #expect(actions.first == .close(1, leaving: nil))
+        #expect(actions.first == .close(2, leaving: nil), "the socket that did not resume is closed, never made current")
         #expect(actions.contains(.emit(.reconnectAttemptFailed(
             strategy: .fast, attempt: 1, step: .resume,
             error: "the SFU answered the FAST join without reconnected=true"))))
@@ -113,7 +113,7 @@ import TetherEvents
         var machine = joined()
         _ = lose(&machine, at: 0)
         let actions = machine.fastWindowClosed(now: at(10_000))
-        #expect(actions.first == .cancelAttempt)
+        #expect(actions.first == .cancelAttempt(AttemptID(2)))
         #expect(actions.contains(.emit(.strategyEscalated(from: .fast, to: .rejoin, reason: "fast_window"))))
         guard case .startAttempt(_, let plan) = machine.retryTimerFired(now: at(10_200)).last else {
             Issue.record("expected a REJOIN attempt")
@@ -154,7 +154,7 @@ import TetherEvents
         #expect(actions.last == .armTimer(.retry, at: at(1 + 100)))
         #expect(!actions.contains { if case .startAttempt = $0 { true } else { false } })
         actions = machine.retryTimerFired(now: at(101))
-        #expect(actions == [.startAttempt(AttemptID(2), .init(
+        #expect(actions == [.startAttempt(AttemptID(3), .init(
             strategy: .rejoin, attempt: 2, nodeIndex: 0, resumeSessionID: nil, previousSessionID: "s1",
             fromNodeIndex: nil, trigger: .connectionLost))])
         // Retry 2: ceiling 400 ms.
@@ -281,7 +281,7 @@ import TetherEvents
         }
         let actions = lose(&machine, at: now)
         #expect(actions.suffix(2) == [.emit(.reconnectFailed(reason: "flapping", attempts: 0, durationMs: 0)), .setState(.failed)])
-        #expect(actions.contains(.close(1, leaving: nil)))
+        #expect(actions.contains(.close(machine.generation, leaving: nil)), "the flapping connection is closed")
         #expect(machine.state == .failed)
     }
 
@@ -342,7 +342,7 @@ import TetherEvents
         _ = machine.goAwayReceived(reason: "shutting_down", now: at(0))
         let actions = machine.attemptFailed(.init(step: .connect, message: "refused"), unitRandom: 0, now: at(3))
         #expect(actions.contains(.emit(.strategyEscalated(from: .migrate, to: .rejoin, reason: "connect"))))
-        #expect(machine.retryTimerFired(now: at(3)).last == .startAttempt(AttemptID(2), .init(
+        #expect(machine.retryTimerFired(now: at(3)).last == .startAttempt(AttemptID(3), .init(
             strategy: .rejoin, attempt: 2, nodeIndex: 2, resumeSessionID: nil, previousSessionID: "s1",
             fromNodeIndex: nil, trigger: .goAway)))
         #expect(machine.state == .reconnecting)
@@ -485,7 +485,7 @@ import TetherEvents
         _ = machine.retryTimerFired(now: at(10))
         let actions = machine.deadlineFired(now: at(30_000))
         #expect(actions == [
-            .cancelAttempt,
+            .cancelAttempt(AttemptID(3)),
             .cancelTimer(.deadline), .cancelTimer(.retry), .cancelTimer(.fastWindow),
             .emit(.reconnectFailed(reason: "deadline_exceeded", attempts: 2, durationMs: 30_000)),
             .setState(.failed),
@@ -523,7 +523,7 @@ import TetherEvents
             .cancelTimer(.fastWindow),
             .emit(.strategyEscalated(from: .fast, to: .rejoin, reason: "node_restarted")),
             .setState(.reconnecting),
-            .startAttempt(AttemptID(2), .init(
+            .startAttempt(AttemptID(3), .init(
                 strategy: .rejoin, attempt: 1, nodeIndex: 0, resumeSessionID: nil, previousSessionID: "s1",
                 fromNodeIndex: nil, trigger: .connectionLost)),
         ])
@@ -546,7 +546,7 @@ import TetherEvents
         var machine = joined()
         _ = lose(&machine, at: 0)
         let actions = machine.leaveRequested(reason: "requested", now: at(1))
-        #expect(actions.first == .close(1, leaving: nil))
+        #expect(actions.first == .cancelAttempt(AttemptID(2)), "the lost connection was closed at the loss; the attempt is what runs")
         #expect(actions.cancelsAnAttempt)
         #expect(actions.last == .setState(.left))
         #expect(machine.deadlineFired(now: at(30_000)).isEmpty)

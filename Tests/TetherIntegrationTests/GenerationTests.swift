@@ -18,7 +18,7 @@ import TetherEvents
             #expect(await session.state == .joined)
             // The same report from the current generation is a loss.
             await session.handle(GenerationNotice(
-                generation: current, kind: .lost(reason: .unexpectedClose, closeCode: 1006, detail: "now", lastContact: .now)))
+                generation: GenerationID(current), kind: .lost(reason: .unexpectedClose, closeCode: 1006, detail: "now", lastContact: .now)))
             #expect(recorder.count(of: "connection_lost") == 2)
         }
     }
