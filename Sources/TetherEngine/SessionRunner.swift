@@ -108,10 +108,12 @@ public actor SessionRunner {
             token: token, urls: urls, origin: .api, now: clock.now, wallNow: clock.wallNow, unitRandom: random()))
     }
 
-    /// Waits until the session reaches `left`, `failed` or `ended`.
+    /// Waits until the session reaches `left`, `failed` or `ended`, and the socket a
+    /// leave went out on has closed.
     public func waitUntilFinished() async -> SessionState {
-        if machine.state.isTerminal { return machine.state }
-        return await withCheckedContinuation { terminalWaiters.append($0) }
+        let state = machine.state.isTerminal ? machine.state : await withCheckedContinuation { terminalWaiters.append($0) }
+        await leaveClose?.value
+        return state
     }
 
     // MARK: - Inputs

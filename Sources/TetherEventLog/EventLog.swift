@@ -121,10 +121,14 @@ public final class EventLog: Service, Sendable {
 
     public func save(_ session: SessionRecord) { enqueue(.session(session)) }
 
-    /// Queues `events` and `row` as one unit (``Write/unit(_:row:)``).
-    public func commit(_ events: [SessionEvent], row: SessionRecord) {
-        guard !events.isEmpty else { return save(row) }
-        enqueue(.unit(events.map { encode($0) }, row: row))
+    /// Queues `events` and `row` as one unit (``Write/unit(_:row:)``). `retiresSecrets`:
+    /// the row blanks or replaces a secret (an SFU token, Janus secrets); once it is
+    /// committed the writer also wipes the old bytes from the disk
+    /// (``EventStore/wipeRetiredSecrets()``), at most once every ``secretWipeInterval``
+    /// and always at shutdown. Asked in the same step as the enqueue, so no batch can be
+    /// taken between the two.
+    public func commit(_ events: [SessionEvent], row: SessionRecord, retiresSecrets: Bool = false) {
+        enqueue(events.isEmpty ? .session(row) : .unit(events.map { encode($0) }, row: row), retiresSecrets: retiresSecrets)
     }
 
     /// An event and its JSON, as the writer inserts it.
@@ -138,19 +142,12 @@ public final class EventLog: Service, Sendable {
         return EncodedEvent(event: event, payload: (try? payloadEncoder.encode(event)).map { String(decoding: $0, as: UTF8.self) } ?? "{}")
     }
 
-    /// Rows queued so far blank or replace secrets (an SFU token, Janus secrets): once
-    /// they are committed, the writer also wipes the old bytes from the disk
-    /// (``EventStore/wipeRetiredSecrets()``), at most once every
-    /// ``secretWipeInterval`` and always at shutdown.
-    public func retireSecrets() {
-        state.withLock { $0.secretsRetired = true }
-    }
-
     /// The least time between two wipes: each is a WAL checkpoint and two fsyncs.
     public static let secretWipeInterval: Duration = .seconds(1)
 
-    public func enqueue(_ write: Write) {
+    public func enqueue(_ write: Write, retiresSecrets: Bool = false) {
         let wake = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            if retiresSecrets { state.secretsRetired = true }
             switch write {
             case .event(let event, let payload):
                 guard Self.room(for: 1, bytes: payload.utf8.count, in: state, limits: limits) else {
@@ -329,7 +326,8 @@ public final class EventLog: Service, Sendable {
         var wipe = SecretWipe()
         defer {
             // Whatever was retired goes now, even within the interval: the process ends.
-            if wipe.owed { wipeRetiredSecrets(&wipe) }
+            // (A retirement asked for after the last batch was taken counts too.)
+            if wipe.owed || state.withLock({ $0.secretsRetired }) { wipeRetiredSecrets(&wipe) }
         }
         while true {
             // Take everything queued at once: removing a prefix from a long queue would

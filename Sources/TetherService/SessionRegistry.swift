@@ -115,8 +115,9 @@ public actor SessionRegistry: Service {
         // The client never got an answer for an interrupted create: its retry with
         // the same key must create a session, not replay this one.
         if end.joinFailureCode == "interrupted_by_restart" { ended.idempotencyKey = nil }
-        log.commit([SessionEvent(sessionID: record.id, timeMs: now, generation: UInt64(max(0, record.generation)), kind: end.event())], row: ended)
-        log.retireSecrets()
+        log.commit(
+            [SessionEvent(sessionID: record.id, timeMs: now, generation: UInt64(max(0, record.generation)), kind: end.event())],
+            row: ended, retiresSecrets: true)
     }
 
     /// Starts the rejoin of every prepared session, in the background of the reconnect
@@ -365,10 +366,9 @@ public actor SessionRegistry: Service {
         ) { [weak self] update in
             let (updated, previous) = session.apply(update)
             // The batch's events and the row that says so: one transaction.
-            log.commit(update.events, row: updated)
             // A replaced token, or the secrets of an ended session, are still in the
-            // WAL's older pages.
-            if update.credentials != nil || !updated.isLive { log.retireSecrets() }
+            // WAL's older pages: the writer wipes them once this is committed.
+            log.commit(update.events, row: updated, retiresSecrets: update.credentials != nil || !updated.isLive)
             for event in update.events { metrics.observe(event) }
             metrics.sessionMoved(from: previous, to: updated.state)
             if update.snapshot?.state.isTerminal == true, let self {

@@ -107,6 +107,18 @@ final class LiveService: Sendable {
         return reply.json["events"] as? [[String: Any]] ?? []
     }
 
+    /// The whole history of one session, page after page.
+    func allEvents(of sessionID: String) async throws -> [[String: Any]] {
+        var events: [[String: Any]] = []
+        var cursor: String?
+        repeat {
+            let page = try await request(.GET, "/v1/sessions/\(sessionID)/events?limit=1000" + (cursor.map { "&cursor=\($0)" } ?? "")).json
+            events += page["events"] as? [[String: Any]] ?? []
+            cursor = page["next_cursor"] as? String
+        } while cursor != nil
+        return events
+    }
+
     func eventTypes(of sessionID: String) async throws -> [String] {
         try await events(of: sessionID).compactMap { $0["type"] as? String }
     }
