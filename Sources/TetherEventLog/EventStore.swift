@@ -15,8 +15,8 @@ public struct EventStore: Sendable {
     public var path: String { database.path }
 
     /// For tests: makes the writer's commits fail from some point on, as if the
-    /// process died right after the last one that went through.
-    public var writeFaults: WriteFaults?
+    /// process died right after the last one that went through (shared by every copy).
+    public let writeFaults = WriteFaults()
 
     /// Opens (creating if needed) the database at `path` and applies `migrations/*.sql`.
     public static func open(path: String) throws -> EventStore {
@@ -114,7 +114,7 @@ public struct EventStore: Sendable {
     /// it, and a backward one starts a new clock segment there. Returns the stored
     /// events with their ids (markers included) and the clock after the batch.
     func write(_ batch: ArraySlice<EventLog.Write>, clock: ClockGuard, monotonicNow: Duration) async throws -> ([SessionEvent], ClockGuard) {
-        try writeFaults?.admitCommit()
+        try writeFaults.admitCommit()
         return try await database.write { db in
             var clock = clock
             var stored: [SessionEvent] = []

@@ -30,6 +30,7 @@ public func buildApplication(
     logger: Logger = Logger(label: "tether"),
     eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
     sseHeartbeat: Duration = .seconds(15),
+    historyBatchSize: Int = 20_000,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) async throws -> TetherApplication {
     try configuration.validate()
@@ -57,7 +58,7 @@ public func buildApplication(
         // Deliveries are written by the event log's writer, in each event's transaction.
         store.webhooks = WebhookRouting(endpoints: configuration.webhookURLs, types: configuration.webhookTypes)
     }
-    let log = EventLog(store: store, logger: logger)
+    let log = EventLog(store: store, batchSize: historyBatchSize, logger: logger)
     let metrics = TetherMetrics()
     var webhooks: WebhookDispatcher?
     if !configuration.webhookURLs.isEmpty, let secret = configuration.webhookSecret {

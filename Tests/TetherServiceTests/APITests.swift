@@ -13,10 +13,12 @@ func withService(
     apiTokens: [String] = [], nodes: Int = 1, policy: ReconnectPolicy = servicePolicy,
     databasePath: String? = nil, configure: (inout ServiceConfiguration) -> Void = { _ in },
     sseHeartbeat: Duration = .milliseconds(200),
+    historyBatchSize: Int = 20_000,
     _ body: (LiveService, [Simulator]) async throws -> Void
 ) async throws {
     let service = try await LiveService.start(
-        databasePath: databasePath, apiTokens: apiTokens, policy: policy, sseHeartbeat: sseHeartbeat, configure: configure)
+        databasePath: databasePath, apiTokens: apiTokens, policy: policy, sseHeartbeat: sseHeartbeat,
+        historyBatchSize: historyBatchSize, configure: configure)
     var simulators: [Simulator] = []
     do {
         for _ in 0..<nodes { simulators.append(try await Simulator.start()) }

@@ -27,6 +27,7 @@ final class LiveService: Sendable {
         policy: ReconnectPolicy = servicePolicy,
         maxBodyBytes: Int = 64 * 1024,
         sseHeartbeat: Duration = .milliseconds(200),
+        historyBatchSize: Int = 20_000,
         configure: (inout ServiceConfiguration) -> Void = { _ in }
     ) async throws -> LiveService {
         let path = databasePath ?? FileManager.default.temporaryDirectory
@@ -38,7 +39,7 @@ final class LiveService: Sendable {
         let (portStream, portContinuation) = AsyncStream.makeStream(of: Int.self)
         var logger = Logger(label: "tether.test")
         logger.logLevel = .warning
-        let app = try await buildApplication(configuration: configuration, logger: logger, sseHeartbeat: sseHeartbeat) { port in
+        let app = try await buildApplication(configuration: configuration, logger: logger, sseHeartbeat: sseHeartbeat, historyBatchSize: historyBatchSize) { port in
             portContinuation.yield(port)
         }
         let group = ServiceGroup(configuration: .init(services: [app.application], logger: logger))

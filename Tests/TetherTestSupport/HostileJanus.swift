@@ -18,8 +18,13 @@ public final class HostileJanus: Sendable {
     private let connections = NIOLockedValueBox<[ObjectIdentifier: any Channel]>([:])
     private let received = NIOLockedValueBox<[String]>([])
 
-    public init(infoFields: String, eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+    /// False: close frames go unanswered, so each close waits out the client's grace (a
+    /// slow leave).
+    public let answersClose: Bool
+
+    public init(infoFields: String, answersClose: Bool = true, eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.infoFields = infoFields
+        self.answersClose = answersClose
         self.group = eventLoopGroup
     }
 
@@ -139,7 +144,7 @@ private final class FakeJanusHandler: ChannelInboundHandler {
             }
             context.flush()
         case .connectionClose:
-            context.close(promise: nil)
+            if janus.answersClose { context.close(promise: nil) }
         case .ping:
             context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
         default:
