@@ -55,7 +55,7 @@ public struct AttemptExecutor: Sendable {
             reconnect: plan.isFirstJoin ? nil : .init(
                 strategy: plan.strategy, attempt: plan.attempt, previousSessionID: plan.previousSessionID, fromSFU: fromURL,
                 reason: plan.trigger?.rawValue ?? "restart"),
-            staleSessionID: plan.staleSessionID)
+            staleSessionID: plan.staleSessionID, resumeState: plan.resumeState, staleResumeState: plan.staleResumeState)
         if plan.isFirstJoin {
             return Run(result: await join(id, url, parameters, firstJoin: true))
         }

@@ -54,12 +54,14 @@ struct JanusCodec: SignalingCodec {
         switch request {
         case .join(let parameters):
             token = parameters.token.isEmpty ? nil : parameters.token
-            staleSession = parameters.staleSessionID.flatMap(JanusDialect.parse(sessionID:))?.session
+            staleSession = parameters.staleSessionID == nil ? nil
+                : JanusResumeState(resumeState: parameters.staleResumeState, sessionID: parameters.staleSessionID)?.session
             if parameters.cleanupOnly {
                 goal = .cleanup
-            } else if let resume = parameters.resumeSessionID, let ids = JanusDialect.parse(sessionID: resume) {
+            } else if parameters.resumeSessionID != nil,
+                      let resume = JanusResumeState(resumeState: parameters.resumeState, sessionID: parameters.resumeSessionID) {
                 goal = .claim
-                (session, handle, participant) = ids
+                (session, handle, participant) = (resume.session, resume.handle, resume.participant)
                 // Claiming the session means keeping it: it is not stale.
                 staleSession = nil
             } else {
@@ -71,9 +73,10 @@ struct JanusCodec: SignalingCodec {
             guard let session else { return [] }
             return [try frame(["janus": "keepalive", "session_id": session], .keepalive)]
         case .leave(let sessionID, _):
-            let ids = JanusDialect.parse(sessionID: sessionID).map { ($0.session, $0.handle) }
-                ?? session.flatMap { s in handle.map { (s, $0) } }
-            guard let (session, handle) = ids else { return [] }
+            // This connection's own session (a leave goes out on the socket that joined
+            // it), or the one named.
+            let named = JanusResumeState(resumeState: nil, sessionID: sessionID)
+            guard let session = session ?? named?.session, let handle = handle ?? named?.handle else { return [] }
             return [
                 try frame(["janus": "message", "session_id": session, "handle_id": handle, "body": ["request": "leave"]], .leave),
                 try frame(["janus": "destroy", "session_id": session], .destroy),
@@ -136,6 +139,12 @@ struct JanusCodec: SignalingCodec {
         }
     }
 
+    /// The ids of the session this connection joined, once it has them.
+    private var resumeState: JanusResumeState? {
+        guard let session, let handle else { return nil }
+        return JanusResumeState(session: session, handle: handle, participant: participant)
+    }
+
     private func answer(sfuSessionID: String, reconnected: Bool, participants: Int) -> JoinAnswer {
         JoinAnswer(
             sfuSessionID: sfuSessionID, reconnected: reconnected, fastReconnectWindow: reclaimTimeout,
@@ -146,7 +155,8 @@ struct JanusCodec: SignalingCodec {
             healthCheckCeiling: sessionTimeout.flatMap { $0 > .zero ? $0 / 3 : nil },
             staleSessionDestroyed: destroyedStaleSession.map(String.init),
             rejoinedRoom: rejoinedRoom,
-            valueProblems: valueProblems)
+            valueProblems: valueProblems,
+            resumeState: resumeState?.text)
     }
 
     // MARK: - Replies and events
@@ -193,7 +203,7 @@ struct JanusCodec: SignalingCodec {
         case .createRoom:
             let data = Self.pluginData(message)
             if let code = (data?["error_code"] as? NSNumber)?.intValue, code != 427 {
-                return [.event(.sfuError(SFUError(code: String(code), message: data?["error"] as? String ?? "room create failed", strategy: nil)))]
+                return report(.refused(request: "createRoom", code: code, reason: data?["error"] as? String ?? "room create failed"))
             }
             return [.send(try joinRoom())]
         case .join:
@@ -220,23 +230,22 @@ struct JanusCodec: SignalingCodec {
             // 458: the stale session is already gone, which is what we wanted. Anything
             // else (403 with an expired token) leaves it there: a cleanup must retry.
             guard code == 458 || goal != .cleanup else {
-                return [.event(.sfuError(SFUError(code: String(code), message: "destroying a stale session: \(reason)", strategy: nil)))]
+                return report(.staleDestroyRefused(code: code, reason: reason))
             }
             return try firstStep()
         case .keepalive:
             // 458: the session expired or Janus restarted; resuming it is impossible.
-            return [.event(.sfuError(SFUError(code: String(code), message: "keepalive refused: \(reason)", strategy: .rejoin)))]
+            return report(.keepaliveRefused(code: code, reason: reason))
         case .claim:
             // 458: the session is gone (expired or the server restarted): REJOIN.
-            return [.event(.sfuError(SFUError(code: String(code), message: reason, strategy: .rejoin, sessionUnknown: code == 458)))]
+            return report(.claimRefused(code: code, reason: reason))
         case .leave, .destroy, .detachOld:
             return []
         case .create:
             // 472: this node accepts no new sessions; another node may.
-            return [.event(.sfuError(SFUError(
-                code: String(code), message: reason, strategy: nil, nodeRefusesNewSessions: code == 472, unauthenticated: code == 403)))]
+            return report(.refused(request: "create", code: code, reason: reason))
         case .attach, .createRoom, .join, .verifyPresence:
-            return [.event(.sfuError(SFUError(code: String(code), message: reason, strategy: nil, unauthenticated: code == 403)))]
+            return report(.refused(request: "\(purpose)", code: code, reason: reason))
         }
     }
 
@@ -250,7 +259,7 @@ struct JanusCodec: SignalingCodec {
         }
         if present, let session, let handle {
             return [.event(.joinAccepted(answer(
-                sfuSessionID: JanusDialect.sessionID(session: session, handle: handle, participant: participant),
+                sfuSessionID: JanusResumeState(session: session, handle: handle, participant: participant).displayID,
                 reconnected: true, participants: participants.count)))]
         }
         // Kicked or the room re-created while we were away: join again on a fresh handle
@@ -275,25 +284,24 @@ struct JanusCodec: SignalingCodec {
                 recreatedRoom = true
                 return [.send(try createRoom())]
             }
-            let message = code == 426 ? "no such room \(dialect.room) (create_room is false): \(reason)" : reason
-            return [.event(.sfuError(SFUError(code: String(code), message: message, strategy: nil)))]
+            return report(code == 426 ? .roomMissing(reason: reason) : .refused(request: "join", code: code, reason: reason))
         }
         guard data?["videoroom"] as? String == "joined", let session, let handle else { return [] }
         participant = PeerLimits.id(Self.text(data?["id"]))
         let publishers = (data?["publishers"] as? [Any])?.count ?? 0
         let attendees = (data?["attendees"] as? [Any])?.count ?? 0
         return [.event(.joinAccepted(answer(
-            sfuSessionID: JanusDialect.sessionID(session: session, handle: handle, participant: participant),
+            sfuSessionID: JanusResumeState(session: session, handle: handle, participant: participant).displayID,
             reconnected: goal == .claim, participants: publishers + attendees + 1)))]
     }
 
     private func unsolicited(_ kind: String, message: [String: Any]) -> [CodecOutput] {
         switch kind {
         case "timeout":
-            return [.event(.sfuError(SFUError(code: "session_timeout", message: "Janus timed the session out", strategy: .rejoin)))]
+            return report(.sessionTimedOut)
         case "detached":
             guard let sender = (message["sender"] as? NSNumber)?.int64Value, sender == handle else { return [] }
-            return [.event(.sfuError(SFUError(code: "detached", message: "Janus detached our handle \(sender)", strategy: .rejoin)))]
+            return report(.handleDetached(sender))
         case "event":
             return pluginEvent(Self.pluginData(message))
         default:
@@ -305,7 +313,7 @@ struct JanusCodec: SignalingCodec {
     private func pluginEvent(_ data: [String: Any]?) -> [CodecOutput] {
         guard let data else { return [] }
         if data["videoroom"] as? String == "destroyed" {
-            return [.event(.sfuError(SFUError(code: "room_destroyed", message: "the room \(dialect.room) was destroyed", strategy: .rejoin)))]
+            return report(.roomDestroyed)
         }
         if data["leaving"] as? String == "ok" {
             // Sent to the participant that left: after our own leave, or a kick.
@@ -326,6 +334,11 @@ struct JanusCodec: SignalingCodec {
             }
         }
         return outputs
+    }
+
+    /// A fact the session must act on, as the dialect maps it.
+    private func report(_ fact: JanusFact) -> [CodecOutput] {
+        [.event(.sfuError(dialect.error(for: fact)))]
     }
 
     /// A Janus id as text: ids are numbers, or strings with `string_ids`.

@@ -45,20 +45,4 @@ public struct JanusDialect: SignalingDialect {
     /// A lost Janus session stays in the room until `reclaim_session_timeout` or
     /// `session_timeout` (30–60 s): a REJOIN must destroy it, or the room shows two agents.
     public var leavesStaleSessions: Bool { true }
-
-    /// Tether's SFU session id for Janus: "<session id>:<handle id>:<participant id>".
-    static func sessionID(session: Int64, handle: Int64, participant: String?) -> String {
-        participant.map { "\(session):\(handle):\($0)" } ?? "\(session):\(handle)"
-    }
-
-    /// Reads "<session>:<handle>" (as earlier versions stored it) or
-    /// "<session>:<handle>:<participant>".
-    static func parse(sessionID: String) -> (session: Int64, handle: Int64, participant: String?)? {
-        let parts = sessionID.split(separator: ":")
-        guard parts.count == 2 || parts.count == 3, let session = Int64(parts[0]), let handle = Int64(parts[1]) else { return nil }
-        if parts.count == 3 {
-            return (session, handle, String(parts[2]))
-        }
-        return (session, handle, nil)
-    }
 }

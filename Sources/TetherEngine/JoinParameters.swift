@@ -15,6 +15,10 @@ public struct JoinParameters: Sendable, Equatable {
     /// Only destroy `staleSessionID` and report it; join nothing (a cleanup on a node
     /// the session has left).
     public var cleanupOnly: Bool
+    /// The dialect's resume state for `resumeSessionID` (``JoinAnswer/resumeState``).
+    public var resumeState: String?
+    /// The dialect's resume state for `staleSessionID`.
+    public var staleResumeState: String?
 
     public struct ReconnectContext: Sendable, Equatable {
         public var strategy: ReconnectStrategy
@@ -35,8 +39,10 @@ public struct JoinParameters: Sendable, Equatable {
 
     public init(
         token: String, callID: String, userID: String, resumeSessionID: String? = nil, reconnect: ReconnectContext? = nil,
-        staleSessionID: String? = nil, cleanupOnly: Bool = false
+        staleSessionID: String? = nil, cleanupOnly: Bool = false, resumeState: String? = nil, staleResumeState: String? = nil
     ) {
+        self.resumeState = resumeState
+        self.staleResumeState = staleResumeState
         self.token = token
         self.callID = callID
         self.userID = userID

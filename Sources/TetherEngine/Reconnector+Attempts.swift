@@ -98,6 +98,8 @@ extension Reconnector {
         guard var recovery else { return [] }
         recovery.attempts += 1
         let targetsCurrentNode = recovery.strategy == .fast || recovery.targetNode == nodeIndex
+        let namesStale = leavesStaleSessions && recovery.strategy != .fast && targetsCurrentNode && !recovery.leftPreviousNode
+            && removedNode == nil
         let plan = AttemptPlan(
             strategy: recovery.strategy,
             attempt: recovery.attempts,
@@ -106,8 +108,9 @@ extension Reconnector {
             previousSessionID: sfuSessionID,
             fromNodeIndex: recovery.strategy == .migrate ? nodeIndex : nil,
             trigger: recovery.trigger,
-            staleSessionID: leavesStaleSessions && recovery.strategy != .fast && targetsCurrentNode && !recovery.leftPreviousNode
-                && removedNode == nil ? sfuSessionID : nil,
+            staleSessionID: namesStale ? sfuSessionID : nil,
+            resumeState: recovery.strategy == .fast ? resumeState : nil,
+            staleResumeState: namesStale ? resumeState : nil,
             token: token)
         let id = mintAttempt()
         inFlight = InFlight(id: id, plan: plan)
@@ -133,6 +136,7 @@ extension Reconnector {
         inFlight = nil
         self.recovery = nil
         let previousSessionID = sfuSessionID
+        let previousResumeState = resumeState
         let keptConnection = recovery.makeBeforeBreak && !recovery.keptConnectionLost
         if !recovery.makeBeforeBreak {
             lastRecoveredAt = now
@@ -144,6 +148,7 @@ extension Reconnector {
         activate(attempt.id.generation)
         nodeIndex = plan.nodeIndex
         sfuSessionID = answer.sfuSessionID
+        resumeState = answer.resumeState
         fastWindow = bounded(answer.fastReconnectWindow)
         state = .joined
         counters.reconnects += 1
@@ -160,7 +165,7 @@ extension Reconnector {
             durationMs: (now - recovery.startedAt).wholeMilliseconds,
             sfuURL: nodes[plan.nodeIndex], sfuSessionID: answer.sfuSessionID)))
         actions += staleSessionsAfterMove(
-            from: previousNode, to: plan.nodeIndex, previousSessionID: previousSessionID,
+            from: previousNode, to: plan.nodeIndex, previousSessionID: previousSessionID, previousResumeState: previousResumeState,
             leftPreviousNode: recovery.leftPreviousNode, keptConnection: keptConnection)
         applyPendingNodes()
         if replacedOpen {

@@ -31,6 +31,7 @@ extension Reconnector {
         switch result {
         case .joined(let answer):
             activate(id.generation)
+            resumeState = answer.resumeState
             return initialJoinSucceeded(
                 sfuSessionID: answer.sfuSessionID, fastReconnectWindow: answer.fastReconnectWindow,
                 valueProblems: answer.valueProblems)
@@ -99,10 +100,12 @@ extension Reconnector {
     /// where the SFU lets another socket claim the session, else REJOIN), with the
     /// counters the previous process left.
     public mutating func resumeAfterRestart(
-        sfuSessionID: String?, sfuURL: String, counters: SessionCounters, now: Instant, wallNow: Date, unitRandom: Double
+        sfuSessionID: String?, resumeState: String? = nil, sfuURL: String, counters: SessionCounters, now: Instant, wallNow: Date,
+        unitRandom: Double
     ) -> [Action] {
         guard state == .connecting, inFlight == nil, endReason == nil else { return [] }
         self.counters = counters
+        self.resumeState = resumeState
         return resumeAfterRestart(sfuSessionID: sfuSessionID, nodeIndex: nodes.firstIndex(of: sfuURL) ?? 0, now: now)
             + scheduleExpiryRefresh(now: now, wallNow: wallNow, unitRandom: unitRandom)
     }

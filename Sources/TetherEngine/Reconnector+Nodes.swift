@@ -63,13 +63,14 @@ extension Reconnector {
     /// session of ours left on a node that was never told we left (it was unreachable,
     /// or it left the list) is handed to the cleanup.
     mutating func staleSessionsAfterMove(
-        from previousNode: Int, to newNode: Int, previousSessionID: String?, leftPreviousNode: Bool, keptConnection: Bool
+        from previousNode: Int, to newNode: Int, previousSessionID: String?, previousResumeState: String?, leftPreviousNode: Bool,
+        keptConnection: Bool
     ) -> [Action] {
         if let removed = removedNode {
             // The node the session was on left the list: what it holds there is stale.
             removedNode = nil
             if leavesStaleSessions, !leftPreviousNode, let previousSessionID {
-                return [.destroyStaleSession(sfuURL: removed, sfuSessionID: previousSessionID)]
+                return [.destroyStaleSession(sfuURL: removed, sfuSessionID: previousSessionID, resumeState: previousResumeState)]
             }
             return []
         }
@@ -78,7 +79,7 @@ extension Reconnector {
         if leavesStaleSessions, !leftPreviousNode, !keptConnection, let previousSessionID {
             // The old node was never told we left (it was unreachable): our session
             // there still holds the agent in the room until it expires.
-            actions.append(.destroyStaleSession(sfuURL: nodes[previousNode], sfuSessionID: previousSessionID))
+            actions.append(.destroyStaleSession(sfuURL: nodes[previousNode], sfuSessionID: previousSessionID, resumeState: previousResumeState))
         }
         return actions
     }

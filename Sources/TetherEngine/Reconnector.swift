@@ -45,6 +45,9 @@ public struct Reconnector: Sendable {
         /// Our session from before the loss, still held by this node (the dialect leaves
         /// stale sessions): to destroy before joining anew.
         public var staleSessionID: String?
+        /// The dialect's resume state for `resumeSessionID` and for `staleSessionID`.
+        public var resumeState: String? = nil
+        public var staleResumeState: String? = nil
         /// The session's first join: no reconnect details, no admission to wait for, no
         /// credentials to refresh (they came with the request).
         public var isFirstJoin = false
@@ -68,7 +71,7 @@ public struct Reconnector: Sendable {
         /// unreachable, or left the list): destroy it there as soon as it answers, and
         /// report back through ``staleSessionDestroyed(sfuURL:sfuSessionID:)``. A URL, not
         /// an index: the node list may change meanwhile.
-        case destroyStaleSession(sfuURL: String, sfuSessionID: String)
+        case destroyStaleSession(sfuURL: String, sfuSessionID: String, resumeState: String? = nil)
         /// New credentials to keep (a restart rejoins with them).
         case storeCredentials(token: String, nodes: [String])
         /// Ask the credentials source for fresh ones (`reason`: `expiring`); the answer
@@ -176,6 +179,8 @@ public struct Reconnector: Sendable {
     public internal(set) var state: SessionState = .connecting
     public internal(set) var nodeIndex = 0
     public internal(set) var sfuSessionID: String?
+    /// What the dialect needs to resume `sfuSessionID` (opaque; ``JoinAnswer/resumeState``).
+    public internal(set) var resumeState: String?
     /// The SFU token the next join uses; never logged, never returned.
     public internal(set) var token: String
     public internal(set) var counters = SessionCounters()
@@ -242,7 +247,7 @@ public struct Reconnector: Sendable {
     /// The session as the API shows it.
     public var snapshot: SessionSnapshot {
         SessionSnapshot(
-            state: state, sfuURL: currentNode, sfuSessionID: sfuSessionID, generation: generation.value,
+            state: state, sfuURL: currentNode, sfuSessionID: sfuSessionID, resumeState: resumeState, generation: generation.value,
             counters: counters, currentAttempt: currentAttempt, end: endReason)
     }
 

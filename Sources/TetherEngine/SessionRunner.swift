@@ -75,10 +75,11 @@ public actor SessionRunner {
 
     /// Picks up a session that was live when the process stopped: records
     /// `resumed_after_restart` and rejoins it under the disconnection deadline.
-    public func resumeAfterRestart(sfuSessionID: String?, sfuURL: String, counters: SessionCounters) {
+    public func resumeAfterRestart(sfuSessionID: String?, resumeState: String? = nil, sfuURL: String, counters: SessionCounters) {
         listen()
         execute(machine.resumeAfterRestart(
-            sfuSessionID: sfuSessionID, sfuURL: sfuURL, counters: counters, now: clock.now, wallNow: clock.wallNow, unitRandom: random()))
+            sfuSessionID: sfuSessionID, resumeState: resumeState, sfuURL: sfuURL, counters: counters, now: clock.now,
+            wallNow: clock.wallNow, unitRandom: random()))
     }
 
     /// Ends a session left live by the previous process without dialing.
@@ -187,8 +188,8 @@ public actor SessionRunner {
                 arm(timer, at: instant)
             case .cancelTimer(let timer):
                 timers.removeValue(forKey: timer)?.cancel()
-            case .destroyStaleSession(let url, let sfuSessionID):
-                destroyStaleSession(at: url, sfuSessionID: sfuSessionID)
+            case .destroyStaleSession(let url, let sfuSessionID, let resumeState):
+                destroyStaleSession(at: url, sfuSessionID: sfuSessionID, resumeState: resumeState)
             case .storeCredentials(let token, let nodes):
                 update.credentials = .init(token: token, nodes: nodes)
             case .refreshCredentials(let reason):
@@ -247,14 +248,14 @@ public actor SessionRunner {
         if let event { learned(event) }
     }
 
-    private func destroyStaleSession(at url: String, sfuSessionID: String) {
+    private func destroyStaleSession(at url: String, sfuSessionID: String, resumeState: String?) {
         guard let janitor else {
             logger.notice("a stale SFU session is left to expire (no cleanup here)", metadata: ["sfu_url": "\(url)"])
             return
         }
         let parameters = JoinParameters(
             token: machine.token, callID: configuration.callID, userID: configuration.userID,
-            staleSessionID: sfuSessionID, cleanupOnly: true)
+            staleSessionID: sfuSessionID, cleanupOnly: true, staleResumeState: resumeState)
         janitor.janitor.submit(.init(transport: janitor.transport, url: url, parameters: parameters) { outcome in
             // Gone already (expired meanwhile) is not worth a history entry.
             if outcome == .destroyed(found: true) { await self.staleSessionCleaned(at: url, sfuSessionID: sfuSessionID) }

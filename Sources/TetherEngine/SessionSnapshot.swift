@@ -5,6 +5,8 @@ public struct SessionSnapshot: Sendable, Equatable {
     public var state: SessionState
     public var sfuURL: String
     public var sfuSessionID: String?
+    /// The dialect's resume state for `sfuSessionID`, stored to resume after a restart.
+    public var resumeState: String?
     public var generation: UInt64
     public var counters: SessionCounters
     /// The attempt number of the reconnection in progress, 0 when none runs.
@@ -13,12 +15,13 @@ public struct SessionSnapshot: Sendable, Equatable {
     public var end: EndReason?
 
     public init(
-        state: SessionState, sfuURL: String, sfuSessionID: String?, generation: UInt64, counters: SessionCounters,
-        currentAttempt: Int, end: EndReason?
+        state: SessionState, sfuURL: String, sfuSessionID: String?, resumeState: String? = nil, generation: UInt64,
+        counters: SessionCounters, currentAttempt: Int, end: EndReason?
     ) {
         self.state = state
         self.sfuURL = sfuURL
         self.sfuSessionID = sfuSessionID
+        self.resumeState = resumeState
         self.generation = generation
         self.counters = counters
         self.currentAttempt = currentAttempt

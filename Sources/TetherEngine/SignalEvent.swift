@@ -35,13 +35,17 @@ public struct JoinAnswer: Sendable, Equatable {
     /// Numbers the SFU sent with this answer that were out of range and were clamped
     /// or ignored (``PeerLimits``); each is recorded as `sfu_error{bad_value}`.
     public var valueProblems: [String]
+    /// What the dialect needs to resume this SFU session later (JSON it owns; the engine
+    /// carries and stores it, and never reads it). Nil when the session id is enough.
+    public var resumeState: String?
 
     public init(
         sfuSessionID: String, reconnected: Bool, fastReconnectWindow: Duration?, participantCount: Int,
         healthCheckCeiling: Duration? = nil, staleSessionDestroyed: String? = nil, rejoinedRoom: Bool = false,
-        valueProblems: [String] = []
+        valueProblems: [String] = [], resumeState: String? = nil
     ) {
         self.valueProblems = valueProblems
+        self.resumeState = resumeState
         self.sfuSessionID = sfuSessionID
         self.reconnected = reconnected
         self.fastReconnectWindow = fastReconnectWindow

@@ -22,6 +22,9 @@ public struct SessionRecord: Codable, Sendable, Equatable, FetchableRecord, Pers
     public var metadata: String
     public var sfuURL: String
     public var sfuSessionID: String?
+    /// The dialect's own state for resuming `sfuSessionID` (JSON it owns); nil for a
+    /// dialect that needs none, and for rows written before it existed.
+    public var resumeState: String?
     public var generation: Int64
     public var losses: Int
     public var reconnects: Int
@@ -39,7 +42,7 @@ public struct SessionRecord: Codable, Sendable, Equatable, FetchableRecord, Pers
     enum CodingKeys: String, CodingKey {
         case seq, id, state, dialect, policy, metadata, generation, losses, reconnects
         case callID = "call_id", userID = "user_id", sfuURLs = "sfu_urls", sfuToken = "sfu_token"
-        case dialectOptions = "dialect_options", sfuURL = "sfu_url", sfuSessionID = "sfu_session_id"
+        case dialectOptions = "dialect_options", sfuURL = "sfu_url", sfuSessionID = "sfu_session_id", resumeState = "resume_state"
         case failedReconnects = "failed_reconnects", endReason = "end_reason", joinFailureCode = "join_failure_code"
         case idempotencyKey = "idempotency_key", requestFingerprint = "request_fingerprint"
         case createdAtMs = "created_at_ms", updatedAtMs = "updated_at_ms", endedAtMs = "ended_at_ms"
@@ -62,6 +65,7 @@ public struct SessionRecord: Codable, Sendable, Equatable, FetchableRecord, Pers
         self.metadata = metadata
         self.sfuURL = sfuURL
         self.sfuSessionID = nil
+        self.resumeState = nil
         self.generation = 0
         self.losses = 0
         self.reconnects = 0

@@ -28,6 +28,7 @@ extension SessionRecord {
         state = snapshot.state.rawValue
         sfuURL = snapshot.sfuURL
         sfuSessionID = snapshot.sfuSessionID ?? sfuSessionID
+        resumeState = snapshot.resumeState ?? resumeState
         generation = Int64(snapshot.generation)
         losses = snapshot.losses
         reconnects = snapshot.reconnects
@@ -44,8 +45,10 @@ extension SessionRecord {
         joinFailureCode = end.joinFailureCode
         if endedAtMs == nil { endedAtMs = nowMs }
         updatedAtMs = nowMs
-        // The token only served to rejoin; an ended session keeps no secret at rest.
+        // The token only served to rejoin; an ended session keeps no secret at rest,
+        // and nothing to resume.
         forgetSecrets()
+        resumeState = nil
     }
 
     /// The counters as stored, for a session resumed after a restart.

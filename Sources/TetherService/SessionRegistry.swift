@@ -143,7 +143,8 @@ public actor SessionRegistry: Service {
                             sfuSessionID: record.sfuSessionID, sfuURL: record.sfuURL, reason: refusal.code, counters: counters)
                         return
                     }
-                    await runner.resumeAfterRestart(sfuSessionID: record.sfuSessionID, sfuURL: record.sfuURL, counters: counters)
+                    await runner.resumeAfterRestart(
+                        sfuSessionID: record.sfuSessionID, resumeState: record.resumeState, sfuURL: record.sfuURL, counters: counters)
                 }
             }
         }

@@ -73,7 +73,7 @@ import TetherEvents
         ]))
         #expect(joined == [.event(.joinAccepted(JoinAnswer(
             sfuSessionID: "11:22:99", reconnected: false, fastReconnectWindow: .seconds(30), participantCount: 4,
-            healthCheckCeiling: .seconds(20))))])
+            healthCheckCeiling: .seconds(20), resumeState: #"{"handle":22,"participant":"99","session":11}"#)))])
     }
 
     @Test func authenticationAndRoomSecretsGoWhereJanusReadsThem() throws {
@@ -187,7 +187,7 @@ import TetherEvents
         ]))
         #expect(present == [.event(.joinAccepted(JoinAnswer(
             sfuSessionID: "11:22:99", reconnected: true, fastReconnectWindow: .seconds(30), participantCount: 2,
-            healthCheckCeiling: .seconds(20))))])
+            healthCheckCeiling: .seconds(20), resumeState: #"{"handle":22,"participant":"99","session":11}"#)))])
     }
 
     @Test func aClaimedSessionOutOfTheRoomJoinsAgainOnAFreshHandle() throws {
@@ -205,7 +205,7 @@ import TetherEvents
         let joined = try codec.decode(reply(["janus": "event", "transaction": join["transaction"]!, "plugindata": ["data": ["videoroom": "joined", "id": 101]]]))
         #expect(joined == [.event(.joinAccepted(JoinAnswer(
             sfuSessionID: "11:33:101", reconnected: true, fastReconnectWindow: .seconds(30), participantCount: 1,
-            healthCheckCeiling: .seconds(20), rejoinedRoom: true)))])
+            healthCheckCeiling: .seconds(20), rejoinedRoom: true, resumeState: #"{"handle":33,"participant":"101","session":11}"#)))])
     }
 
     @Test func keepalivesAreHealthChecksAndAnExpiredSessionAsksForRejoin() throws {
@@ -281,7 +281,9 @@ import TetherEvents
         let attach = try sent(codec.decode(reply(["janus": "success", "transaction": create["transaction"]!, "data": ["id": 1]])))
         let join = try sent(codec.decode(reply(["janus": "success", "transaction": attach["transaction"]!, "data": ["id": 2]])))
         let joined = try codec.decode(reply(["janus": "event", "transaction": join["transaction"]!, "plugindata": ["data": ["videoroom": "joined", "id": 3]]]))
-        #expect(joined == [.event(.joinAccepted(JoinAnswer(sfuSessionID: "1:2:3", reconnected: false, fastReconnectWindow: nil, participantCount: 1)))])
+        #expect(joined == [.event(.joinAccepted(JoinAnswer(
+            sfuSessionID: "1:2:3", reconnected: false, fastReconnectWindow: nil, participantCount: 1,
+            resumeState: #"{"handle":2,"participant":"3","session":1}"#)))])
     }
 
     @Test func leavingIsLeaveThenDestroy() throws {
@@ -338,5 +340,33 @@ import TetherEvents
             return
         }
         #expect(answer.sfuSessionID == "11:22")
+    }
+
+    /// The dialect's resume state is its own JSON, used in place of the shown id: a claim
+    /// (and a stale destroy) take their ids from it, whatever the shown id says.
+    @Test func aClaimTakesItsIdsFromTheResumeState() throws {
+        var codec = JanusCodec(dialect: dialect)
+        let state = JanusResumeState(session: 31, handle: 32, participant: "p-33").text
+        let claim = try afterInfo(&codec, JoinParameters(
+            token: "", callID: "c", userID: "u", resumeSessionID: "shown-id-not-read", resumeState: state))
+        #expect(claim["janus"] as? String == "claim")
+        #expect(claim["session_id"] as? Int == 31)
+        var cleanup = JanusCodec(dialect: dialect)
+        let destroy = try afterInfo(&cleanup, JoinParameters(
+            token: "", callID: "c", userID: "u", staleSessionID: "shown", cleanupOnly: true, staleResumeState: state))
+        #expect(destroy["janus"] as? String == "destroy")
+        #expect(destroy["session_id"] as? Int == 31)
+        #expect(JanusResumeState(resumeState: state, sessionID: nil) == JanusResumeState(session: 31, handle: 32, participant: "p-33"))
+        #expect(JanusResumeState(resumeState: nil, sessionID: "1:2:x") == JanusResumeState(session: 1, handle: 2, participant: "x"), "rows from before")
+    }
+
+    /// The codec reports facts; the dialect alone picks the strategy.
+    @Test func factsMapToStrategiesInOnePlace() {
+        #expect(dialect.error(for: .claimRefused(code: 458, reason: "gone")).strategy == .rejoin)
+        #expect(dialect.error(for: .claimRefused(code: 458, reason: "gone")).sessionUnknown)
+        #expect(dialect.error(for: .sessionTimedOut).strategy == .rejoin)
+        #expect(dialect.error(for: .refused(request: "create", code: 472, reason: "full")).nodeRefusesNewSessions)
+        #expect(dialect.error(for: .refused(request: "join", code: 403, reason: "token")).unauthenticated)
+        #expect(dialect.error(for: .refused(request: "join", code: 433, reason: "pin")).strategy == nil)
     }
 }
