@@ -122,7 +122,7 @@ public actor SessionRunner {
     private func listen() {
         guard noticeTask == nil else { return }
         noticeTask = Task { [transport] in
-            for await notice in transport.notices { await self.handle(notice) }
+            for await notice in transport.notices { self.handle(notice) }
         }
     }
 
@@ -209,7 +209,7 @@ public actor SessionRunner {
             let run = await executor.run(id, plan: plan, url: url, fromURL: fromURL, admission: admission) { event in
                 await self.learned(event)
             }
-            await self.attemptFinished(id, run)
+            self.attemptFinished(id, run)
         }
     }
 
@@ -220,7 +220,7 @@ public actor SessionRunner {
         let instant = min(instant, clock.now + .seconds(Self.longestTimerSeconds))
         timers[timer] = Task { [clock] in
             guard (try? await clock.sleep(until: instant)) != nil else { return }
-            await self.timerFired(timer)
+            self.timerFired(timer)
         }
     }
 

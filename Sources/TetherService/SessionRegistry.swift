@@ -89,11 +89,18 @@ public actor SessionRegistry: Service {
                     message: "Tether restarted before this session's create was answered; it was not redialed"))
                 continue
             }
-            guard let urls = try? JSONDecoder().decode([String].self, from: Data(record.sfuURLs.utf8)),
-                  let policy = try? JSONDecoder().decode(PolicyDocument.self, from: Data(record.policy.utf8)),
-                  !urls.isEmpty, let dialect = Self.dialect(named: record.dialect, options: record.dialectOptions, sessionID: record.id)
-            else {
-                logger.error("cannot resume session: unreadable row", metadata: ["session": "\(record.id)"])
+            let urls: [String]
+            let policy: PolicyDocument
+            let dialect: any SignalingDialect
+            do {
+                urls = try JSONDecoder().decode([String].self, from: Data(record.sfuURLs.utf8))
+                policy = try JSONDecoder().decode(PolicyDocument.self, from: Data(record.policy.utf8))
+                guard !urls.isEmpty, let known = Self.dialect(named: record.dialect, options: record.dialectOptions, sessionID: record.id) else {
+                    throw UnreadableRow(detail: urls.isEmpty ? "no SFU URL" : "unknown dialect '\(record.dialect)' or its options")
+                }
+                dialect = known
+            } catch {
+                logger.error("cannot resume session: unreadable row", metadata: ["session": "\(record.id)", "error": "\(error)"])
                 end(record, .reconnectFailed(reason: "unreadable_row"))
                 continue
             }
@@ -390,5 +397,10 @@ public actor SessionRegistry: Service {
         default:
             return nil
         }
+    }
+
+    struct UnreadableRow: Error, CustomStringConvertible {
+        var detail: String
+        var description: String { detail }
     }
 }
