@@ -32,14 +32,7 @@ import TetherTestSupport
 
     @Test func aDeleteDuringTheUpgradeOfAnAttemptStopsIt() async throws {
         // The second node accepts TCP and never answers the upgrade.
-        let accepted = NIOLockedValueBox<[any Channel]>([])
-        let silent = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .childChannelInitializer { channel in
-                accepted.withLockedValue { $0.append(channel) }
-                return channel.eventLoop.makeSucceededVoidFuture()
-            }
-            .bind(host: "127.0.0.1", port: 0).get()
-        let port = try #require(silent.localAddress?.port)
+        let silent = try await SilentServer.start()
         let node = try await SimulatorNode.start()
         var policy = testPolicy
         policy.connectTimeout = .seconds(60)
@@ -47,26 +40,26 @@ import TetherTestSupport
         let session = SessionRunner(
             configuration: .init(
                 id: "s", callID: "default:demo", userID: "agent-7", token: testToken,
-                sfuURLs: [node.url, "ws://127.0.0.1:\(port)/ws"], policy: policy),
+                sfuURLs: [node.url, silent.url], policy: policy),
             dialect: StreamDialect(), eventLoopGroup: MultiThreadedEventLoopGroup.singleton, record: { recorder.record($0) })
         try await session.start()
         // go_away: MIGRATE to the silent node, where the attempt waits in the upgrade.
         try await node.inject("go-away")
         let deadline = ContinuousClock.now + .seconds(10)
-        while accepted.withLockedValue({ $0.isEmpty }), ContinuousClock.now < deadline {
+        while silent.acceptedCount == 0, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(10))
         }
-        #expect(accepted.withLockedValue { $0.count } == 1, "the MIGRATE dialed the silent node")
+        #expect(silent.acceptedCount == 1, "the MIGRATE dialed the silent node")
         let asked = ContinuousClock.now
         await session.leave()
         #expect(ContinuousClock.now - asked < .seconds(2), "the leave did not wait for the upgrade")
         #expect(await session.state == .left)
         let freed = ContinuousClock.now + .seconds(5)
-        while accepted.withLockedValue({ $0.contains { $0.isActive } }), ContinuousClock.now < freed {
+        while !silent.allClosed, ContinuousClock.now < freed {
             try await Task.sleep(for: .milliseconds(20))
         }
-        #expect(accepted.withLockedValue { $0.allSatisfy { !$0.isActive } }, "the attempt's socket was closed")
-        try await silent.close()
+        #expect(silent.allClosed, "the attempt's socket was closed")
+        try await silent.stop()
         await node.stop()
     }
 

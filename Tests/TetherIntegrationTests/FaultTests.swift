@@ -227,18 +227,11 @@ import TetherTestSupport
 
     @Test func aServerThatNeverAnswersTheUpgradeTimesOutAndFreesTheSocket() async throws {
         // Accepts TCP, reads, never answers: the WSClient hazard.
-        let accepted = NIOLockedValueBox<[any Channel]>([])
-        let silent = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .childChannelInitializer { channel in
-                accepted.withLockedValue { $0.append(channel) }
-                return channel.eventLoop.makeSucceededVoidFuture()
-            }
-            .bind(host: "127.0.0.1", port: 0).get()
-        let port = try #require(silent.localAddress?.port)
+        let silent = try await SilentServer.start()
         var policy = testPolicy
         policy.connectTimeout = .milliseconds(300)
         let session = SessionRunner(
-            configuration: .init(id: "s", callID: "c", userID: "u", token: testToken, sfuURLs: ["ws://127.0.0.1:\(port)/ws"], policy: policy),
+            configuration: .init(id: "s", callID: "c", userID: "u", token: testToken, sfuURLs: [silent.url], policy: policy),
             dialect: StreamDialect(), eventLoopGroup: MultiThreadedEventLoopGroup.singleton, record: { _ in })
         do {
             try await session.start()
@@ -247,12 +240,12 @@ import TetherTestSupport
             #expect(error.code == "upgrade_timeout")
         }
         // Freed: the server sees the socket closed (our timeout closed it), promptly.
-        #expect(accepted.withLockedValue { $0.count } == 1)
+        #expect(silent.acceptedCount == 1)
         let deadline = ContinuousClock.now + .seconds(5)
-        while accepted.withLockedValue({ $0.contains { $0.isActive } }), ContinuousClock.now < deadline {
+        while !silent.allClosed, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(20))
         }
-        #expect(accepted.withLockedValue { $0.allSatisfy { !$0.isActive } }, "the timed-out socket was closed")
-        try await silent.close()
+        #expect(silent.allClosed, "the timed-out socket was closed")
+        try await silent.stop()
     }
 }
