@@ -104,19 +104,40 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "How long a node stays counted as restarted. (env TETHER_NODE_RESTART_VERDICT, default 10s)")
     var nodeRestartVerdict: DurationArgument?
 
-    @Option(name: .customLong("webhook-url"), help: "Send signed webhooks here (repeatable; http or https; internal hosts allowed). (env TETHER_WEBHOOK_URLS, comma-separated)")
+    @Option(name: .customLong("webhook-url"), help: "Send signed webhooks here: URL[#secret-file] (repeatable; http or https; internal hosts allowed; id 1, 2, … by position; a secret file holds this endpoint's own secrets, one per line). (env TETHER_WEBHOOK_URLS, comma-separated)")
     var webhookURLs: [String] = []
 
-    @Option(help: "Signs webhooks and --credentials-url requests (HMAC-SHA256, at least 16 characters). (env TETHER_WEBHOOK_SECRET)")
-    var webhookSecret: String?
+    @Option(help: "A JSON file of webhook endpoints with stable ids, {\"endpoints\": [{\"id\", \"url\", \"secret_file\"}]}: an endpoint keeps its backlog when its URL changes. (env TETHER_WEBHOOK_CONFIG)")
+    var webhookConfig: String?
 
-    @Option(help: "Webhook types to send, comma-separated, or * for every history event. (env TETHER_WEBHOOK_EVENTS, default session.joined,session.reconnected,session.failed,session.left,session.ended)")
+    @Option(name: .customLong("webhook-secret"), help: "Signs webhooks (Standard Webhooks webhook-signature, and Tether-Signature with the first): whsec_<base64> or text of at least 16 characters. Repeat during a rotation: each signs. (env TETHER_WEBHOOK_SECRET, comma-separated)")
+    var webhookSecrets: [String] = []
+
+    @Option(help: "A webhook try with no answer this long after its request is written fails (and is retried). (env TETHER_WEBHOOK_TIMEOUT, default 15s)")
+    var webhookTimeout: DurationArgument?
+
+    @Option(help: "Webhook tries in flight at once per endpoint, on a connection pool of that size. (env TETHER_WEBHOOK_CONCURRENCY, default 16)")
+    var webhookConcurrency: Int?
+
+    @Option(help: "Disable an endpoint that has failed for this long (it is listed, and enabled again through the API). (env TETHER_WEBHOOK_DISABLE_AFTER, default 5d as 120h)")
+    var webhookDisableAfter: DurationArgument?
+
+    @Option(help: "Pending webhook deliveries one endpoint may hold; past it the oldest fail with overflow. (env TETHER_WEBHOOK_MAX_BACKLOG, default 300000)")
+    var webhookMaxBacklog: Int?
+
+    @Option(help: "Signs --credentials-url requests (its own secret: a webhook secret never does): whsec_<base64> or text of at least 16 characters. Required with --credentials-url. (env TETHER_CREDENTIALS_SECRET)")
+    var credentialsSecret: String?
+
+    @Option(help: "Credentials requests in flight at once, service-wide. (env TETHER_CREDENTIALS_CONCURRENCY, default 64)")
+    var credentialsConcurrency: Int?
+
+    @Option(help: "Webhook types to send, comma-separated, or * for every history event. (env TETHER_WEBHOOK_EVENTS, default session.joined,session.reconnected,session.failed,session.left,session.ended,session.events_dropped)")
     var webhookEvents: String?
 
     @Option(help: "How long a failing webhook delivery is retried after its event. (env TETHER_WEBHOOK_RETRY_WINDOW, default 24h)")
     var webhookRetryWindow: DurationArgument?
 
-    @Option(name: .customLong("credentials-url"), help: "Ask this URL for fresh SFU credentials (signed POST) before a REJOIN or MIGRATE, when a join is refused as unauthenticated, and before a JWT expires. (env TETHER_CREDENTIALS_URL)")
+    @Option(name: .customLong("credentials-url"), help: "Ask this URL for fresh SFU credentials (a POST signed with --credentials-secret) before a REJOIN or MIGRATE, when a join is refused as unauthenticated, and before a JWT expires. (env TETHER_CREDENTIALS_URL)")
     var credentialsURL: String?
 
     @Option(help: "How long SIGTERM/SIGINT may take: sessions leave in parallel, the history is flushed; the process exits at most 2s later in any case. Give docker stop -t a few seconds more. (env TETHER_SHUTDOWN_GRACE, default 25s)")
@@ -190,13 +211,20 @@ struct ServeCommand: AsyncParsableCommand {
                 evidenceWindow: try duration(nodeRestartWindow, "TETHER_NODE_RESTART_WINDOW", .seconds(2)),
                 verdictLifetime: try duration(nodeRestartVerdict, "TETHER_NODE_RESTART_VERDICT", .seconds(10))),
             webhookURLs: webhookURLs.isEmpty ? list("TETHER_WEBHOOK_URLS") : webhookURLs,
-            webhookSecret: webhookSecret ?? env["TETHER_WEBHOOK_SECRET"],
             webhookTypes: webhookTypes,
             webhookRetryWindow: try duration(webhookRetryWindow, "TETHER_WEBHOOK_RETRY_WINDOW", .seconds(24 * 3600)),
             credentialsURL: credentialsURL ?? env["TETHER_CREDENTIALS_URL"])
         configuration.httpWriteTimeout = try duration(httpWriteTimeout, "TETHER_HTTP_WRITE_TIMEOUT", .seconds(10))
         configuration.maxPipelinedRequests = try integer(maxPipelinedRequests, "TETHER_MAX_PIPELINED_REQUESTS", 16)
         configuration.allowedOrigins = allowedOrigins.isEmpty ? list("TETHER_ALLOW_ORIGINS") : allowedOrigins
+        configuration.webhookConfigFile = webhookConfig ?? env["TETHER_WEBHOOK_CONFIG"]
+        configuration.webhookSecrets = webhookSecrets.isEmpty ? list("TETHER_WEBHOOK_SECRET") : webhookSecrets
+        configuration.webhookTimeout = try duration(webhookTimeout, "TETHER_WEBHOOK_TIMEOUT", .seconds(15))
+        configuration.webhookConcurrency = try integer(webhookConcurrency, "TETHER_WEBHOOK_CONCURRENCY", 16)
+        configuration.webhookDisableAfter = try duration(webhookDisableAfter, "TETHER_WEBHOOK_DISABLE_AFTER", .seconds(5 * 24 * 3600))
+        configuration.webhookMaxBacklog = try integer(webhookMaxBacklog, "TETHER_WEBHOOK_MAX_BACKLOG", 300_000)
+        configuration.credentialsSecret = credentialsSecret ?? env["TETHER_CREDENTIALS_SECRET"]
+        configuration.credentialsConcurrency = try integer(credentialsConcurrency, "TETHER_CREDENTIALS_CONCURRENCY", 64)
         return configuration
     }
 

@@ -108,7 +108,7 @@ public struct AttemptExecutor: Sendable {
             if Task.isCancelled { return .cancelled }
             await report(.credentialsFetched(fresh, reason: reason))
             return .fresh(fresh.token)
-        } catch is CancellationError {
+        } catch is CancellationError where Task.isCancelled {
             // The attempt was cancelled: nothing failed.
             return .cancelled
         } catch {

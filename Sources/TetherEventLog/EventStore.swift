@@ -159,7 +159,7 @@ public struct EventStore: Sendable {
             }
             // After the batch's session rows: a webhook carries the session as stored now.
             if let webhooks, !outgoing.isEmpty {
-                try Self.enqueueDeliveries(outgoing, to: webhooks.endpoints, in: db)
+                try Self.enqueueDeliveries(outgoing, routing: webhooks, in: db)
             }
             return (stored, clock)
         }

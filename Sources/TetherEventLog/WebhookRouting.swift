@@ -3,18 +3,34 @@ import TetherEvents
 /// Which history events become webhooks, and where they go: operator configuration,
 /// applied by the writer in the transaction that stores each event.
 public struct WebhookRouting: Sendable, Equatable {
-    /// The default subscription: the outcomes a frontend acts on.
+    /// The default subscription: the outcomes a frontend acts on, and the gaps in what it
+    /// was told (`session.events_dropped`).
     public static let defaultTypes: Set<String> = [
-        "session.joined", "session.reconnected", "session.failed", "session.left", "session.ended",
+        "session.joined", "session.reconnected", "session.failed", "session.left", "session.ended", "session.events_dropped",
     ]
 
-    public var endpoints: [String]
+    /// One configured receiver: a stable id (its queue and backlog follow the id, so a
+    /// changed URL keeps them) and where it is now.
+    public struct Endpoint: Sendable, Equatable {
+        public var id: String
+        public var url: String
+
+        public init(id: String, url: String) {
+            self.id = id
+            self.url = url
+        }
+    }
+
+    public var endpoints: [Endpoint]
     /// Webhook types to send; nil sends every history event.
     public var types: Set<String>?
+    /// Pending deliveries one endpoint may hold; past it the oldest fail with `overflow`.
+    public var maxBacklog: Int
 
-    public init(endpoints: [String], types: Set<String>? = WebhookRouting.defaultTypes) {
+    public init(endpoints: [Endpoint], types: Set<String>? = WebhookRouting.defaultTypes, maxBacklog: Int = 300_000) {
         self.endpoints = endpoints
         self.types = types
+        self.maxBacklog = maxBacklog
     }
 
     /// The webhook type of a history event: outcomes have their own names

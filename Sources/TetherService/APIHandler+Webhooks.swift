@@ -21,8 +21,12 @@ extension APIHandler {
         let limit = try Self.limit(input.query.limit)
         let before = try input.query.cursor.map { cursor throws(APIError) in try Cursor.decode(cursor) }
         let status = input.query.status.flatMap { WebhookDelivery.Status(rawValue: $0.rawValue) }
-        try await log.flush()
-        let rows = try await log.store.deliveries(status: status, before: before, limit: limit)
+        if let endpoint = input.query.endpoint_id, !(1...64).contains(endpoint.count) {
+            throw APIError.badRequest("endpoint_id must be 1 to 64 characters", code: "invalid_filter")
+        }
+        // What is committed, without waiting on the writer: a disk that fills up must not
+        // take the outbox's view with it.
+        let rows = try await log.store.deliveries(status: status, endpoint: input.query.endpoint_id, before: before, limit: limit)
         let next = rows.count == limit ? rows.last?.id.map { Cursor.encode($0) } : nil
         return .ok(.init(body: .json(.init(deliveries: rows.map(Components.Schemas.WebhookDelivery.init), next_cursor: next))))
     }
@@ -39,12 +43,54 @@ extension APIHandler {
         webhooks?.wake()
         return .accepted(.init(body: .json(.init(row))))
     }
+
+    func listWebhookEndpoints(_ input: Operations.listWebhookEndpoints.Input) async throws -> Operations.listWebhookEndpoints.Output {
+        let nowMs = Int64(Date().timeIntervalSince1970 * 1000)
+        let endpoints = try await log.store.webhookEndpoints().map { Components.Schemas.WebhookEndpoint($0, nowMs: nowMs) }
+        return .ok(.init(body: .json(.init(endpoints: endpoints))))
+    }
+
+    func enableWebhookEndpoint(_ input: Operations.enableWebhookEndpoint.Input) async throws -> Operations.enableWebhookEndpoint.Output {
+        let id = input.path.endpoint_id
+        guard try await log.store.enableWebhookEndpoint(id: id),
+              let status = try await log.store.webhookEndpoints().first(where: { $0.id == id })
+        else {
+            throw APIError(.notFound, code: "not_found", message: "no webhook endpoint '\(id.prefix(64))'")
+        }
+        webhooks?.enabled(id)
+        return .ok(.init(body: .json(.init(status, nowMs: Int64(Date().timeIntervalSince1970 * 1000)))))
+    }
+
+    func replayWebhookDeliveries(_ input: Operations.replayWebhookDeliveries.Input) async throws -> Operations.replayWebhookDeliveries.Output {
+        guard case .json(let body) = input.body else { throw APIError.badRequest("the body must be JSON") }
+        guard body.since_ms >= 0, body.until_ms > body.since_ms else {
+            throw APIError.invalid("since_ms must be at least 0 and until_ms after it", code: "invalid_range")
+        }
+        guard try await log.store.webhookEndpoints().contains(where: { $0.id == body.endpoint_id }) else {
+            throw APIError(.notFound, code: "not_found", message: "no webhook endpoint '\(body.endpoint_id.prefix(64))'")
+        }
+        let replayed = try await log.store.replayDeliveries(
+            endpoint: body.endpoint_id, sinceMs: body.since_ms, untilMs: body.until_ms, nowMs: Int64(Date().timeIntervalSince1970 * 1000))
+        webhooks?.wake()
+        return .accepted(.init(body: .json(.init(replayed: replayed))))
+    }
+}
+
+extension Components.Schemas.WebhookEndpoint {
+    init(_ status: EventStore.WebhookEndpointStatus, nowMs: Int64) {
+        self.init(
+            id: status.id, url: Components.Schemas.WebhookDelivery.redacted(status.url), state: status.enabled ? .enabled : .disabled,
+            disabled_reason: status.disabledReason, backlog: status.backlog,
+            oldest_pending_age_ms: status.oldestPendingCreatedAtMs.map { max(0, nowMs - $0) }, last_error: status.lastError,
+            failing_since_ms: status.failingSinceMs, last_success_at_ms: status.lastSuccessAtMs, overflowed: status.overflowed)
+    }
 }
 
 extension Components.Schemas.WebhookDelivery {
     init(_ row: WebhookDelivery) {
         self.init(
-            id: row.id ?? 0, event_id: row.eventID, session_id: row.sessionID, endpoint: Self.redacted(row.endpoint), _type: row.type,
+            id: row.id ?? 0, event_id: row.eventID, session_id: row.sessionID, endpoint: Self.redacted(row.endpoint),
+            endpoint_id: row.endpointID, _type: row.type,
             status: Components.Schemas.WebhookDeliveryStatus(rawValue: row.status.rawValue) ?? .pending,
             attempts: row.attempts, created_at_ms: row.createdAtMs, next_attempt_at_ms: row.nextAttemptAtMs,
             last_attempt_at_ms: row.lastAttemptAtMs, last_status: row.lastStatus, last_error: row.lastError,

@@ -144,6 +144,9 @@ struct APIHandler: APIProtocol {
 
     func getMetrics(_ input: Operations.getMetrics.Input) async throws -> Operations.getMetrics.Output {
         metrics.recordStorage(log.health)
+        if webhooks != nil {
+            metrics.recordWebhooks(try await log.store.webhookEndpoints(), nowMs: Int64(Date().timeIntervalSince1970 * 1000))
+        }
         return .ok(.init(body: .plainText(HTTPBody(metrics.exposition()))))
     }
 

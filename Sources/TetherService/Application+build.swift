@@ -54,16 +54,27 @@ public func buildApplication(
     } catch {
         throw StartupError(description: "cannot open the database at \(configuration.databasePath): \(error)")
     }
-    if !configuration.webhookURLs.isEmpty {
+    let webhookEndpoints: [WebhookEndpoint]
+    do {
+        webhookEndpoints = try configuration.webhookEndpoints()
+    } catch {
+        throw StartupError(description: "\(error)")
+    }
+    if !webhookEndpoints.isEmpty {
         // Deliveries are written by the event log's writer, in each event's transaction.
-        store.webhooks = WebhookRouting(endpoints: configuration.webhookURLs, types: configuration.webhookTypes)
+        store.webhooks = WebhookRouting(
+            endpoints: webhookEndpoints.map(\.routing), types: configuration.webhookTypes, maxBacklog: configuration.webhookMaxBacklog)
     }
     let log = EventLog(store: store, batchSize: historyBatchSize, logger: logger)
     let metrics = TetherMetrics()
     var webhooks: WebhookDispatcher?
-    if !configuration.webhookURLs.isEmpty, let secret = configuration.webhookSecret {
+    if !webhookEndpoints.isEmpty {
         let dispatcher = WebhookDispatcher(
-            store: store, endpoints: configuration.webhookURLs, secret: secret, retryWindow: configuration.webhookRetryWindow, metrics: metrics, logger: logger)
+            store: store, endpoints: webhookEndpoints,
+            settings: .init(
+                concurrency: configuration.webhookConcurrency, timeout: configuration.webhookTimeout,
+                retryWindow: configuration.webhookRetryWindow, disableAfter: configuration.webhookDisableAfter),
+            metrics: metrics, logger: logger)
         let routing = store.webhooks
         // Committed events that became deliveries wake the dispatcher at once.
         _ = log.subscribe(.init(

@@ -56,10 +56,32 @@ public struct ServiceConfiguration: Sendable {
     public var maxReconnectsPerSecond: Int
     /// When an SFU node counts as restarted (its sessions then skip FAST).
     public var nodeRestart: NodeRestartDetector.Configuration
-    /// Where webhooks go (operator configuration: internal hosts allowed, http/https only).
+    /// Where webhooks go (operator configuration: internal hosts allowed, http/https
+    /// only), each `URL[#secret-file]`; ids `1`, `2`, … by position.
     public var webhookURLs: [String] = []
-    /// Signs webhooks and credentials requests (HMAC-SHA256); at least 16 characters.
-    public var webhookSecret: String?
+    /// A JSON file of endpoints with stable ids: `{"endpoints": [{"id", "url", "secret_file"?}]}`.
+    public var webhookConfigFile: String?
+    /// Sign every endpoint's webhooks that has no secret file of its own; several at
+    /// once during a rotation (each signs). `whsec_<base64>` or raw text (≥ 16 characters).
+    public var webhookSecrets: [String] = []
+    /// The first of ``webhookSecrets`` (what a single `--webhook-secret` sets).
+    public var webhookSecret: String? {
+        get { webhookSecrets.first }
+        set { webhookSecrets = newValue.map { [$0] } ?? [] }
+    }
+    /// A try that has no answer this long after its request is written is a failure.
+    public var webhookTimeout: Duration = .seconds(15)
+    /// Tries in flight at once per endpoint (and the size of its connection pool).
+    public var webhookConcurrency: Int = 16
+    /// An endpoint failing for longer than this is disabled (as Svix does).
+    public var webhookDisableAfter: Duration = .seconds(5 * 24 * 3600)
+    /// Pending deliveries one endpoint may hold; past it the oldest fail with `overflow`.
+    public var webhookMaxBacklog: Int = 300_000
+    /// Signs credentials requests, apart from every webhook secret (so no webhook
+    /// receiver can forge one); required with `credentialsURL`.
+    public var credentialsSecret: String?
+    /// Credentials requests in flight at once, service-wide.
+    public var credentialsConcurrency: Int = 64
     /// Webhook types sent; nil sends every history event (`*`).
     public var webhookTypes: Set<String>? = WebhookRouting.defaultTypes
     /// How long a failing delivery is retried after its event.
@@ -98,7 +120,7 @@ public struct ServiceConfiguration: Sendable {
         credentialsURL: String? = nil
     ) {
         self.webhookURLs = webhookURLs
-        self.webhookSecret = webhookSecret
+        self.webhookSecrets = webhookSecret.map { [$0] } ?? []
         self.webhookTypes = webhookTypes
         self.webhookRetryWindow = webhookRetryWindow
         self.credentialsURL = credentialsURL
@@ -181,16 +203,21 @@ public struct ServiceConfiguration: Sendable {
         if eventStreamBuffer < 100 { throw Invalid(description: "the event stream buffer must hold at least 100 events") }
         if shutdownGrace < .seconds(1) { throw Invalid(description: "the shutdown grace must be at least 1s") }
         if maxBodyBytes < 1024 { throw Invalid(description: "the body limit must be at least 1024 bytes") }
-        for url in webhookURLs + (credentialsURL.map { [$0] } ?? []) {
-            guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme?.lowercased() ?? ""), parsed.host?.isEmpty == false else {
-                throw Invalid(description: "'\(url)' is not an http or https URL (webhook and credentials URLs must be)")
+        if let credentialsURL {
+            guard let parsed = URL(string: credentialsURL), ["http", "https"].contains(parsed.scheme?.lowercased() ?? ""), parsed.host?.isEmpty == false else {
+                throw Invalid(description: "'\(credentialsURL)' is not an http or https URL (the credentials URL must be)")
             }
-        }
-        if !webhookURLs.isEmpty || credentialsURL != nil {
-            guard let secret = webhookSecret, secret.count >= 16 else {
-                throw Invalid(description: "--webhook-url and --credentials-url need --webhook-secret (at least 16 characters) to sign with")
+            guard let secret = credentialsSecret else {
+                throw Invalid(description: "--credentials-url needs --credentials-secret (its own: a webhook secret never signs credentials requests)")
             }
+            do { _ = try WebhookSecret(parsing: secret) } catch { throw Invalid(description: "--credentials-secret: \(error)") }
         }
+        _ = try webhookEndpoints()
+        if webhookTimeout < .milliseconds(100) { throw Invalid(description: "the webhook timeout must be at least 100ms") }
+        if !(1...1024).contains(webhookConcurrency) { throw Invalid(description: "webhook concurrency must be 1 to 1024") }
+        if webhookDisableAfter < .seconds(1) { throw Invalid(description: "--webhook-disable-after must be at least 1s") }
+        if webhookMaxBacklog < 1 { throw Invalid(description: "--webhook-max-backlog must be at least 1") }
+        if !(1...4096).contains(credentialsConcurrency) { throw Invalid(description: "credentials concurrency must be 1 to 4096") }
         if let types = webhookTypes {
             let unknown = types.subtracting(WebhookRouting.allTypes)
             if !unknown.isEmpty {
@@ -200,5 +227,10 @@ public struct ServiceConfiguration: Sendable {
         if webhookRetryWindow < .seconds(1) { throw Invalid(description: "the webhook retry window must be at least 1s") }
         if maxReconnectsInFlight < 1 { throw Invalid(description: "max reconnects in flight must be at least 1") }
         if maxReconnectsPerSecond < 2 { throw Invalid(description: "max reconnects per second must be at least 2") }
+    }
+
+    /// The configured webhook endpoints, secrets read (``WebhookEndpoint/resolve(urls:configFile:secrets:)``).
+    func webhookEndpoints() throws -> [WebhookEndpoint] {
+        try WebhookEndpoint.resolve(urls: webhookURLs, configFile: webhookConfigFile, secrets: webhookSecrets)
     }
 }

@@ -46,8 +46,11 @@ public actor SessionRegistry: Service {
         self.logger = logger
         self.limiter = ReconnectLimiter(maxInFlight: configuration.maxReconnectsInFlight, perSecond: configuration.maxReconnectsPerSecond)
         self.restartWatch = NodeRestartWatch(configuration: configuration.nodeRestart, logger: logger)
-        self.credentials = configuration.credentialsURL.map {
-            CredentialsClient(url: $0, signature: WebhookSignature(secret: configuration.webhookSecret ?? ""))
+        // validate() checked that a credentials URL comes with a secret that parses.
+        self.credentials = configuration.credentialsURL.flatMap { url in
+            configuration.credentialsSecret.flatMap { try? WebhookSecret(parsing: $0) }.map {
+                CredentialsClient(url: url, secret: $0, concurrency: configuration.credentialsConcurrency)
+            }
         }
         self.janitor = StaleSessionJanitor(logger: logger)
     }

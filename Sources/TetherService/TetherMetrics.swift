@@ -53,15 +53,24 @@ public final class TetherMetrics: Sendable {
         if newErrors > 0 { errors.increment(by: newErrors) } else { errors.increment(by: 0) }
     }
 
-    /// One webhook try's outcome: `delivered`, `retried`, `gone` (410) or `failed`
-    /// (given up after the retry window).
+    /// One webhook try's outcome: `delivered`, `retried`, `rejected` (a 4xx: final for
+    /// that delivery), `gone` (410: the endpoint is disabled) or `failed` (given up after
+    /// the retry window).
     func webhookAttempt(outcome: String) {
         Counter(label: "tether_webhook_deliveries_total", dimensions: [("outcome", outcome)], factory: factory).increment()
     }
 
-    /// Deliveries waiting (pending) in the outbox.
-    func webhookBacklog(_ pending: Int) {
-        CoreMetrics.Gauge(label: "tether_webhook_backlog", factory: factory).record(pending)
+    /// Each endpoint's backlog, oldest pending age, state and overflow total, read at
+    /// scrape time from the outbox's own counts (kept with every change, never a scan).
+    func recordWebhooks(_ endpoints: [EventStore.WebhookEndpointStatus], nowMs: Int64) {
+        for endpoint in endpoints {
+            let label = [("endpoint", endpoint.id)]
+            CoreMetrics.Gauge(label: "tether_webhook_backlog", dimensions: label, factory: factory).record(endpoint.backlog)
+            let age = endpoint.oldestPendingCreatedAtMs.map { Double(max(0, nowMs - $0)) / 1000 } ?? 0
+            CoreMetrics.Gauge(label: "tether_webhook_oldest_pending_age_seconds", dimensions: label, factory: factory).record(age)
+            CoreMetrics.Gauge(label: "tether_webhook_endpoint_enabled", dimensions: label, factory: factory).record(endpoint.enabled ? 1 : 0)
+            CoreMetrics.Gauge(label: "tether_webhook_overflowed", dimensions: label, factory: factory).record(endpoint.overflowed)
+        }
     }
 
     /// Moves one session between states in the `tether_sessions` gauge.

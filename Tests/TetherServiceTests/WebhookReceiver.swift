@@ -22,6 +22,8 @@ final class WebhookReceiver: Sendable {
     }
 
     let secret: String
+    /// What credentials requests are signed with (`credentials.<t>.<body>`).
+    let credentialsSecret: String
     private let received = Mutex<[Received]>([])
     /// Statuses to answer webhook POSTs with, in order; 200 once it runs out.
     private let script = Mutex<[Int]>([])
@@ -35,7 +37,7 @@ final class WebhookReceiver: Sendable {
     var stallingURL: String { "http://127.0.0.1:\(port)/stall" }
     var credentialsURL: String { "http://127.0.0.1:\(port)/credentials" }
 
-    static func start(secret: String, answering script: [Int] = []) async throws -> WebhookReceiver {
+    static func start(secret: String, credentialsSecret: String = "credentials-secret-for-tests", answering script: [Int] = []) async throws -> WebhookReceiver {
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let box = Mutex<WebhookReceiver?>(nil)
         let router = Router()
@@ -54,13 +56,14 @@ final class WebhookReceiver: Sendable {
             port = bound
             break
         }
-        let receiver = WebhookReceiver(secret: secret, script: script, task: task, port: port)
+        let receiver = WebhookReceiver(secret: secret, credentialsSecret: credentialsSecret, script: script, task: task, port: port)
         box.withLock { $0 = receiver }
         return receiver
     }
 
-    private init(secret: String, script: [Int], task: Task<Void, any Error>, port: Int) {
+    private init(secret: String, credentialsSecret: String, script: [Int], task: Task<Void, any Error>, port: Int) {
         self.secret = secret
+        self.credentialsSecret = credentialsSecret
         self.script.withLock { $0 = script }
         self.task = task
         self.port = port
@@ -81,7 +84,9 @@ final class WebhookReceiver: Sendable {
 
     private func handle(path: String, headers: HTTPFields, body: String) -> Response {
         let signature = headers[HTTPField.Name("Tether-Signature")!] ?? ""
-        let valid = Self.verify(signature: signature, body: body, secret: secret)
+        let valid = path == "/credentials"
+            ? Self.verify(signature: signature, body: body, secret: credentialsSecret, prefix: "credentials.")
+            : Self.verify(signature: signature, body: body, secret: secret)
         let json = ((try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any]) ?? [:]
         var status = 200
         var answer = ""
@@ -105,9 +110,9 @@ final class WebhookReceiver: Sendable {
         return response
     }
 
-    /// `t=<seconds>,v1=<hex>` over "<t>.<body>", computed here independently, and a
-    /// timestamp no older than 5 minutes.
-    static func verify(signature: String, body: String, secret: String) -> Bool {
+    /// `t=<seconds>,v1=<hex>` over "<prefix><t>.<body>", computed here independently,
+    /// and a timestamp no older than 5 minutes.
+    static func verify(signature: String, body: String, secret: String, prefix: String = "") -> Bool {
         var fields: [String: String] = [:]
         for part in signature.split(separator: ",") {
             let pair = part.split(separator: "=", maxSplits: 1)
@@ -115,7 +120,7 @@ final class WebhookReceiver: Sendable {
         }
         guard let t = fields["t"], let seconds = Int64(t), let given = fields["v1"] else { return false }
         guard abs(Int64(Date().timeIntervalSince1970) - seconds) <= 300 else { return false }
-        let mac = HMAC<SHA256>.authenticationCode(for: Data("\(t).\(body)".utf8), using: SymmetricKey(data: Data(secret.utf8)))
+        let mac = HMAC<SHA256>.authenticationCode(for: Data("\(prefix)\(t).\(body)".utf8), using: SymmetricKey(data: Data(secret.utf8)))
         let expected = mac.map { String(format: "%02x", $0) }.joined()
         return expected == given
     }

@@ -19,7 +19,10 @@ import TetherTestSupport
             try await withService(policy: policy, configure: {
                 $0.webhookURLs = alsoStalling ? [receiver.stallingURL, receiver.url] : [receiver.url]
                 $0.webhookSecret = Self.secret
-                if credentials { $0.credentialsURL = receiver.credentialsURL }
+                if credentials {
+                    $0.credentialsURL = receiver.credentialsURL
+                    $0.credentialsSecret = receiver.credentialsSecret
+                }
             }) { service, sfus in
                 try await body(service, sfus[0], receiver)
             }
