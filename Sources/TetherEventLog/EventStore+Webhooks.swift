@@ -98,16 +98,26 @@ extension EventStore {
     // MARK: - Endpoints
 
     /// Registers the configured endpoints at start: rows for new ones, URLs updated for
-    /// the others (their backlog stays), deliveries written before ids existed mapped by
+    /// the others (their backlog stays, due at once when the URL changed), deliveries written before ids existed mapped by
     /// URL, deliveries to endpoints no longer configured given up. Backlogs are counted
     /// once here; afterwards they are kept with every change. Returns how many were given up.
     @discardableResult
     public func registerWebhookEndpoints(_ endpoints: [WebhookRouting.Endpoint], nowMs: Int64) async throws -> Int {
         try await database.write { db in
             for endpoint in endpoints {
+                let previousURL = try String.fetchOne(db, sql: "SELECT url FROM webhook_endpoints WHERE id = ?", arguments: [endpoint.id])
                 try db.execute(sql: """
                     INSERT INTO webhook_endpoints (id, url) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET url = excluded.url
                     """, arguments: [endpoint.id, endpoint.url])
+                if let previousURL, previousURL != endpoint.url {
+                    // The backoff and the failure streak were the old URL's: the new one
+                    // gets the backlog at once.
+                    try db.execute(sql: "UPDATE webhook_endpoints SET failing_since_ms = NULL, last_error = NULL WHERE id = ?",
+                                   arguments: [endpoint.id])
+                    try db.execute(sql: """
+                        UPDATE webhook_deliveries SET next_attempt_at_ms = ? WHERE endpoint_id = ? AND status = 'pending' AND head = 1
+                        """, arguments: [nowMs, endpoint.id])
+                }
                 try db.execute(sql: "UPDATE webhook_deliveries SET endpoint_id = ? WHERE endpoint_id = ? AND endpoint_id != ?",
                                arguments: [endpoint.id, endpoint.url, endpoint.id])
             }

@@ -29,11 +29,23 @@ final class WebhookReceiver: Sendable {
     private let script = Mutex<[Int]>([])
     /// What `/credentials` answers (the JSON body); 500 when nil.
     private let credentials = Mutex<[String: any Sendable]?>(nil)
+    /// How the receiver behaves beyond the script: delays, Retry-After, and how many
+    /// requests it held at once (per path).
+    private let behaviour = Mutex(Behaviour())
+
+    struct Behaviour {
+        var hookDelay: Duration = .zero
+        var credentialsDelay: Duration = .zero
+        var credentialsStatus: Int?
+        var retryAfter: String?
+        var current: [String: Int] = [:]
+        var peak: [String: Int] = [:]
+    }
     private let task: Task<Void, any Error>
     let port: Int
 
     var url: String { "http://127.0.0.1:\(port)/hook" }
-    /// An endpoint that takes 10 s to answer (past Tether's 5 s timeout): a dead one.
+    /// An endpoint that takes 30 s to answer (past Tether's 15 s timeout): a dead one.
     var stallingURL: String { "http://127.0.0.1:\(port)/stall" }
     var credentialsURL: String { "http://127.0.0.1:\(port)/credentials" }
 
@@ -43,9 +55,14 @@ final class WebhookReceiver: Sendable {
         let router = Router()
         router.post("/{kind}") { request, context -> Response in
             let body = try await request.body.collect(upTo: 1 << 20)
-            if request.uri.path == "/stall" { try await Task.sleep(for: .seconds(10)) }
             guard let receiver = box.withLock({ $0 }) else { return Response(status: .serviceUnavailable) }
-            return receiver.handle(path: request.uri.path, headers: request.headers, body: String(buffer: body))
+            let path = request.uri.path
+            receiver.entered(path)
+            defer { receiver.left(path) }
+            if path == "/stall" { try await Task.sleep(for: .seconds(30)) }
+            let delay = receiver.behaviour.withLock { path == "/credentials" ? $0.credentialsDelay : $0.hookDelay }
+            if delay > .zero { try await Task.sleep(for: delay) }
+            return receiver.handle(path: path, headers: request.headers, body: String(buffer: body))
         }
         let app = Application(
             router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
@@ -75,6 +92,25 @@ final class WebhookReceiver: Sendable {
     }
 
     func answer(webhooksWith statuses: [Int]) { script.withLock { $0 = statuses } }
+    func delay(webhooks: Duration = .zero, credentials: Duration = .zero) {
+        behaviour.withLock {
+            $0.hookDelay = webhooks
+            $0.credentialsDelay = credentials
+        }
+    }
+    func answer(credentialsWith status: Int?) { behaviour.withLock { $0.credentialsStatus = status } }
+    func answer(retryAfter: String?) { behaviour.withLock { $0.retryAfter = retryAfter } }
+    /// The most requests to `path` the receiver held at once.
+    func peak(_ path: String) -> Int { behaviour.withLock { $0.peak[path] ?? 0 } }
+
+    fileprivate func entered(_ path: String) {
+        behaviour.withLock {
+            $0.current[path, default: 0] += 1
+            $0.peak[path] = max($0.peak[path] ?? 0, $0.current[path] ?? 0)
+        }
+    }
+
+    fileprivate func left(_ path: String) { behaviour.withLock { $0.current[path, default: 0] -= 1 } }
     func answer(credentials: [String: any Sendable]?) { self.credentials.withLock { $0 = credentials } }
 
     var requests: [Received] { received.withLock { $0 } }
@@ -90,7 +126,10 @@ final class WebhookReceiver: Sendable {
         let json = ((try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any]) ?? [:]
         var status = 200
         var answer = ""
-        if path == "/credentials" {
+        let (forcedStatus, retryAfter) = behaviour.withLock { ($0.credentialsStatus, $0.retryAfter) }
+        if path == "/credentials", let forcedStatus {
+            status = forcedStatus
+        } else if path == "/credentials" {
             if let credentials = credentials.withLock({ $0 }), valid,
                let data = try? JSONSerialization.data(withJSONObject: credentials) {
                 answer = String(decoding: data, as: UTF8.self)
@@ -107,6 +146,7 @@ final class WebhookReceiver: Sendable {
         }
         var response = Response(status: .init(code: status), body: .init(byteBuffer: ByteBuffer(string: answer)))
         response.headers[.contentType] = "application/json"
+        if let retryAfter, path != "/credentials", !(200..<300).contains(status) { response.headers[.retryAfter] = retryAfter }
         return response
     }
 

@@ -2,7 +2,8 @@ import Foundation
 import NIOConcurrencyHelpers
 import Testing
 
-/// A `tether` subcommand run as a real process, with its stdout read line by line.
+/// A `tether` subcommand (or another program the tests need, such as the Python
+/// webhook receiver) run as a real process, with its stdout read line by line.
 /// Stopped by PID when the test is done with it.
 public final class ChildProcess: Sendable {
     private let process: Process
@@ -17,9 +18,9 @@ public final class ChildProcess: Sendable {
         return root.appendingPathComponent(".build/debug/tether")
     }()
 
-    public init(_ arguments: [String], currentDirectory: URL? = nil) throws {
+    public init(_ arguments: [String], executable: URL = ChildProcess.tetherBinary, currentDirectory: URL? = nil) throws {
         process = Process()
-        process.executableURL = Self.tetherBinary
+        process.executableURL = executable
         process.arguments = arguments
         if let currentDirectory { process.currentDirectoryURL = currentDirectory }
         let output = Pipe()
