@@ -20,7 +20,7 @@ struct BenchCommand: AsyncParsableCommand {
 
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure detection, recovery, scale, storm, events and api on loopback, and print a table.",
+        abstract: "Measure detection, recovery, scale, storm, events, api and webhooks on loopback, and print a table.",
         discussion: """
             Scenarios run real processes: `tether sfu` is started from this binary on a free \
             port and stopped afterwards; sessions run in this process on the engine (or on \
@@ -38,15 +38,17 @@ struct BenchCommand: AsyncParsableCommand {
             when it is missing). Each scenario's table then adds ratio rows next to its \
             absolute ones: its p99 as a multiple of the WebSocket floor, its storm time \
             against sessions ÷ cap plus that floor, its insert and request rates as a \
-            percentage of the raw SQLite and trivial-route floors.
+            percentage of the raw SQLite and trivial-route floors. webhooks has no floor: it \
+            reports delivery throughput at each --webhook-pending size and a healthy \
+            endpoint's lateness beside one that never answers, against a local sink.
             """
     )
 
     enum Scenario: String, ExpressibleByArgument, CaseIterable {
-        case detection, recovery, scale, storm, events, api, all
+        case detection, recovery, scale, storm, events, api, webhooks, all
     }
 
-    @Argument(help: "detection, recovery, scale, storm, events, api, or all.")
+    @Argument(help: "detection, recovery, scale, storm, events, api, webhooks, or all.")
     var scenario: Scenario
 
     @Option(help: "Sessions for detection, recovery and storm.")
@@ -73,6 +75,15 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Reconnect cap in flight for storm.")
     var inFlight = 256
 
+    @Option(help: "Pending webhook deliveries for webhooks' throughput runs, comma-separated.")
+    var webhookPending = "0,10000,300000"
+
+    @Option(help: "Deliveries timed in each webhooks throughput run.")
+    var webhookMeasured = 10_000
+
+    @Option(help: "Sessions for webhooks' lateness runs (one webhook each a second, for 5 s).")
+    var webhookSessions = 300
+
     @Option(help: "Seconds per wrk run for api.")
     var duration = 10
 
@@ -94,7 +105,7 @@ struct BenchCommand: AsyncParsableCommand {
         case .detection, .recovery, .storm, .scale: .webSocket
         case .events: .sqliteInserts
         case .api: .trivialRoute
-        case .all: []
+        case .webhooks, .all: []
         }
     }
 
@@ -144,6 +155,10 @@ struct BenchCommand: AsyncParsableCommand {
                 report = try await Scenarios.events(total: eventCount, sessions: eventSessions, queries: smoke ? 20 : 1000, floor: floor)
             case .api:
                 report = try await Scenarios.api(duration: wrkDuration, connections: wrkConnections, floor: floor)
+            case .webhooks:
+                report = try await Scenarios.webhooks(
+                    pending: (smoke ? "0,500" : webhookPending).split(separator: ",").compactMap { Int($0) },
+                    measured: smoke ? 200 : webhookMeasured, sessions: smoke ? 20 : webhookSessions, rounds: smoke ? 2 : 5)
             case .all:
                 continue
             }

@@ -396,6 +396,9 @@ public final class EventLog: Service, Sendable {
                 if firstFailure {
                     logger.error("writing \(batch.count) history rows failed; keeping them and retrying", metadata: ["error": "\(error)"])
                 }
+                // A cancelled writer cannot write (the store refuses a cancelled task) nor
+                // wait between tries: it ends now rather than spin.
+                if Task.isCancelled { return false }
                 if stopping {
                     let deadline = stopDeadline ?? ContinuousClock.now + .seconds(2)
                     stopDeadline = deadline
