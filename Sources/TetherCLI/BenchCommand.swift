@@ -122,8 +122,8 @@ struct BenchCommand: AsyncParsableCommand {
             insertRows: eventCount, insertSessions: eventSessions,
             wrkConnections: wrkConnections, wrkDuration: wrkDuration)
         var floor = MachineFloor(sizes: sizes)
-        if !noFloor {
-            let parts = chosen.reduce(into: MachineFloor.Parts()) { $0.formUnion(Self.floorParts(for: $1)) }
+        let parts = chosen.reduce(into: MachineFloor.Parts()) { $0.formUnion(Self.floorParts(for: $1)) }
+        if !noFloor, !parts.isEmpty {
             floor = try await MachineFloor.measure(parts, sizes: sizes)
             print(floor.report.table)
         }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import TetherEngine
+import TetherEvents
 
 @Suite(.timeLimit(.minutes(1))) struct TokenExpiryTests {
     func jwt(_ claims: String) -> String {
@@ -44,5 +45,24 @@ import Testing
             // What the runner then does with it must not trap.
             _ = ContinuousClock.now + delay
         }
+    }
+
+    /// Tokens issued together are not refreshed together: the expiry refresh is armed
+    /// somewhere in the last tenth of the wait, by the random draw given.
+    @Test func theExpiryRefreshIsJittered() throws {
+        let wallNow = Date(timeIntervalSince1970: 1_800_000_000)
+        let now = ContinuousClock.now
+        let token = jwt(#"{"exp":1800003600}"#)
+        func armedAt(_ unitRandom: Double) -> ContinuousClock.Instant? {
+            var machine = Reconnector(policy: ReconnectPolicy(), nodes: ["ws://a/ws"], token: token, refreshesCredentials: true)
+            for action in machine.start(callID: "c", userID: "u", now: now, wallNow: wallNow, unitRandom: unitRandom) {
+                if case .armTimer(.credentialsExpiry, let at) = action { return at }
+            }
+            return nil
+        }
+        let delay = try #require(TokenExpiry.refreshDelay(expiresAt: Date(timeIntervalSince1970: 1_800_003_600), now: wallNow))
+        #expect(armedAt(0) == now + delay)
+        #expect(armedAt(1) == now + delay - delay / 10)
+        #expect(armedAt(0.5) == now + delay - delay / 20)
     }
 }
