@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-openapi-runtime.git", from: "1.13.4"),
         .package(url: "https://github.com/hummingbird-project/swift-openapi-hummingbird.git", from: "2.1.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
@@ -82,6 +83,20 @@ let package = Package(
             ],
             resources: [.embedInCode("migrations")]
         ),
+        // The same history on PostgreSQL through postgres-nio, migrations-postgres/*.sql
+        // embedded in the binary: a database a fleet can share.
+        .target(
+            name: "TetherPostgresStore",
+            dependencies: [
+                "TetherEvents",
+                "TetherEventLog",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            resources: [.embedInCode("migrations-postgres")]
+        ),
         // `tether serve`: the HTTP API, sessions, lifecycle, metrics.
         .target(
             name: "TetherService",
@@ -90,6 +105,7 @@ let package = Package(
                 "TetherEngine",
                 "TetherEvents",
                 "TetherEventLog",
+                "TetherPostgresStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
                 .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
@@ -175,6 +191,7 @@ let package = Package(
                 "TetherTestSupport",
                 "TetherService",
                 "TetherEventLog",
+                "TetherPostgresStore",
                 "TetherEngine",
                 "TetherEvents",
                 "TetherSFUSimulator",

@@ -116,7 +116,7 @@ extension Scenarios {
         let walPath = store.path + "-wal"
         let walBytes = ((try? FileManager.default.attributesOfItem(atPath: walPath))?[.size] as? NSNumber)?.intValue ?? 0
         let bigWipe = ContinuousClock.now
-        try store.wipeRetiredSecrets()
+        try await store.wipeRetiredSecrets()
         report.add("WAL wipe after the whole run (\(walBytes / 1_048_576) MiB of WAL)", Samples.ms(ContinuousClock.now - bigWipe))
         var wipes = Samples()
         for index in 0..<100 {
@@ -126,7 +126,7 @@ extension Scenarios {
             log.save(ended)
             try await log.flush(within: .seconds(10))
             let start = ContinuousClock.now
-            try store.wipeRetiredSecrets()
+            try await store.wipeRetiredSecrets()
             wipes.add(ContinuousClock.now - start)
         }
         report.add("WAL wipe after one session's end (its row committed), p50 / p99", "\(wipes.ms(50)) / \(wipes.ms(99))")

@@ -29,8 +29,11 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Port to bind; 0 picks a free one. (env TETHER_PORT, default 8080)")
     var port: Int?
 
-    @Option(name: .customLong("db"), help: "SQLite file for sessions and history. (env TETHER_DB, default ./tether.sqlite)")
+    @Option(name: .customLong("db"), help: "Where sessions and history live: an SQLite file, or postgres://user[:password]@host[:port]/dbname[?sslmode=disable|prefer|require|verify-ca|verify-full] (PostgreSQL; no file is written then). (env TETHER_DB, default ./tether.sqlite)")
     var databasePath: String?
+
+    @Option(name: .customLong("db-password-file"), help: "A file holding the PostgreSQL password, when the --db URL has none (else PGPASSWORD is used). (env TETHER_DB_PASSWORD_FILE)")
+    var databasePasswordFile: String?
 
     @Option(name: .customLong("api-token"), help: "Bearer token with every right; repeat for several; at least 16 characters. Required off loopback. (env TETHER_API_TOKEN, comma-separated)")
     var apiTokens: [String] = []
@@ -225,6 +228,15 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.webhookMaxBacklog = try integer(webhookMaxBacklog, "TETHER_WEBHOOK_MAX_BACKLOG", 300_000)
         configuration.credentialsSecret = credentialsSecret ?? env["TETHER_CREDENTIALS_SECRET"]
         configuration.credentialsConcurrency = try integer(credentialsConcurrency, "TETHER_CREDENTIALS_CONCURRENCY", 64)
+        if let file = databasePasswordFile ?? env["TETHER_DB_PASSWORD_FILE"] {
+            do {
+                configuration.databasePassword = try String(contentsOfFile: file, encoding: .utf8).trimmingCharacters(in: .newlines)
+            } catch {
+                throw ValidationError("cannot read --db-password-file \(file): \(error.localizedDescription)")
+            }
+        } else {
+            configuration.databasePassword = env["PGPASSWORD"]
+        }
         return configuration
     }
 

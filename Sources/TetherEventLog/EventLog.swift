@@ -61,7 +61,7 @@ public final class EventLog: Service, Sendable {
         public var droppedEvents: Int
     }
 
-    public let store: EventStore
+    public let store: any HistoryStore
     /// The most writes one transaction takes. With `synchronous=FULL` each transaction
     /// is one fsync and one WAL append; 20,000 instead of 5,000 raised the insert rate
     /// from 56–62k to 67–81k events/s on the same machine and run (BENCHMARKS.md).
@@ -101,7 +101,7 @@ public final class EventLog: Service, Sendable {
         var secretsRetired = false
     }
 
-    public init(store: EventStore, batchSize: Int = 20_000, limits: Limits = Limits(), logger: Logger = Logger(label: "tether.eventlog")) {
+    public init(store: any HistoryStore, batchSize: Int = 20_000, limits: Limits = Limits(), logger: Logger = Logger(label: "tether.eventlog")) {
         self.store = store
         self.batchSize = batchSize
         self.limits = limits
@@ -322,13 +322,8 @@ public final class EventLog: Service, Sendable {
 
     private func writeLoop() async {
         let started = ContinuousClock.now
-        var clock = ClockGuard(lastStoredTimeMs: try? store.lastEventTime())
+        var clock = ClockGuard(lastStoredTimeMs: try? await store.lastEventTime())
         var wipe = SecretWipe()
-        defer {
-            // Whatever was retired goes now, even within the interval: the process ends.
-            // (A retirement asked for after the last batch was taken counts too.)
-            if wipe.owed || state.withLock({ $0.secretsRetired }) { wipeRetiredSecrets(&wipe) }
-        }
         while true {
             // Take everything queued at once: removing a prefix from a long queue would
             // move the rest every time (measured: 45k events/s at 1M queued, before).
@@ -362,12 +357,14 @@ public final class EventLog: Service, Sendable {
                 let end = min(start + batchSize, batch.count)
                 guard await write(batch[start..<end], clock: &clock, monotonicNow: ContinuousClock.now - started) else {
                     logger.critical("shutting down with the disk failing: \(batch.count - start) queued history rows are lost")
+                    await finalWipe(&wipe)
                     return
                 }
                 start = end
             }
-            if wipe.isDue(now: .now) { wipeRetiredSecrets(&wipe) }
+            if wipe.isDue(now: .now) { await wipeRetiredSecrets(&wipe) }
         }
+        await finalWipe(&wipe)
         let subscribers = state.withLock { state -> [Subscriber] in
             defer { state.subscribers.removeAll() }
             return Array(state.subscribers.values)
@@ -449,10 +446,16 @@ public final class EventLog: Service, Sendable {
         }
     }
 
-    private func wipeRetiredSecrets(_ wipe: inout SecretWipe) {
+    /// Whatever was retired goes now, even within the interval: the process ends. (A
+    /// retirement asked for after the last batch was taken counts too.)
+    private func finalWipe(_ wipe: inout SecretWipe) async {
+        if wipe.owed || state.withLock({ $0.secretsRetired }) { await wipeRetiredSecrets(&wipe) }
+    }
+
+    private func wipeRetiredSecrets(_ wipe: inout SecretWipe) async {
         wipe.lastWipe = .now
         do {
-            try store.wipeRetiredSecrets()
+            try await store.wipeRetiredSecrets()
             wipe.owed = false
         } catch {
             // Readers on an old snapshot, or a failing disk: the next batch tries again.

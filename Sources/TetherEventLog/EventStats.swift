@@ -5,6 +5,13 @@ public struct EventStats: Sendable, Equatable {
         public var started: Int
         public var attemptsFailed: Int
         public var succeeded: Int
+
+        public init(strategy: String, started: Int, attemptsFailed: Int, succeeded: Int) {
+            self.strategy = strategy
+            self.started = started
+            self.attemptsFailed = attemptsFailed
+            self.succeeded = succeeded
+        }
     }
 
     /// The figures of one `group_by` value (one node, one call).
@@ -19,6 +26,18 @@ public struct EventStats: Sendable, Equatable {
         public var recovered: Int
         public var reconnectsFailed: Int
         public var recoveryPercentilesMs: [Int: Int64]
+
+        public init(
+            key: String, joins: Int, losses: Int, reconnects: Int, recovered: Int, reconnectsFailed: Int, recoveryPercentilesMs: [Int: Int64]
+        ) {
+            self.key = key
+            self.joins = joins
+            self.losses = losses
+            self.reconnects = reconnects
+            self.recovered = recovered
+            self.reconnectsFailed = reconnectsFailed
+            self.recoveryPercentilesMs = recoveryPercentilesMs
+        }
     }
 
     public var sinceMs: Int64
@@ -39,6 +58,23 @@ public struct EventStats: Sendable, Equatable {
     public var recoveryHistogram: [Int]
     /// Per node or per call when asked (`StatsQuery.groupBy`), most losses first.
     public var groups: [Group]
+
+    public init(
+        sinceMs: Int64, untilMs: Int64, lossesByReason: [String: Int], reconnectsByStrategy: [StrategyOutcome],
+        reconnectsFailed: [String: Int], reconnectsDelayed: [String: Int], recoveryCount: Int, recoveryPercentilesMs: [Int: Int64],
+        recoveryHistogram: [Int], groups: [Group]
+    ) {
+        self.sinceMs = sinceMs
+        self.untilMs = untilMs
+        self.lossesByReason = lossesByReason
+        self.reconnectsByStrategy = reconnectsByStrategy
+        self.reconnectsFailed = reconnectsFailed
+        self.reconnectsDelayed = reconnectsDelayed
+        self.recoveryCount = recoveryCount
+        self.recoveryPercentilesMs = recoveryPercentilesMs
+        self.recoveryHistogram = recoveryHistogram
+        self.groups = groups
+    }
 
     /// The recovery-time histogram's upper bounds (inclusive), roughly ×2.5 apart: a
     /// FAST resume lands in the first few, a deadline-long REJOIN in the last.

@@ -166,8 +166,8 @@ extension EventStore {
     }
 
     /// The time of the newest event (0 when none): where the writer's clock starts.
-    func lastEventTime() throws -> Int64 {
-        try database.read { db in try Int64.fetchOne(db, sql: "SELECT time_ms FROM events ORDER BY id DESC LIMIT 1") ?? 0 }
+    public func lastEventTime() async throws -> Int64 {
+        try await database.read { db in try Int64.fetchOne(db, sql: "SELECT time_ms FROM events ORDER BY id DESC LIMIT 1") ?? 0 }
     }
 
     /// The largest event id stored (0 when none).

@@ -1,10 +1,6 @@
 import GRDB
 
 extension EventStore {
-    public func stats(sinceMs: Int64, untilMs: Int64) async throws -> EventStats {
-        try await stats(StatsQuery(sinceMs: sinceMs, untilMs: untilMs))
-    }
-
     public func stats(_ query: StatsQuery) async throws -> EventStats {
         try await database.read { db in
             // The window as id ranges (one per clock segment), so every count walks the

@@ -8,25 +8,8 @@ import TetherEvents
 extension EventStore {
     // MARK: - The outbox, written with the events
 
-    /// The JSON a webhook carries: `{id, type, created_at_ms, session, event}`.
-    struct WebhookPayload: Encodable {
-        struct Session: Encodable {
-            var id: String
-            var call_id: String
-            var user_id: String
-            var state: String
-            var metadata: [String: String]
-        }
-        var id: String
-        var type: String
-        var created_at_ms: Int64
-        var session: Session
-        var event: SessionEvent
-    }
-
     static func enqueueDeliveries(_ outgoing: [(event: SessionEvent, type: String)], routing: WebhookRouting, in db: Database) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let encoder = WebhookPayload.encoder()
         var sessions: [String: SessionRecord] = [:]
         /// Queues known to hold a pending row in this transaction: their next row is no head.
         var busyQueues: Set<String> = []
@@ -39,17 +22,7 @@ extension EventStore {
             if sessions[event.sessionID] == nil {
                 sessions[event.sessionID] = try SessionRecord.fetchOne(db, key: ["id": event.sessionID])
             }
-            let row = sessions[event.sessionID]
-            // The metadata a create stored (a [String: String]); a row that would not read
-            // back sends none rather than holding the event's transaction.
-            let metadata = row.flatMap { try? JSONDecoder().decode([String: String].self, from: Data($0.metadata.utf8)) } ?? [:]
-            let payload = WebhookPayload(
-                id: String(eventID), type: type, created_at_ms: event.timeMs,
-                session: .init(
-                    id: event.sessionID, call_id: row?.callID ?? "", user_id: row?.userID ?? "",
-                    state: WebhookRouting.state(after: event.kind) ?? row?.state ?? "", metadata: metadata),
-                event: event)
-            let body = String(decoding: try encoder.encode(payload), as: UTF8.self)
+            let body = try WebhookPayload.body(of: event, type: type, session: sessions[event.sessionID], encoder: encoder)
             for endpoint in routing.endpoints {
                 let queue = event.sessionID + "\u{0}" + endpoint.id
                 let head = try !busyQueues.contains(queue)
@@ -139,20 +112,6 @@ extension EventStore {
         }
     }
 
-    /// What `GET /v1/webhooks/endpoints` shows of one endpoint.
-    public struct WebhookEndpointStatus: Sendable, Equatable {
-        public var id: String
-        public var url: String
-        public var enabled: Bool
-        public var disabledReason: String?
-        public var backlog: Int
-        public var oldestPendingCreatedAtMs: Int64?
-        public var lastError: String?
-        public var failingSinceMs: Int64?
-        public var lastSuccessAtMs: Int64?
-        public var overflowed: Int
-    }
-
     public func webhookEndpoints() async throws -> [WebhookEndpointStatus] {
         try await database.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM webhook_endpoints ORDER BY id").map { row in
@@ -219,31 +178,6 @@ extension EventStore {
     }
 
     // MARK: - Settling tries
-
-    /// What one try (or the retry window) decided for one delivery.
-    public struct WebhookSettlement: Sendable {
-        public enum Outcome: Sendable, Equatable {
-            case delivered
-            case retry(atMs: Int64, error: String)
-            /// Final for this delivery (a 4xx, the window passed); the queue moves on.
-            case failed(error: String)
-            /// The endpoint answered 410 (or kept failing too long): it is disabled, the
-            /// delivery stays pending for when it is enabled again.
-            case disableEndpoint(reason: String)
-        }
-
-        public var delivery: WebhookDelivery
-        public var status: Int?
-        public var outcome: Outcome
-        public var atMs: Int64
-
-        public init(delivery: WebhookDelivery, status: Int?, outcome: Outcome, atMs: Int64) {
-            self.delivery = delivery
-            self.status = status
-            self.outcome = outcome
-            self.atMs = atMs
-        }
-    }
 
     /// Records every finished try in one transaction. A try whose row an operator
     /// retried (or replayed) meanwhile changes nothing: the operator's choice stands.

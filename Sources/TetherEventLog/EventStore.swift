@@ -6,13 +6,14 @@ import TetherEvents
 ///
 /// Writes go through ``EventLog`` (one writer, batched); reads come straight from here
 /// and never wait for a write.
-public struct EventStore: Sendable {
+public struct EventStore: HistoryStore {
     let database: any DatabaseWriter
     /// Events to turn into webhook deliveries, in the transaction that stores them.
     public var webhooks: WebhookRouting?
 
     /// The database file.
     public var path: String { database.path }
+    public var location: String { database.path }
 
     /// For tests: makes the writer's commits fail from some point on, as if the
     /// process died right after the last one that went through (shared by every copy).
@@ -56,8 +57,8 @@ public struct EventStore: Sendable {
     /// WAL still carries the pages as they were before the blanking, so it is
     /// checkpointed into the database (where `secure_delete` zeroed the old cells) and
     /// truncated to nothing.
-    public func wipeRetiredSecrets() throws {
-        try database.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+    public func wipeRetiredSecrets() async throws {
+        try await database.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
     }
 
     /// Turns `secure_delete` on the writer off (or back on): only for `tether bench`,
@@ -113,7 +114,7 @@ public struct EventStore: Sendable {
     /// reports is recorded as a `clock_jump` event just before the event that showed
     /// it, and a backward one starts a new clock segment there. Returns the stored
     /// events with their ids (markers included) and the clock after the batch.
-    func write(_ batch: ArraySlice<EventLog.Write>, clock: ClockGuard, monotonicNow: Duration) async throws -> ([SessionEvent], ClockGuard) {
+    public func write(_ batch: ArraySlice<EventLog.Write>, clock: ClockGuard, monotonicNow: Duration) async throws -> ([SessionEvent], ClockGuard) {
         try writeFaults.admitCommit()
         return try await database.write { db in
             var clock = clock

@@ -16,7 +16,7 @@ public final class WriteFaults: Sendable {
     public func arm(commits: Int) { remaining.store(commits, ordering: .sequentiallyConsistent) }
     public func heal() { remaining.store(-1, ordering: .sequentiallyConsistent) }
 
-    func admitCommit() throws {
+    public func admitCommit() throws {
         while true {
             let current = remaining.load(ordering: .sequentiallyConsistent)
             if current < 0 { return }

@@ -77,7 +77,7 @@ extension APIHandler {
 }
 
 extension Components.Schemas.WebhookEndpoint {
-    init(_ status: EventStore.WebhookEndpointStatus, nowMs: Int64) {
+    init(_ status: WebhookEndpointStatus, nowMs: Int64) {
         self.init(
             id: status.id, url: Components.Schemas.WebhookDelivery.redacted(status.url), state: status.enabled ? .enabled : .disabled,
             disabled_reason: status.disabledReason, backlog: status.backlog,

@@ -8,6 +8,7 @@ import ServiceLifecycle
 import TetherAPI
 import TetherEngine
 import TetherEventLog
+import TetherPostgresStore
 
 /// What ``buildApplication(configuration:logger:onServerRunning:)`` assembles: the app
 /// plus handles that tests and the CLI use.
@@ -42,17 +43,33 @@ public func buildApplication(
         throw StartupError(description: "cannot load --sfu-ca-file \(configuration.sfuCAFile ?? ""): \(error)")
     }
     // Before anything touches the database: one owner per database.
-    let lock: DatabaseLock
-    do {
-        lock = try DatabaseLock(databasePath: configuration.databasePath)
-    } catch {
-        throw StartupError(description: "\(error)")
-    }
-    var store: EventStore
-    do {
-        store = try EventStore.open(path: configuration.databasePath)
-    } catch {
-        throw StartupError(description: "cannot open the database at \(configuration.databasePath): \(error)")
+    let location = try configuration.storeLocation()
+    let owner: any Service
+    var store: any HistoryStore
+    switch location {
+    case .sqlite(let path):
+        do {
+            owner = try DatabaseLock(databasePath: path)
+        } catch {
+            throw StartupError(description: "\(error)")
+        }
+        do {
+            store = try EventStore.open(path: path)
+        } catch {
+            throw StartupError(description: "cannot open the database at \(path): \(error)")
+        }
+    case .postgres(let url):
+        do {
+            owner = try await PostgresOwnerLock.acquire(url: url, logger: logger)
+        } catch {
+            throw StartupError(description: "\(error)")
+        }
+        do {
+            store = try await PostgresStore.open(url: url, logger: logger)
+        } catch {
+            (owner as? PostgresOwnerLock)?.stop()
+            throw StartupError(description: "cannot open the database at \(url.redacted): \(String(reflecting: error))")
+        }
     }
     let webhookEndpoints: [WebhookEndpoint]
     do {
@@ -125,7 +142,7 @@ public func buildApplication(
             idleTimeout: configuration.httpIdleTimeout.timeAmount)),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "tether"),
         services: [
-            lock,
+            owner,
             log,
         ] + (webhooks.map { [$0] } ?? []) + [
             // Before the registry, so it stops after it: sessions leave, then cleanups end.

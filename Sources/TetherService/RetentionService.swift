@@ -7,7 +7,7 @@ import TetherEvents
 /// Deletes events (and finished webhook deliveries) older than the retention period,
 /// every `interval`.
 struct RetentionService: Service {
-    let store: EventStore
+    let store: any HistoryStore
     let retention: Duration
     let interval: Duration
     let logger: Logger

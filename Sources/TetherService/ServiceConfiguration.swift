@@ -2,13 +2,17 @@ import Foundation
 import TetherEngine
 import TetherEventLog
 import TetherEvents
+import TetherPostgresStore
 
 /// Everything `tether serve` is configured with, filled once from flags and environment.
 public struct ServiceConfiguration: Sendable {
     public var host: String
     public var port: Int
-    /// The SQLite file.
+    /// `--db`: an SQLite file, or a `postgres://user[:password]@host[:port]/dbname[?sslmode=…]` URL.
     public var databasePath: String
+    /// The PostgreSQL password when the URL carries none (`--db-password-file`, or
+    /// `PGPASSWORD`), so that it is not on the command line.
+    public var databasePassword: String?
     /// Bearer tokens with every right; with no token of either kind there is no
     /// authentication (allowed on loopback only).
     public var apiTokens: [String]
@@ -184,6 +188,7 @@ public struct ServiceConfiguration: Sendable {
             throw Invalid(description: "read tokens must be at least 16 characters")
         }
         guard (0...65535).contains(port) else { throw Invalid(description: "port must be 0...65535") }
+        _ = try storeLocation()
         let problems = defaultPolicy.problems
         if !problems.isEmpty { throw Invalid(description: "default policy: " + problems.joined(separator: "; ")) }
         if allowedSFUHosts.isEmpty { throw Invalid(description: "allow at least one SFU host") }
@@ -227,6 +232,35 @@ public struct ServiceConfiguration: Sendable {
         if webhookRetryWindow < .seconds(1) { throw Invalid(description: "the webhook retry window must be at least 1s") }
         if maxReconnectsInFlight < 1 { throw Invalid(description: "max reconnects in flight must be at least 1") }
         if maxReconnectsPerSecond < 2 { throw Invalid(description: "max reconnects per second must be at least 2") }
+    }
+
+    /// Where the history lives, as `--db` says.
+    public enum StoreLocation: Sendable, Equatable {
+        case sqlite(path: String)
+        case postgres(PostgresURL)
+
+        /// What logs and messages show: the path, or the URL without its password.
+        public var description: String {
+            switch self {
+            case .sqlite(let path): path
+            case .postgres(let url): url.redacted
+            }
+        }
+    }
+
+    public func storeLocation() throws -> StoreLocation {
+        guard PostgresURL.isPostgres(databasePath) else {
+            guard !databasePath.isEmpty else { throw Invalid(description: "--db is empty (a file path, or a postgres:// URL)") }
+            return .sqlite(path: databasePath)
+        }
+        do {
+            var url = try PostgresURL(parsing: databasePath)
+            if url.password == nil { url.password = databasePassword }
+            return .postgres(url)
+        } catch {
+            // The URL itself may hold a password: the message never repeats it.
+            throw Invalid(description: "--db: \(error)")
+        }
     }
 
     /// The configured webhook endpoints, secrets read (``WebhookEndpoint/resolve(urls:configFile:secrets:)``).

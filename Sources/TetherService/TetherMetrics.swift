@@ -62,7 +62,7 @@ public final class TetherMetrics: Sendable {
 
     /// Each endpoint's backlog, oldest pending age, state and overflow total, read at
     /// scrape time from the outbox's own counts (kept with every change, never a scan).
-    func recordWebhooks(_ endpoints: [EventStore.WebhookEndpointStatus], nowMs: Int64) {
+    func recordWebhooks(_ endpoints: [WebhookEndpointStatus], nowMs: Int64) {
         for endpoint in endpoints {
             let label = [("endpoint", endpoint.id)]
             CoreMetrics.Gauge(label: "tether_webhook_backlog", dimensions: label, factory: factory).record(endpoint.backlog)

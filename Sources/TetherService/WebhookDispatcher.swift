@@ -14,12 +14,12 @@ final class WebhookDispatcher: Service, Sendable {
         var disableAfter: Duration = .seconds(5 * 24 * 3600)
     }
 
-    private let store: EventStore
+    private let store: any HistoryStore
     private let logger: Logger
     private let workers: [String: WebhookEndpointWorker]
     private let endpoints: [WebhookEndpoint]
 
-    init(store: EventStore, endpoints: [WebhookEndpoint], settings: Settings, metrics: TetherMetrics, logger: Logger) {
+    init(store: any HistoryStore, endpoints: [WebhookEndpoint], settings: Settings, metrics: TetherMetrics, logger: Logger) {
         self.store = store
         self.logger = logger
         self.endpoints = endpoints

@@ -11,7 +11,7 @@ import TetherEventLog
 /// due queue heads by an index seek: its cost does not grow with the backlog.
 final class WebhookEndpointWorker: Sendable {
     let endpoint: WebhookEndpoint
-    private let store: EventStore
+    private let store: any HistoryStore
     private let settings: WebhookDispatcher.Settings
     private let metrics: TetherMetrics
     private let logger: Logger
@@ -29,10 +29,10 @@ final class WebhookEndpointWorker: Sendable {
         var stopping = false
         var identity = "unknown"
         /// Tries that finished and are not recorded yet.
-        var finished: [EventStore.WebhookSettlement] = []
+        var finished: [WebhookSettlement] = []
     }
 
-    init(endpoint: WebhookEndpoint, store: EventStore, settings: WebhookDispatcher.Settings, metrics: TetherMetrics, logger: Logger) {
+    init(endpoint: WebhookEndpoint, store: any HistoryStore, settings: WebhookDispatcher.Settings, metrics: TetherMetrics, logger: Logger) {
         self.endpoint = endpoint
         self.store = store
         self.settings = settings
@@ -78,7 +78,7 @@ final class WebhookEndpointWorker: Sendable {
     func run() async {
         await withDiscardingTaskGroup { group in
             var inFlight: Set<Int64> = []
-            var unsaved: [EventStore.WebhookSettlement] = []
+            var unsaved: [WebhookSettlement] = []
             while true {
                 let (done, stopping, enabled) = state.withLock { state in
                     defer { state.finished = [] }
@@ -168,7 +168,7 @@ final class WebhookEndpointWorker: Sendable {
             failure = "\(error)"
         }
         let atMs = Self.nowMs()
-        let outcome: EventStore.WebhookSettlement.Outcome
+        let outcome: WebhookSettlement.Outcome
         let metric: String
         switch WebhookResponseClass.classify(status: status, retryAfter: retryAfter) {
         case .delivered:

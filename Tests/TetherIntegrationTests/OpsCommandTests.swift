@@ -24,13 +24,16 @@ import TetherTestSupport
 
     /// A simulator, a service with a read token, and one session that lost its
     /// connection once and came back.
-    func withLiveService(_ body: (Live) async throws -> Void) async throws {
+    /// The service's history is on `store` (`sqlite`, or `postgres` on the test cluster).
+    func withLiveService(store: String, _ body: (Live) async throws -> Void) async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tether-ops-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
+        let database = store == "postgres" ? try PostgresCluster.createDatabase() : folder.appendingPathComponent("ops.sqlite").path
+        defer { if store == "postgres" { PostgresCluster.dropDatabase(database) } }
         let sfu = try ChildProcess(["sfu", "--port", "0"])
         let serve = try ChildProcess([
-            "serve", "--port", "0", "--db", folder.appendingPathComponent("ops.sqlite").path, "--log-level", "error",
+            "serve", "--port", "0", "--db", database, "--log-level", "error",
             "--api-token", Self.apiToken, "--read-token", Self.readToken,
             "--health-check-interval", "500ms", "--health-check-timeout", "2s",
         ])
@@ -97,8 +100,8 @@ import TetherTestSupport
         return await process.waitForExit()
     }
 
-    @Test func sessionsSessionEventsAndStatsPrintTablesAndJSON() async throws {
-        try await withLiveService { live in
+    @Test(arguments: ["sqlite", "postgres"]) func sessionsSessionEventsAndStatsPrintTablesAndJSON(store: String) async throws {
+        try await withLiveService(store: store) { live in
             let short = String(live.sessionID.prefix(8))
             let table = try await run(live, ["sessions"])
             #expect(table.first?.hasPrefix("ID") == true)
@@ -131,8 +134,8 @@ import TetherTestSupport
         }
     }
 
-    @Test func theIncidentFiltersReachTheAPI() async throws {
-        try await withLiveService { live in
+    @Test(arguments: ["sqlite", "postgres"]) func theIncidentFiltersReachTheAPI(store: String) async throws {
+        try await withLiveService(store: store) { live in
             func jsonLines(_ arguments: [String]) async throws -> [[String: Any]] {
                 try await run(live, arguments).compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
             }
@@ -160,8 +163,8 @@ import TetherTestSupport
         }
     }
 
-    @Test func exitCodesTellScriptsWhatHappened() async throws {
-        try await withLiveService { live in
+    @Test(arguments: ["sqlite", "postgres"]) func exitCodesTellScriptsWhatHappened(store: String) async throws {
+        try await withLiveService(store: store) { live in
             #expect(try await exitStatus(live, ["session", "no-such-session"]) == 3)
             #expect(try await exitStatus(live, ["sessions"], token: "wrong-token-wrong-token") == 1)
             #expect(try await exitStatus(live, ["sessions", "--state", "nonsense"]) == 1)
@@ -170,8 +173,8 @@ import TetherTestSupport
         }
     }
 
-    @Test func followPrintsNewEventsUntilSIGINTThenExitsZero() async throws {
-        try await withLiveService { live in
+    @Test(arguments: ["sqlite", "postgres"]) func followPrintsNewEventsUntilSIGINTThenExitsZero(store: String) async throws {
+        try await withLiveService(store: store) { live in
             let follow = try ChildProcess(["events", "--session", live.sessionID, "--follow", "--json", "--url", live.base, "--token", Self.readToken])
             do {
                 try await follow.waitForEvent("reconnected")

@@ -10,6 +10,7 @@ import TetherEvents
 /// Starts a service and `nodes` simulators, runs `body`, and stops them all and removes
 /// the database whatever happens.
 func withService(
+    store: StoreKind = .sqlite,
     apiTokens: [String] = [], nodes: Int = 1, policy: ReconnectPolicy = servicePolicy,
     databasePath: String? = nil, configure: (inout ServiceConfiguration) -> Void = { _ in },
     sseHeartbeat: Duration = .milliseconds(200),
@@ -17,7 +18,7 @@ func withService(
     _ body: (LiveService, [Simulator]) async throws -> Void
 ) async throws {
     let service = try await LiveService.start(
-        databasePath: databasePath, apiTokens: apiTokens, policy: policy, sseHeartbeat: sseHeartbeat,
+        store: store, databasePath: databasePath, apiTokens: apiTokens, policy: policy, sseHeartbeat: sseHeartbeat,
         historyBatchSize: historyBatchSize, configure: configure)
     var simulators: [Simulator] = []
     do {
@@ -35,8 +36,8 @@ func withService(
 }
 
 @Suite(.serialized, .timeLimit(.minutes(5))) struct APITests {
-    @Test func createAnswersWhenJoinedAndTheSessionReadsBack() async throws {
-        try await withService { service, sfus in
+    @Test(arguments: StoreKind.allCases) func createAnswersWhenJoinedAndTheSessionReadsBack(store: StoreKind) async throws {
+        try await withService(store: store) { service, sfus in
             let created = try await service.json(.POST, "/v1/sessions", createBody(urls: [sfus[0].url], extra: ["metadata": ["tenant": "acme"]]))
             #expect(created.status == 201)
             let id = try #require(created.json["id"] as? String)
@@ -63,8 +64,8 @@ func withService(
         }
     }
 
-    @Test func theSameIdempotencyKeyReturnsTheSameSession() async throws {
-        try await withService { service, sfus in
+    @Test(arguments: StoreKind.allCases) func theSameIdempotencyKeyReturnsTheSameSession(store: StoreKind) async throws {
+        try await withService(store: store) { service, sfus in
             let body = createBody(urls: [sfus[0].url])
             let data = try JSONSerialization.data(withJSONObject: body)
             async let first = service.request(.POST, "/v1/sessions", body: data, headers: [("Idempotency-Key", "abc-1")])
@@ -84,8 +85,8 @@ func withService(
         }
     }
 
-    @Test func aRejectedJoinAnswers502WithTheSFUsCodeAndIsRecorded() async throws {
-        try await withService { service, sfus in
+    @Test(arguments: StoreKind.allCases) func aRejectedJoinAnswers502WithTheSFUsCodeAndIsRecorded(store: StoreKind) async throws {
+        try await withService(store: store) { service, sfus in
             try await sfus[0].inject("reject-joins?count=1&code=700")
             let reply = try await service.json(.POST, "/v1/sessions", createBody(urls: [sfus[0].url]))
             #expect(reply.status == 502)
@@ -121,8 +122,8 @@ func withService(
         }
     }
 
-    @Test func listingFiltersByStateAndCallAndPagesWithACursor() async throws {
-        try await withService { service, sfus in
+    @Test(arguments: StoreKind.allCases) func listingFiltersByStateAndCallAndPagesWithACursor(store: StoreKind) async throws {
+        try await withService(store: store) { service, sfus in
             var ids: [String] = []
             for index in 0..<5 {
                 var body = createBody(urls: [sfus[0].url])
@@ -145,8 +146,8 @@ func withService(
         }
     }
 
-    @Test func eventsFilterBySessionTypeAndTimeWithACursor() async throws {
-        try await withService { service, sfus in
+    @Test(arguments: StoreKind.allCases) func eventsFilterBySessionTypeAndTimeWithACursor(store: StoreKind) async throws {
+        try await withService(store: store) { service, sfus in
             let a = try #require(try await service.json(.POST, "/v1/sessions", createBody(urls: [sfus[0].url])).json["id"] as? String)
             let b = try #require(try await service.json(.POST, "/v1/sessions", createBody(urls: [sfus[0].url])).json["id"] as? String)
             try await sfus[0].inject("drop")
@@ -178,8 +179,8 @@ func withService(
         }
     }
 
-    @Test func statsAndMetricsCountLossesReconnectsAndRecoveryTimes() async throws {
-        try await withService { service, sfus in
+    @Test(arguments: StoreKind.allCases) func statsAndMetricsCountLossesReconnectsAndRecoveryTimes(store: StoreKind) async throws {
+        try await withService(store: store) { service, sfus in
             let id = try #require(try await service.json(.POST, "/v1/sessions", createBody(urls: [sfus[0].url])).json["id"] as? String)
             try await sfus[0].inject("drop")
             try await service.waitForEvents(of: id) { $0.filter { $0 == "reconnected" }.count == 1 }
@@ -210,8 +211,8 @@ func withService(
         }
     }
 
-    @Test func healthAndReadiness() async throws {
-        try await withService(apiTokens: ["0123456789abcdef-token"]) { service, _ in
+    @Test(arguments: StoreKind.allCases) func healthAndReadiness(store: StoreKind) async throws {
+        try await withService(store: store, apiTokens: ["0123456789abcdef-token"]) { service, _ in
             let health = try await service.request(.GET, "/healthz", authorize: false)
             #expect(health.status == 200)
             #expect(health.json["status"] as? String == "ok")

@@ -58,10 +58,8 @@ import TetherEvents
         #expect(later.stamp(90_000_000, monotonicNow: ms(0)) == (90_000_000, nil))
     }
 
-    @Test func timeFiltersAndRetentionWorkOnRealTimeAcrossABackwardJump() async throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tether-clock-\(UUID().uuidString).sqlite").path
-        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
-        let store = try EventStore.open(path: path)
+    @Test(arguments: StoreKind.allCases) func timeFiltersAndRetentionWorkOnRealTimeAcrossABackwardJump(kind: StoreKind) async throws {
+        try await kind.withStore { store in
         // 1000, 2000, then the clock steps back to 500, then on to 600 and 2500 (one
         // batch, so one monotonic reading: 2500 is still within the forward tolerance).
         let (stored, _) = try await store.write(
@@ -78,12 +76,11 @@ import TetherEvents
         let removed = try await store.prune(eventsBefore: 700, batch: 1)
         #expect(removed == 3, "the marker, 500 and 600 are past retention; 1000 is not")
         #expect(try await store.events(EventQuery(limit: 100)).map(\.timeMs) == [1_000, 2_000, 2_500])
+        }
     }
 
-    @Test func aClockThatKeepsSteppingBackKeepsQueriesExact() async throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tether-clock-\(UUID().uuidString).sqlite").path
-        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
-        let store = try EventStore.open(path: path)
+    @Test(arguments: StoreKind.allCases) func aClockThatKeepsSteppingBackKeepsQueriesExact(kind: StoreKind) async throws {
+        try await kind.withStore { store in
         // More backward jumps than one statement should name as ranges.
         let steps = EventStore.maxSegmentRanges + 20
         var batch: [EventLog.Write] = []
@@ -94,5 +91,6 @@ import TetherEvents
         let stats = try await store.stats(sinceMs: 40_000, untilMs: 40_001)
         #expect(stats.recoveryCount == 0)
         #expect(try await store.prune(eventsBefore: 45_000) == 2 * steps, "the 40,000s and the clock_jump markers stamped 40,000")
+        }
     }
 }

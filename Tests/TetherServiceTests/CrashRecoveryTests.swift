@@ -17,12 +17,21 @@ import TetherTestSupport
         return (serve, base)
     }
 
-    @Test func killNineLosesNoEventAndResumesLiveSessionsByRejoin() async throws {
+    /// The `--db` of a new database of `kind`: for SQLite a relative path, from a
+    /// directory that is not the project (the shipped binary must create and migrate
+    /// the database on its own); for PostgreSQL a new database on the test cluster.
+    func newDatabase(_ kind: StoreKind, named name: String) throws -> (db: String, cleanup: @Sendable () -> Void) {
+        switch kind {
+        case .sqlite: (name, {})
+        case .postgres: try kind.makeDatabase()
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases) func killNineLosesNoEventAndResumesLiveSessionsByRejoin(store: StoreKind) async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tether-crash-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        // A relative path, from a directory that is not the project: the shipped binary
-        // must create and migrate the database on its own.
-        let database = "history.sqlite"
+        let (database, cleanup) = try newDatabase(store, named: "history.sqlite")
+        defer { cleanup() }
         let sfu = try await Simulator.start()
         var (serve, base) = try await startServe(database: database, in: folder)
         do {
@@ -64,6 +73,10 @@ import TetherTestSupport
             serve.signal(SIGTERM)
             #expect(await serve.waitForExit() == 0)
             #expect(sfu.simulator.state.counters.leaves == 3)
+            if store == .postgres {
+                let written = try FileManager.default.contentsOfDirectory(atPath: folder.path)
+                #expect(written.isEmpty, "a PostgreSQL-backed serve writes no file of its own: \(written)")
+            }
         } catch {
             await serve.stop()
             await sfu.stop()
@@ -73,15 +86,17 @@ import TetherTestSupport
         try? FileManager.default.removeItem(at: folder)
     }
 
-    @Test func aSecondServeOnTheSameDatabaseExitsAtOnceNamingTheOwner() async throws {
+    @Test(arguments: StoreKind.allCases) func aSecondServeOnTheSameDatabaseExitsAtOnceNamingTheOwner(store: StoreKind) async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tether-owner-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
-        let (serve, base) = try await startServe(database: "owned.sqlite", in: folder)
+        let (database, cleanup) = try newDatabase(store, named: "owned.sqlite")
+        defer { cleanup() }
+        let (serve, base) = try await startServe(database: database, in: folder)
         do {
             let second = Process()
             second.executableURL = ChildProcess.tetherBinary
-            second.arguments = ["serve", "--port", "0", "--db", "owned.sqlite"]
+            second.arguments = ["serve", "--port", "0", "--db", database]
             second.currentDirectoryURL = folder
             let errors = Pipe()
             second.standardError = errors
@@ -94,7 +109,10 @@ import TetherTestSupport
             second.waitUntilExit()
             let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             #expect(second.terminationStatus != 0)
-            #expect(message.contains("owned.sqlite.lock") && message.contains("pid \(serve.pid)"), "\(message)")
+            switch store {
+            case .sqlite: #expect(message.contains("owned.sqlite.lock") && message.contains("pid \(serve.pid)"), "\(message)")
+            case .postgres: #expect(message.contains("owned by another tether serve") && message.contains("advisory lock"), "\(message)")
+            }
             #expect(try await callURL(.GET, base + "/healthz").0 == 200, "the owner keeps serving")
         } catch {
             await serve.stop()
@@ -103,12 +121,14 @@ import TetherTestSupport
         await serve.stop()
     }
 
-    @Test func aDeleteAnswered204StaysLeftAfterKillNineAndNothingRedials() async throws {
+    @Test(arguments: StoreKind.allCases) func aDeleteAnswered204StaysLeftAfterKillNineAndNothingRedials(store: StoreKind) async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tether-delete-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
+        let (database, cleanup) = try newDatabase(store, named: "history.sqlite")
+        defer { cleanup() }
         let sfu = try await Simulator.start()
-        var (serve, base) = try await startServe(database: "history.sqlite", in: folder)
+        var (serve, base) = try await startServe(database: database, in: folder)
         do {
             let (status, session) = try await callURL(.POST, base + "/v1/sessions", json: createBody(urls: [sfu.url]))
             #expect(status == 201)
@@ -117,7 +137,7 @@ import TetherTestSupport
             serve.signal(SIGKILL)
             _ = await serve.waitForExit()
             let joinsBefore = sfu.simulator.state.counters.joins
-            (serve, base) = try await startServe(database: "history.sqlite", in: folder)
+            (serve, base) = try await startServe(database: database, in: folder)
             let (_, after) = try await callURL(.GET, base + "/v1/sessions/\(id)")
             #expect(after["state"] as? String == "left")
             #expect(try await events(base, id).compactMap { $0["type"] as? String } == ["session_created", "joined", "left"])

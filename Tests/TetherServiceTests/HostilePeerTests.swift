@@ -84,7 +84,7 @@ import TetherTestSupport
     /// The database and its WAL once the WAL is checkpointed into it.
     func databaseBytes(_ service: LiveService) async throws -> Int {
         try await service.app.log.flush()
-        try service.app.log.store.wipeRetiredSecrets()
+        try await service.app.log.store.wipeRetiredSecrets()
         let size = { (path: String) -> Int in
             ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.intValue ?? 0
         }
@@ -162,7 +162,7 @@ import TetherTestSupport
             #expect(replaced.status == 200, "\(replaced.text)")
             // Checkpointed into the database file, as a busy service would have by now.
             try await service.app.log.flush()
-            try service.app.log.store.wipeRetiredSecrets()
+            try await service.app.log.store.wipeRetiredSecrets()
             #expect(try await service.request(.DELETE, "/v1/sessions/\(id)").status == 204)
         } catch {
             await service.stop()

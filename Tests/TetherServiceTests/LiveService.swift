@@ -16,12 +16,16 @@ import TetherTestSupport
 final class LiveService: Sendable {
     let app: TetherApplication
     let port: Int
+    /// `--db`: the SQLite file, or the PostgreSQL URL.
     let databasePath: String
+    let store: StoreKind
     let token: String?
+    private let dropDatabase: @Sendable () -> Void
     private let group: ServiceGroup
     private let task: Task<Void, any Error>
 
     static func start(
+        store: StoreKind = .sqlite,
         databasePath: String? = nil,
         apiTokens: [String] = [],
         policy: ReconnectPolicy = servicePolicy,
@@ -30,8 +34,22 @@ final class LiveService: Sendable {
         historyBatchSize: Int = 20_000,
         configure: (inout ServiceConfiguration) -> Void = { _ in }
     ) async throws -> LiveService {
-        let path = databasePath ?? FileManager.default.temporaryDirectory
-            .appendingPathComponent("tether-test-\(UUID().uuidString).sqlite").path
+        let path: String
+        let drop: @Sendable () -> Void
+        if let given = databasePath {
+            // A database the caller made is removed with the service, as before (tests
+            // reopen SQLite files by path; a PostgreSQL database is the caller's).
+            path = given
+            let removesFiles = store == .sqlite
+            drop = {
+                guard removesFiles else { return }
+                for suffix in ["", "-wal", "-shm", ".lock"] { try? FileManager.default.removeItem(atPath: given + suffix) }
+            }
+        } else {
+            let made = try store.makeDatabase()
+            path = made.db
+            drop = made.cleanup
+        }
         var configuration = ServiceConfiguration(
             host: "127.0.0.1", port: 0, databasePath: path, apiTokens: apiTokens,
             defaultPolicy: policy, maxBodyBytes: maxBodyBytes)
@@ -49,13 +67,19 @@ final class LiveService: Sendable {
             port = bound
             break
         }
-        return LiveService(app: app, port: port, databasePath: path, token: apiTokens.first, group: group, task: task)
+        return LiveService(
+            app: app, port: port, databasePath: path, store: store, token: apiTokens.first, group: group, task: task, dropDatabase: drop)
     }
 
-    private init(app: TetherApplication, port: Int, databasePath: String, token: String?, group: ServiceGroup, task: Task<Void, any Error>) {
+    private init(
+        app: TetherApplication, port: Int, databasePath: String, store: StoreKind, token: String?, group: ServiceGroup,
+        task: Task<Void, any Error>, dropDatabase: @escaping @Sendable () -> Void
+    ) {
         self.app = app
         self.port = port
         self.databasePath = databasePath
+        self.store = store
+        self.dropDatabase = dropDatabase
         self.token = token
         self.group = group
         self.task = task
@@ -66,10 +90,8 @@ final class LiveService: Sendable {
         _ = try? await task.value
     }
 
-    /// Deletes the SQLite file and its WAL companions.
-    func removeDatabase() {
-        for suffix in ["", "-wal", "-shm", ".lock"] { try? FileManager.default.removeItem(atPath: databasePath + suffix) }
-    }
+    /// Deletes the SQLite file and its WAL companions, or drops the PostgreSQL database.
+    func removeDatabase() { dropDatabase() }
 
     var baseURL: String { "http://127.0.0.1:\(port)" }
 

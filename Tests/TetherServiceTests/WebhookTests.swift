@@ -11,12 +11,12 @@ import TetherTestSupport
     static let secret = "webhook-secret-for-tests"
 
     func withWebhooks(
-        answering script: [Int] = [], policy: ReconnectPolicy = servicePolicy, credentials: Bool = false, alsoStalling: Bool = false,
+        store: StoreKind = .sqlite, answering script: [Int] = [], policy: ReconnectPolicy = servicePolicy, credentials: Bool = false, alsoStalling: Bool = false,
         _ body: (LiveService, Simulator, WebhookReceiver) async throws -> Void
     ) async throws {
         let receiver = try await WebhookReceiver.start(secret: Self.secret, answering: script)
         do {
-            try await withService(policy: policy, configure: {
+            try await withService(store: store, policy: policy, configure: {
                 $0.webhookURLs = alsoStalling ? [receiver.stallingURL, receiver.url] : [receiver.url]
                 $0.webhookSecret = Self.secret
                 if credentials {
@@ -37,8 +37,8 @@ import TetherTestSupport
         hooks.compactMap { $0.json["type"] as? String }
     }
 
-    @Test func aDeliveryRefusedTwiceArrivesOnTheThirdTryOnceAndInOrder() async throws {
-        try await withWebhooks(answering: [500, 500]) { service, sfu, receiver in
+    @Test(arguments: StoreKind.allCases) func aDeliveryRefusedTwiceArrivesOnTheThirdTryOnceAndInOrder(store: StoreKind) async throws {
+        try await withWebhooks(store: store, answering: [500, 500]) { service, sfu, receiver in
             let created = try await service.json(.POST, "/v1/sessions", createBody(urls: [sfu.url], extra: ["metadata": ["tenant": "acme"]]))
             let id = try #require(created.json["id"] as? String)
             #expect(try await service.request(.DELETE, "/v1/sessions/\(id)").status == 204)
@@ -74,10 +74,10 @@ import TetherTestSupport
         }
     }
 
-    @Test func aSessionThatFailsIsToldWithinASecondOfItsReconnectFailed() async throws {
+    @Test(arguments: StoreKind.allCases) func aSessionThatFailsIsToldWithinASecondOfItsReconnectFailed(store: StoreKind) async throws {
         var policy = servicePolicy
         policy.disconnectionTimeout = .milliseconds(1500)
-        try await withWebhooks(policy: policy) { service, sfu, receiver in
+        try await withWebhooks(store: store, policy: policy) { service, sfu, receiver in
             let created = try await service.json(.POST, "/v1/sessions", createBody(urls: [sfu.url]))
             let id = try #require(created.json["id"] as? String)
             await sfu.stop()
@@ -92,8 +92,8 @@ import TetherTestSupport
         }
     }
 
-    @Test func aDeadEndpointNeverHoldsBackAnotherOne() async throws {
-        try await withWebhooks(alsoStalling: true) { service, sfu, receiver in
+    @Test(arguments: StoreKind.allCases) func aDeadEndpointNeverHoldsBackAnotherOne(store: StoreKind) async throws {
+        try await withWebhooks(store: store, alsoStalling: true) { service, sfu, receiver in
             var ids: [String] = []
             for _ in 0..<3 {
                 let created = try await service.json(.POST, "/v1/sessions", createBody(urls: [sfu.url]))
@@ -109,8 +109,8 @@ import TetherTestSupport
         }
     }
 
-    @Test func retryingAnUnknownOrDeliveredDeliveryIsRefused() async throws {
-        try await withWebhooks { service, sfu, receiver in
+    @Test(arguments: StoreKind.allCases) func retryingAnUnknownOrDeliveredDeliveryIsRefused(store: StoreKind) async throws {
+        try await withWebhooks(store: store) { service, sfu, receiver in
             _ = try await service.json(.POST, "/v1/sessions", createBody(urls: [sfu.url]))
             // Wait for the outbox's record of the delivery, not just the receiver's 200.
             let delivered = try await pollUntil(timeout: .seconds(10)) {
@@ -125,15 +125,17 @@ import TetherTestSupport
         }
     }
 
-    @Test func killNineWithPendingDeliveriesDeliversThemAllAfterTheRestart() async throws {
+    @Test(arguments: StoreKind.allCases) func killNineWithPendingDeliveriesDeliversThemAllAfterTheRestart(store: StoreKind) async throws {
         let receiver = try await WebhookReceiver.start(secret: Self.secret, answering: Array(repeating: 503, count: 1000))
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tether-webhooks-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
+        let (database, cleanup) = try CrashRecoveryTests().newDatabase(store, named: "history.sqlite")
+        defer { cleanup() }
         let sfu = try await Simulator.start()
         func serve() async throws -> (ChildProcess, String) {
             let process = try ChildProcess([
-                "serve", "--port", "0", "--db", "history.sqlite", "--log-level", "warning",
+                "serve", "--port", "0", "--db", database, "--log-level", "warning",
                 "--health-check-interval", "500ms", "--health-check-timeout", "2s",
                 "--webhook-url", receiver.url, "--webhook-secret", Self.secret,
             ], currentDirectory: folder)

@@ -1,0 +1,209 @@
+import Foundation
+import PostgresNIO
+import TetherEvents
+import TetherEventLog
+
+extension PostgresStore {
+    /// One event ready to insert: its id taken from `events_id` in batch order, its time
+    /// stamped by the clock guard, its node decided as the SQLite store decides it (the
+    /// node it names, else its session's node as stored at that point of the batch).
+    struct EventRow {
+        var event: SessionEvent
+        var payload: String
+        var sfuURL: String?
+    }
+
+    public func write(_ batch: ArraySlice<EventLog.Write>, clock: ClockGuard, monotonicNow: Duration) async throws -> ([SessionEvent], ClockGuard) {
+        try writeFaults.admitCommit()
+        let logger = logger
+        return try await pools.writer.withTransaction(logger: logger) { connection in
+            var clock = clock
+            // Each session's node as stored now, then as this batch's rows change it.
+            let referenced = Set(batch.flatMap { write -> [String] in
+                switch write {
+                case .event(let event, _): [event.sessionID]
+                case .unit(let events, _): events.map(\.event.sessionID)
+                case .session, .probe: []
+                }
+            })
+            var nodes = try await Self.nodes(of: Array(referenced), on: connection, logger: logger)
+            var rows: [EventRow] = []
+            var segmentStarts: [Int] = []  // indexes into rows
+            var sessionRows: [SessionRecord] = []
+            var probe = false
+            func add(_ event: SessionEvent, payload: String) throws {
+                var event = event
+                let (storedMs, jump) = clock.stamp(event.timeMs, monotonicNow: monotonicNow)
+                if let jump {
+                    let (from, to, backward) = switch jump {
+                    case .backward(let from, let to): (from, to, true)
+                    case .forward(let from, let to): (from, to, false)
+                    }
+                    let marker = SessionEvent(
+                        sessionID: event.sessionID, timeMs: storedMs, generation: event.generation, kind: .clockJump(fromMs: from, toMs: to))
+                    if backward { segmentStarts.append(rows.count) }
+                    rows.append(EventRow(
+                        event: marker, payload: String(decoding: try JSONEncoder().encode(marker), as: UTF8.self),
+                        sfuURL: marker.namedSFUURL ?? nodes[marker.sessionID]))
+                }
+                event.timeMs = storedMs
+                rows.append(EventRow(event: event, payload: payload, sfuURL: event.namedSFUURL ?? nodes[event.sessionID]))
+            }
+            for write in batch {
+                switch write {
+                case .event(let event, let payload):
+                    try add(event, payload: payload)
+                case .unit(let events, let row):
+                    for encoded in events { try add(encoded.event, payload: encoded.payload) }
+                    sessionRows.append(row)
+                    nodes[row.id] = row.sfuURL
+                case .session(let row):
+                    sessionRows.append(row)
+                    nodes[row.id] = row.sfuURL
+                case .probe:
+                    probe = true
+                }
+            }
+            let ids = try await Self.takeEventIDs(rows.count, on: connection, logger: logger)
+            var stored: [SessionEvent] = []
+            stored.reserveCapacity(rows.count)
+            for (index, id) in ids.enumerated() {
+                rows[index].event.id = id
+                stored.append(rows[index].event)
+            }
+            try await Self.insertEvents(rows, on: connection, logger: logger)
+            for index in segmentStarts {
+                try await connection.query("INSERT INTO clock_segments (first_id) VALUES (\(ids[index])) ON CONFLICT DO NOTHING", logger: logger)
+            }
+            try await Self.upsert(sessionRows, on: connection, logger: logger)
+            if probe {
+                try await connection.query("DELETE FROM readiness", logger: logger)
+                try await connection.query("INSERT INTO readiness (at) VALUES (\(Self.nowMs()))", logger: logger)
+            }
+            // After the batch's session rows: a webhook carries the session as stored now.
+            if let webhooks {
+                let outgoing = stored.compactMap { event in webhooks.subscribedType(of: event.kind).map { (event, $0) } }
+                if !outgoing.isEmpty { try await Self.enqueueDeliveries(outgoing, routing: webhooks, on: connection, logger: logger) }
+            }
+            return (stored, clock)
+        }
+    }
+
+    static func nodes(of sessions: [String], on connection: PostgresConnection, logger: Logger) async throws -> [String: String] {
+        guard !sessions.isEmpty else { return [:] }
+        var nodes: [String: String] = [:]
+        for try await (id, node) in try await connection.query("SELECT id, sfu_url FROM sessions WHERE id = ANY(\(sessions))", logger: logger)
+            .decode((String, String).self)
+        {
+            nodes[id] = node
+        }
+        return nodes
+    }
+
+    /// `count` ids from `events_id`, ascending: the batch's events get them in order.
+    static func takeEventIDs(_ count: Int, on connection: PostgresConnection, logger: Logger) async throws -> [Int64] {
+        guard count > 0 else { return [] }
+        var ids: [Int64] = []
+        ids.reserveCapacity(count)
+        for try await id in try await connection.query("SELECT nextval('events_id') FROM generate_series(1, \(count)) ORDER BY 1", logger: logger)
+            .decode(Int64.self)
+        {
+            ids.append(id)
+        }
+        return ids
+    }
+
+    static let eventColumns = 10
+
+    /// Multi-row inserts, as many rows per statement as the protocol's bind limit allows.
+    static func insertEvents(_ rows: [EventRow], on connection: PostgresConnection, logger: Logger) async throws {
+        let perStatement = SQL.maxBinds / eventColumns
+        var start = 0
+        while start < rows.count {
+            let chunk = rows[start..<min(start + perStatement, rows.count)]
+            var sql = SQL("INSERT INTO events (id, session_id, type, time_ms, generation, reason, strategy, duration_ms, payload, sfu_url) VALUES ")
+            var first = true
+            for row in chunk {
+                let event = row.event
+                let (reason, strategy, duration) = event.statsColumns
+                if !first { sql.append(",") }
+                first = false
+                let values = [
+                    sql.bind(event.id ?? 0) + "::bigint", sql.bind(event.sessionID), sql.bind(event.type), sql.bind(event.timeMs) + "::bigint",
+                    sql.bind(Int64(event.generation)) + "::bigint", sql.bind(reason) + "::text", sql.bind(strategy) + "::text",
+                    sql.bind(duration) + "::bigint", sql.bind(row.payload), sql.bind(row.sfuURL) + "::text",
+                ]
+                sql.append("(" + values.joined(separator: ",") + ")")
+            }
+            try await connection.query(sql.query, logger: logger)
+            start += chunk.count
+        }
+    }
+
+    /// Every column of `sessions` but `seq`, in the order they are bound.
+    static let sessionColumns = [
+        "id", "state", "call_id", "user_id", "dialect", "sfu_urls", "sfu_token", "dialect_options", "policy", "metadata", "sfu_url",
+        "sfu_session_id", "resume_state", "generation", "losses", "reconnects", "failed_reconnects", "end_reason", "join_failure_code",
+        "idempotency_key", "request_fingerprint", "created_at_ms", "updated_at_ms", "ended_at_ms",
+    ]
+
+    /// The batch's session rows, the last one written for each session, inserted or
+    /// updated in first-appearance order (so new sessions' `seq` follows their
+    /// creation); the metadata of new ones indexed for the `metadata.KEY` filter.
+    static func upsert(_ records: [SessionRecord], on connection: PostgresConnection, logger: Logger) async throws {
+        guard !records.isEmpty else { return }
+        var order: [String] = []
+        var last: [String: SessionRecord] = [:]
+        for record in records {
+            if last[record.id] == nil { order.append(record.id) }
+            last[record.id] = record
+        }
+        let unique = order.compactMap { last[$0] }
+        let perStatement = SQL.maxBinds / sessionColumns.count
+        let updates = sessionColumns.filter { $0 != "id" && $0 != "created_at_ms" }.map { "\($0) = EXCLUDED.\($0)" }.joined(separator: ", ")
+        var created: [String] = []
+        var start = 0
+        while start < unique.count {
+            let chunk = unique[start..<min(start + perStatement, unique.count)]
+            var sql = SQL("INSERT INTO sessions (\(sessionColumns.joined(separator: ", "))) VALUES ")
+            for (index, record) in chunk.enumerated() {
+                if index > 0 { sql.append(",") }
+                let values = [
+                    sql.bind(record.id), sql.bind(record.state), sql.bind(record.callID), sql.bind(record.userID), sql.bind(record.dialect),
+                    sql.bind(record.sfuURLs), sql.bind(record.sfuToken), sql.bind(record.dialectOptions) + "::text", sql.bind(record.policy),
+                    sql.bind(record.metadata), sql.bind(record.sfuURL), sql.bind(record.sfuSessionID) + "::text",
+                    sql.bind(record.resumeState) + "::text", sql.bind(record.generation) + "::bigint", sql.bind(Int64(record.losses)) + "::bigint",
+                    sql.bind(Int64(record.reconnects)) + "::bigint", sql.bind(Int64(record.failedReconnects)) + "::bigint",
+                    sql.bind(record.endReason) + "::text", sql.bind(record.joinFailureCode) + "::text", sql.bind(record.idempotencyKey) + "::text",
+                    sql.bind(record.requestFingerprint) + "::text", sql.bind(record.createdAtMs) + "::bigint",
+                    sql.bind(record.updatedAtMs) + "::bigint", sql.bind(record.endedAtMs) + "::bigint",
+                ]
+                sql.append("(" + values.joined(separator: ",") + ")")
+            }
+            // `xmax = 0` tells the rows this statement inserted from those it updated.
+            sql.append(" ON CONFLICT (id) DO UPDATE SET \(updates) RETURNING id, (xmax = 0) AS inserted")
+            for try await (id, inserted) in try await connection.query(sql.query, logger: logger).decode((String, Bool).self) where inserted {
+                created.append(id)
+            }
+            start += chunk.count
+        }
+        guard !created.isEmpty else { return }
+        // Metadata never changes after the create: only new sessions are indexed.
+        let ids = created
+        try await connection.query("""
+            INSERT INTO session_metadata (key, value, seq)
+            SELECT entry.key, entry.value, sessions.seq FROM sessions, json_each_text(sessions.metadata::json) AS entry
+            WHERE sessions.id = ANY(\(ids)) ON CONFLICT DO NOTHING
+            """, logger: logger)
+    }
+
+    public func wipeRetiredSecrets() async throws {
+        // PostgreSQL keeps a replaced row version until VACUUM reuses its space and does
+        // not zero it; the README says to rely on disk encryption for the database's
+        // files. Nothing to do here.
+    }
+
+    public func lastEventTime() async throws -> Int64 {
+        try await pools.writer.query("SELECT time_ms FROM events ORDER BY id DESC LIMIT 1").collect().first?.decode(Int64.self) ?? 0
+    }
+}
