@@ -1,4 +1,6 @@
 import Logging
+import NIOConcurrencyHelpers
+import NIOSSL
 import PostgresNIO
 import ServiceLifecycle
 import Synchronization
@@ -11,6 +13,10 @@ import Synchronization
 /// The connection is checked every few seconds. If it is lost, the lock is taken
 /// again on a new one; if another process took it meanwhile, this one stops (its
 /// ``run()`` throws, which ends the service): two owners would both run every session.
+///
+/// A plain `PostgresConnection`, not a pool: a pooled connection that the server
+/// dropped while it sat leased and idle (measured: `pg_ctl -m immediate`) took a
+/// query and never answered it, and the pool kept handing it back.
 public final class PostgresOwnerLock: Service, Sendable {
     /// The advisory lock's key ("tether" in ASCII).
     static let key: Int64 = 0x74_65_74_68_65_72
@@ -20,31 +26,48 @@ public final class PostgresOwnerLock: Service, Sendable {
         public var description: String
     }
 
-    private let client: PostgresClient
+    struct CheckUnanswered: Error, CustomStringConvertible {
+        var description: String { "the owner lock's connection did not answer a check within \(PostgresOwnerLock.checkInterval)" }
+    }
+
+    private let configuration: PostgresConnection.Configuration
     private let location: String
     private let logger: Logger
-    private let clientTask: Task<Void, Never>
     private let holder: Mutex<Task<Void, any Error>?> = Mutex(nil)
+    private let takes = Atomic<Int>(0)
+    /// How many times the lock has been taken: 1 at start, one more for each new
+    /// connection after a lost one.
+    public var timesTaken: Int { takes.load(ordering: .relaxed) }
+    /// Ends when the lock is let go (``stop()``) or lost (throwing). ``run()`` waits on
+    /// this, not on the holder, which may be waiting on a connection that never answers.
+    private let ended: AsyncThrowingStream<Void, any Error>
+    private let endedContinuation: AsyncThrowingStream<Void, any Error>.Continuation
 
-    private init(client: PostgresClient, location: String, logger: Logger) {
-        self.client = client
+    private init(configuration: PostgresConnection.Configuration, location: String, logger: Logger) {
+        (ended, endedContinuation) = AsyncThrowingStream.makeStream(of: Void.self)
+        self.configuration = configuration
         self.location = location
         self.logger = logger
-        clientTask = Task { await client.run() }
     }
 
     /// Takes the lock within `timeout`, or throws ``Held`` (another owner) or the
     /// connection's error.
     public static func acquire(url: PostgresURL, timeout: Duration = .seconds(10), logger: Logger) async throws -> PostgresOwnerLock {
-        var configuration = PostgresClient.Configuration(
-            host: url.host, port: url.port, username: url.user, password: url.password, database: url.database, tls: url.tls)
-        configuration.options.connectTimeout = timeout
-        configuration.options.maximumConnections = 1
+        var configuration = PostgresConnection.Configuration(
+            host: url.host, port: url.port, username: url.user, password: url.password, database: url.database,
+            tls: try url.connectionTLS())
+        configuration.options.connectTimeout = .init(timeout)
         configuration.options.additionalStartupParameters = [("application_name", "tether owner lock")]
-        let lock = PostgresOwnerLock(client: PostgresClient(configuration: configuration, backgroundLogger: logger), location: url.redacted, logger: logger)
+        let lock = PostgresOwnerLock(configuration: configuration, location: url.redacted, logger: logger)
         let (taken, continuation) = AsyncThrowingStream.makeStream(of: Void.self)
         let holder = Task {
-            try await lock.hold(firstTake: continuation)
+            do {
+                try await lock.hold(firstTake: continuation)
+                lock.endedContinuation.finish()
+            } catch {
+                lock.endedContinuation.finish(throwing: error)
+                throw error
+            }
         }
         lock.holder.withLock { $0 = holder }
         do {
@@ -58,38 +81,50 @@ public final class PostgresOwnerLock: Service, Sendable {
         return lock
     }
 
-    /// Takes the lock on a leased connection and keeps it, checking the connection;
-    /// takes it again on a new one when the connection is lost.
+    /// Takes the lock on a new connection and keeps it, checking the connection; takes
+    /// it again on a new one when the connection is lost.
     private func hold(firstTake: AsyncThrowingStream<Void, any Error>.Continuation) async throws {
         var reported = false
+        var connectionID = 0
         while !Task.isCancelled {
+            connectionID += 1
+            var current: PostgresConnection?
             do {
-                try await client.withConnection { connection in
-                    let got = try await connection.query("SELECT pg_try_advisory_lock(\(Self.key))", logger: logger).collect().first?.decode(Bool.self)
-                    guard got == true else {
-                        throw Held(description: """
-                            the database \(location) is owned by another tether serve (it holds the advisory lock \(Self.key)); \
-                            one database has one owner. Stop that process first, or use another --db.
-                            """)
-                    }
-                    if !reported {
-                        reported = true
-                        firstTake.yield()
-                        firstTake.finish()
-                    } else {
-                        logger.notice("took the owner lock again on a new connection", metadata: ["db": "\(location)"])
-                    }
-                    while !Task.isCancelled {
-                        try await Task.sleep(for: Self.checkInterval)
-                        try await connection.query("SELECT 1", logger: logger)
-                    }
+                let connection = try await PostgresConnection.connect(configuration: configuration, id: connectionID, logger: logger)
+                current = connection
+                let got = try await connection.query("SELECT pg_try_advisory_lock(\(Self.key))", logger: logger).collect().first?.decode(Bool.self)
+                guard got == true else {
+                    throw Held(description: """
+                        the database \(location) is owned by another tether serve (it holds the advisory lock \(Self.key)); \
+                        one database has one owner. Stop that process first, or use another --db.
+                        """)
                 }
+                takes.add(1, ordering: .relaxed)
+                if !reported {
+                    reported = true
+                    firstTake.yield()
+                    firstTake.finish()
+                } else {
+                    logger.notice("took the owner lock again on a new connection", metadata: ["db": "\(location)"])
+                }
+                while !Task.isCancelled {
+                    try await Task.sleep(for: Self.checkInterval)
+                    try await Self.check(connection, logger: logger)
+                }
+                Self.abandon(current)
             } catch let held as Held {
-                if !reported { firstTake.finish(throwing: held) }
+                Self.abandon(current)
+                if reported {
+                    logger.critical("lost the owner lock to another process while its connection was down; stopping", metadata: ["db": "\(location)"])
+                } else {
+                    firstTake.finish(throwing: held)
+                }
                 throw held
             } catch is CancellationError {
+                Self.abandon(current)
                 return
             } catch {
+                Self.abandon(current)
                 if !reported {
                     firstTake.finish(throwing: error)
                     throw error
@@ -100,23 +135,51 @@ public final class PostgresOwnerLock: Service, Sendable {
         }
     }
 
+    /// `SELECT 1` within ``checkInterval``. Not a task group: a query on a dead
+    /// connection does not heed cancellation, and a group would wait for it.
+    private static func check(_ connection: PostgresConnection, logger: Logger) async throws {
+        let answered: Bool = try await withCheckedThrowingContinuation { continuation in
+            let once = NIOLockedValueBox<CheckedContinuation<Bool, any Error>?>(continuation)
+            @Sendable func finish(_ result: Result<Bool, any Error>) {
+                once.withLockedValue { pending in
+                    pending?.resume(with: result)
+                    pending = nil
+                }
+            }
+            Task {
+                do {
+                    try await connection.query("SELECT 1", logger: logger)
+                    finish(.success(true))
+                } catch {
+                    finish(.failure(error))
+                }
+            }
+            Task {
+                try? await Task.sleep(for: checkInterval)
+                finish(.success(false))
+            }
+        }
+        if !answered { throw CheckUnanswered() }
+    }
+
+    /// Closes a connection without waiting: closing one that is already dead may not end.
+    private static func abandon(_ connection: PostgresConnection?) {
+        guard let connection else { return }
+        Task { try? await connection.close() }
+    }
+
     /// Holds the lock until graceful shutdown; throws if it was lost to another owner.
     public func run() async throws {
-        let holder = holder.withLock { $0 }
         try await withGracefulShutdownHandler {
-            try await holder?.value
+            for try await _ in ended {}
         } onGracefulShutdown: {
             self.stop()
         }
     }
 
-    /// Lets the lock go: the holder stops and the connection closes with the client.
+    /// Lets the lock go: the holder stops and closes its connection.
     public func stop() {
         holder.withLock { $0?.cancel() }
-        clientTask.cancel()
-    }
-
-    deinit {
-        clientTask.cancel()
+        endedContinuation.finish()
     }
 }

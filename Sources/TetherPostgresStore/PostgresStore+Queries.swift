@@ -23,7 +23,7 @@ extension PostgresStore {
         sql.append(" ORDER BY id LIMIT \(sql.bind(Int64(query.limit)))")
         let decoder = JSONDecoder()
         var events: [SessionEvent] = []
-        for try await (id, timeMs, payload) in try await pools.reader.query(sql.query, logger: logger).decode((Int64, Int64, String).self) {
+        for (id, timeMs, payload) in try await pools.reader.query(sql.query, logger: logger).decode((Int64, Int64, String).self) {
             var event = try decoder.decode(SessionEvent.self, from: Data(payload.utf8))
             event.id = id
             event.timeMs = timeMs
@@ -67,7 +67,7 @@ extension PostgresStore {
         return try await fetchSessions(sql, on: pools.writer)
     }
 
-    func fetchSessions(_ sql: SQL, on client: PostgresClient? = nil) async throws -> [SessionRecord] {
+    func fetchSessions(_ sql: SQL, on client: BoundedPool? = nil) async throws -> [SessionRecord] {
         try await (client ?? pools.reader).query(sql.query, logger: logger).collect().map { try SessionRecord(postgres: $0.makeRandomAccess()) }
     }
 }

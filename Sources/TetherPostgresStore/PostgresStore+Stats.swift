@@ -19,7 +19,7 @@ extension PostgresStore {
             filter(&sql)
             sql.append(" GROUP BY 1")
             var result: [String: Int] = [:]
-            for try await (key, count) in try await pools.reader.query(sql.query, logger: logger).decode((String, Int64).self) {
+            for (key, count) in try await pools.reader.query(sql.query, logger: logger).decode((String, Int64).self) {
                 result[key, default: 0] += Int(count)
             }
             return result
@@ -40,7 +40,7 @@ extension PostgresStore {
         var histogramSQL = SQL("SELECT \(bucket) AS bucket, COUNT(*) AS n FROM events WHERE type = 'reconnected'")
         filter(&histogramSQL)
         histogramSQL.append(" GROUP BY 1")
-        for try await (index, count) in try await pools.reader.query(histogramSQL.query, logger: logger).decode((Int32, Int64).self) {
+        for (index, count) in try await pools.reader.query(histogramSQL.query, logger: logger).decode((Int32, Int64).self) {
             histogram[Int(index)] = Int(count)
         }
         let overall = try await percentiles(groupSQL: "''", filter: filter)[""] ?? [:]
@@ -78,7 +78,7 @@ extension PostgresStore {
         filter(&inner)
         let sql = PostgresQuery(unsafeSQL: "SELECT key, n, rank, duration_ms FROM (\(inner.text)) ranked WHERE \(rankSQL)", binds: inner.binds)
         var result: [String: [Int: Int64]] = [:]
-        for try await (key, count, rank, duration) in try await pools.reader.query(sql, logger: logger).decode((String, Int64, Int64, Int64?).self) {
+        for (key, count, rank, duration) in try await pools.reader.query(sql, logger: logger).decode((String, Int64, Int64, Int64?).self) {
             for p in EventStats.percentiles where EventStats.rank(percentile: p, count: Int(count)) == Int(rank) {
                 if let duration { result[key, default: [:]][p] = duration }
             }
@@ -95,7 +95,7 @@ extension PostgresStore {
         filter(&sql)
         sql.append(" GROUP BY 1, 2")
         var counts: [String: [String: Int]] = [:]
-        for try await (key, type, count) in try await pools.reader.query(sql.query, logger: logger).decode((String, String, Int64).self) {
+        for (key, type, count) in try await pools.reader.query(sql.query, logger: logger).decode((String, String, Int64).self) {
             counts[key, default: [:]][type] = Int(count)
         }
         let percentiles = try await percentiles(groupSQL: groupSQL, filter: filter)

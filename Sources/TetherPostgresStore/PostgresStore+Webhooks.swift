@@ -150,7 +150,7 @@ extension PostgresStore {
 
     public func enabledWebhookEndpoints() async throws -> Set<String> {
         var ids: Set<String> = []
-        for try await id in try await pools.writer.query("SELECT id FROM webhook_endpoints WHERE state = 'enabled'", logger: logger)
+        for id in try await pools.writer.query("SELECT id FROM webhook_endpoints WHERE state = 'enabled'", logger: logger)
             .decode(String.self) { ids.insert(id) }
         return ids
     }
@@ -174,7 +174,7 @@ extension PostgresStore {
     }
 
     public func nextWebhookHeadDueMs(endpoint: String, excluding busy: Set<Int64>) async throws -> Int64? {
-        for try await (id, due) in try await pools.reader.query("""
+        for (id, due) in try await pools.reader.query("""
             SELECT id, next_attempt_at_ms FROM webhook_deliveries WHERE endpoint_id = \(endpoint) AND status = 'pending' AND head
             ORDER BY next_attempt_at_ms LIMIT \(Int64(busy.count + 1))
             """, logger: logger).decode((Int64, Int64).self) where !busy.contains(id)

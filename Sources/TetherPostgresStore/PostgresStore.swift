@@ -22,13 +22,13 @@ public struct PostgresStore: HistoryStore {
     /// The two pools and the tasks that run them; cancelled when the last copy of the
     /// store goes.
     final class Pools: Sendable {
-        let writer: PostgresClient
-        let reader: PostgresClient
+        let writer: BoundedPool
+        let reader: BoundedPool
         private let running: Task<Void, Never>
 
-        init(writer: PostgresClient, reader: PostgresClient) {
-            self.writer = writer
-            self.reader = reader
+        init(writer: PostgresClient, reader: PostgresClient, leaseTimeout: Duration) {
+            self.writer = BoundedPool(client: writer, leaseTimeout: leaseTimeout, name: "writer")
+            self.reader = BoundedPool(client: reader, leaseTimeout: leaseTimeout, name: "reader")
             running = Task {
                 await withDiscardingTaskGroup { group in
                     group.addTask { await writer.run() }
@@ -50,7 +50,8 @@ public struct PostgresStore: HistoryStore {
     /// `migrations-postgres/*.sql` not yet applied, and returns the store. Throws when
     /// the database cannot be reached within `connectTimeout`.
     public static func open(
-        url: PostgresURL, connectTimeout: Duration = .seconds(10), writerConnections: Int = 4, readerConnections: Int = 16,
+        url: PostgresURL, connectTimeout: Duration = .seconds(10), leaseTimeout: Duration = .seconds(3),
+        writerConnections: Int = 4, readerConnections: Int = 16,
         logger: Logger = Logger(label: "tether.postgres")
     ) async throws -> PostgresStore {
         func configuration(connections: Int, startup: [(String, String)]) -> PostgresClient.Configuration {
@@ -65,7 +66,8 @@ public struct PostgresStore: HistoryStore {
             writer: PostgresClient(configuration: configuration(connections: writerConnections, startup: []), backgroundLogger: logger),
             reader: PostgresClient(
                 configuration: configuration(connections: readerConnections, startup: [("statement_timeout", readStatementTimeout)]),
-                backgroundLogger: logger))
+                backgroundLogger: logger),
+            leaseTimeout: leaseTimeout)
         let store = PostgresStore(pools: pools, webhooks: nil, location: url.redacted, logger: logger)
         do {
             try await withDeadline(connectTimeout, "connecting to \(url.redacted)") { try await store.migrate() }

@@ -62,6 +62,19 @@ public struct PostgresURL: Sendable, Equatable {
         return "postgres://\(user)@\(shownHost):\(port)/\(database)\(query)"
     }
 
+    /// The same modes for a single `PostgresConnection` (the owner lock's).
+    func connectionTLS() throws -> PostgresConnection.Configuration.TLS {
+        if sslMode == "disable" { return .disable }
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        switch sslMode {
+        case "verify-ca": configuration.certificateVerification = .noHostnameVerification
+        case "verify-full": break
+        default: configuration.certificateVerification = .none
+        }
+        let context = try NIOSSLContext(configuration: configuration)
+        return sslMode == "prefer" || sslMode == "allow" ? .prefer(context) : .require(context)
+    }
+
     /// libpq's modes in postgres-nio's terms: `prefer`/`allow` try TLS without checking
     /// the certificate (as libpq does), `require` insists on TLS without checking it,
     /// `verify-ca` checks the chain, `verify-full` the chain and the host name.

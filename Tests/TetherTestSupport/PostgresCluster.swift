@@ -17,7 +17,7 @@ public enum PostgresCluster {
     /// The directory of the cluster this process started, for the exit handler to stop.
     private static let ownedDirectory = NIOLockedValueBox<String?>(nil)
 
-    private static let script: String = {
+    static let script: String = {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         return root.appendingPathComponent("scripts/postgres-cluster").path
     }()
@@ -97,7 +97,7 @@ public enum PostgresCluster {
     }
 
     /// Runs a program to completion and returns its exit status and its stdout and stderr together.
-    private static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+    static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -112,7 +112,7 @@ public enum PostgresCluster {
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
-    private static func randomHex() -> String {
+    static func randomHex() -> String {
         String(format: "%016llx", UInt64.random(in: .min ... .max))
     }
 }

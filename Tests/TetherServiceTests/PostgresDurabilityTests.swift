@@ -1,0 +1,125 @@
+import Foundation
+import Logging
+import NIOHTTP1
+import Testing
+import TetherEventLog
+import TetherPostgresStore
+import TetherTestSupport
+@testable import TetherService
+
+/// The PostgreSQL store's promises when its server goes away: on a cluster of the
+/// test's own, crashed (`pg_ctl -m immediate`) under a stream of reconnections and
+/// started again.
+@Suite(.serialized, .timeLimit(.minutes(3))) struct PostgresDurabilityTests {
+    @Test func postgresStoppedUnderLoadAnswers503PromptlyAndRecoversWithNothingLost() async throws {
+        let postgres = try RestartablePostgres.start()
+        defer { postgres.stop() }
+        try await withSimulator { simulator in
+            try await withService(store: .postgres, nodes: 0, databasePath: postgres.url, configure: {
+                $0.defaultPolicy.healthCheckTimeout = .seconds(5)
+                // Longer than the outage: the sessions reconnect while nothing can be written.
+                $0.defaultPolicy.disconnectionTimeout = .seconds(60)
+            }) { service, _ in
+                var ids: [String] = []
+                for _ in 0..<4 {
+                    let created = try await service.json(.POST, "/v1/sessions", createBody(urls: [simulator.url]))
+                    #expect(created.status == 201)
+                    ids.append(try #require(created.json["id"] as? String))
+                }
+                #expect(try await service.request(.GET, "/readyz").status == 200)
+
+                try postgres.halt()
+                // Load while it is down: every session drops and reconnects, twice; their
+                // events wait in the writer's queue.
+                try await simulator.inject("drop")
+                _ = try await pollUntil(timeout: .seconds(20)) { () async throws -> Bool? in
+                    let counters = simulator.simulator.state.counters
+                    return counters.fastResumes >= ids.count ? true : nil
+                }
+                try await simulator.inject("drop")
+                let unready = try await pollUntil(timeout: .seconds(20)) { () async throws -> Int? in
+                    let status = try await service.request(.GET, "/readyz").status
+                    return status == 503 ? status : nil
+                }
+                #expect(unready == 503)
+
+                let agentsBefore = simulator.simulator.state.sessions.count
+                for (method, path) in [(HTTPMethod.POST, "/v1/sessions"), (.DELETE, "/v1/sessions/\(ids[0])")] {
+                    let started = ContinuousClock.now
+                    let reply = method == .POST
+                        ? try await service.json(method, path, createBody(urls: [simulator.url]))
+                        : try await service.request(method, path)
+                    let took = ContinuousClock.now - started
+                    #expect(reply.status == 503, "\(method) \(path): \(reply.text)")
+                    #expect(reply.errorCode == "storage_unavailable")
+                    #expect(took < .seconds(4), "\(method) answered in \(took)")
+                }
+                #expect(simulator.simulator.state.sessions.count == agentsBefore, "the refused create put no agent into the call, the refused delete took none out")
+                // Reads of the history answer promptly too, with an error rather than a hang.
+                let started = ContinuousClock.now
+                let read = try await service.request(.GET, "/v1/events?limit=5")
+                #expect([503, 504].contains(read.status), "\(read.status): \(read.text)")
+                #expect(ContinuousClock.now - started < .seconds(15))
+
+                try postgres.resume()
+                let back = try await pollUntil(timeout: .seconds(15)) { () async throws -> Bool? in
+                    try await service.request(.GET, "/readyz").status == 200 ? true : nil
+                }
+                #expect(back == true, "/readyz answers 200 within 15 s of the restart")
+
+                // Nothing queued was lost: each session's two losses and two recoveries.
+                let reader = try await PostgresStore.open(url: try PostgresURL(parsing: postgres.url))
+                defer { reader.close() }
+                for id in ids {
+                    let types = try await service.waitForEvents(of: id) { $0.filter { $0 == "reconnected" }.count >= 2 }
+                    #expect(types.filter { $0 == "connection_lost" }.count == 2, "\(id): \(types)")
+                    #expect(try await reader.events(EventQuery(sessionID: id, limit: 100)).map(\.type) == types)
+                    #expect(try await reader.session(id: id)?.state == "joined")
+                }
+                let metrics = try await service.request(.GET, "/metrics")
+                #expect(metrics.text.contains("tether_event_write_errors_total"))
+            }
+        }
+    }
+
+    @Test func aSecondServiceOnTheSameDatabaseRefusesToStartAndTheFirstKeepsServing() async throws {
+        let first = try await LiveService.start(store: .postgres)
+        defer { first.removeDatabase() }
+        do {
+            let error = await #expect(throws: StartupError.self) {
+                _ = try await LiveService.start(store: .postgres, databasePath: first.databasePath)
+            }
+            let message = error?.description ?? ""
+            #expect(message.contains("owned by another tether serve"), "\(message)")
+            #expect(try await first.request(.GET, "/healthz").status == 200)
+        } catch {
+            await first.stop()
+            throw error
+        }
+        await first.stop()
+        // Stopping lets the lock go: the next owner starts.
+        let next = try await LiveService.start(store: .postgres, databasePath: first.databasePath)
+        await next.stop()
+    }
+
+    @Test func theOwnerLockIsTakenAgainAfterTheDatabaseRestarts() async throws {
+        let postgres = try RestartablePostgres.start()
+        defer { postgres.stop() }
+        let url = try PostgresURL(parsing: postgres.url)
+        let lock = try await PostgresOwnerLock.acquire(url: url, logger: Logger(label: "tether.test"))
+        defer { lock.stop() }
+        try postgres.halt()
+        try postgres.resume()
+        // Within a few checks the holder finds its connection gone and takes the lock
+        // again; then a second owner is refused, as before the restart.
+        _ = try await pollUntil(timeout: .seconds(30)) { lock.timesTaken >= 2 ? true : nil }
+        var refused = false
+        do {
+            let second = try await PostgresOwnerLock.acquire(url: url, timeout: .seconds(10), logger: Logger(label: "tether.test"))
+            second.stop()
+        } catch is PostgresOwnerLock.Held {
+            refused = true
+        }
+        #expect(refused == true)
+    }
+}
