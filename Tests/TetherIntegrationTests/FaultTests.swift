@@ -73,9 +73,10 @@ import TetherTestSupport
     }
 
     @Test func aHealthCheckFreezeGivesATimeoutLossEmittedBeforeTheClose() async throws {
-        try await withJoinedSession(policy: fastTestPolicy) { _, recorder, nodes in
-            // Longer than the 400 ms timeout, shorter than two of them: one loss, then FAST.
-            try await nodes[0].inject("freeze", "ms=600")
+        try await withJoinedSession(policy: steadyTestPolicy) { _, recorder, nodes in
+            // Longer than the 2 s timeout by about 1 s, and the new connection has about
+            // 1 s to spare before its own timeout: one loss, then FAST, even on a busy machine.
+            try await nodes[0].inject("freeze", "ms=3000")
             try await recorder.waitFor("connection_lost")
             // Had our own close come first, the user-close guard would have swallowed the
             // loss, or it would read unexpected_close.
