@@ -128,7 +128,10 @@ let package = Package(
                 "TetherEngine",
                 "TetherEvents",
                 "TetherEventLog",
+                "TetherPostgresStore",
                 "TetherService",
+                // The PostgreSQL floor: raw inserts through postgres-nio.
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -150,6 +153,7 @@ let package = Package(
                 "TetherEvents",
                 "TetherSFUSimulator",
                 "TetherService",
+                "TetherPostgresStore",
                 "TetherBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

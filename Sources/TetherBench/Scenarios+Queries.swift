@@ -28,7 +28,7 @@ extension Scenarios {
     /// p50 and p99 of each filter ops use during an incident, `queries` times each with
     /// random arguments, over everything the events scenario stored (`total` events
     /// stamped from `eventBaseMs`, `eventsPerMs` per ms).
-    static func filterLatencies(store: EventStore, fleet: QueryFleet, total: Int, queries: Int, into report: inout BenchReport) async throws {
+    static func filterLatencies(store: any HistoryStore, fleet: QueryFleet, total: Int, queries: Int, into report: inout BenchReport) async throws {
         let endMs = eventBaseMs + Int64(total / eventsPerMs)
         let spanMs = max(1, endMs - eventBaseMs)
         func measure(_ name: String, _ query: () async throws -> Int) async throws {

@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import ServiceLifecycle
 import TetherEventLog
+import TetherPostgresStore
 import TetherEvents
 import TetherService
 
@@ -27,12 +28,42 @@ extension Scenarios {
     /// The sustained insert rate through the real writer, then query latencies with
     /// `total` events stored. The rate is also set against `floor`'s raw SQLite inserts
     /// of as many rows.
-    public static func events(total: Int, sessions: Int, queries: Int, floor: MachineFloor) async throws -> BenchReport {
-        var report = BenchReport(scenario: "events", parameters: "\(total) events over \(sessions) sessions, \(queries) queries each")
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tether-bench-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let store = try EventStore.open(path: folder.appendingPathComponent("bench.sqlite").path)
+    ///
+    /// With `postgres` (a server's maintenance URL), the same on PostgreSQL: the store on
+    /// a database of its own made there, and the floor raw postgres-nio inserts of the
+    /// same rows in the same batches (``PostgresBench/measureInserts(maintenance:rows:sessions:)``).
+    public static func events(total: Int, sessions: Int, queries: Int, floor: MachineFloor, postgres: PostgresURL? = nil) async throws -> BenchReport {
+        guard let postgres else {
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tether-bench-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let store = try EventStore.open(path: folder.appendingPathComponent("bench.sqlite").path)
+            return try await events(
+                store: store, storeName: "SQLite", total: total, sessions: sessions, queries: queries,
+                floorRate: floor.insertsPerSecond, floorName: "raw SQLite floor")
+        }
+        let floorTime = try await PostgresBench.measureInserts(maintenance: postgres, rows: total, sessions: sessions)
+        let floorRate = Double(total) / floorTime.inSeconds
+        let url = try await PostgresBench.createDatabase(on: postgres)
+        do {
+            let store = try await PostgresStore.open(url: url)
+            defer { store.close() }
+            var report = try await events(
+                store: store, storeName: "PostgreSQL", total: total, sessions: sessions, queries: queries,
+                floorRate: floorRate, floorName: "raw postgres-nio floor")
+            report.add("raw postgres-nio floor (UNNEST, 20,000 rows per commit)", String(format: "%.0f events/s", floorRate))
+            await PostgresBench.dropDatabase(url, on: postgres)
+            return report
+        } catch {
+            await PostgresBench.dropDatabase(url, on: postgres)
+            throw error
+        }
+    }
+
+    static func events(
+        store: any HistoryStore, storeName: String, total: Int, sessions: Int, queries: Int, floorRate: Double?, floorName: String
+    ) async throws -> BenchReport {
+        var report = BenchReport(scenario: "events", parameters: "\(storeName): \(total) events over \(sessions) sessions, \(queries) queries each")
         // No queue limit here: this measures how fast the writer drains a burst, so every
         // event must be kept (the service caps its queue; see EventLog.Limits).
         let log = EventLog(store: store, limits: .init(maxQueuedEvents: .max, maxQueuedBytes: .max))
@@ -79,8 +110,9 @@ extension Scenarios {
         report.add("producers (2 tasks): append() of all events, JSON encoding included", Samples.ms(appendTime))
         let seconds = elapsed.inSeconds
         let rate = Double(total) / seconds
-        report.add("sustained inserts through the writer", String(format: "%.0f events/s (%d in %.2f s)", rate, total, seconds), target: "≥ 100,000 events/s with synced commits")
-        report.add("inserts/s ÷ raw SQLite floor", FloorRatio.percent(rate, of: floor.insertsPerSecond), target: "≥ 60 %")
+        let target = store is EventStore ? "≥ 100,000 events/s with synced commits" : "≥ 50,000 events/s with synchronous commits"
+        report.add("sustained inserts through the writer", String(format: "%.0f events/s (%d in %.2f s)", rate, total, seconds), target: target)
+        report.add("inserts/s ÷ \(floorName)", FloorRatio.percent(rate, of: floorRate), target: "≥ 60 %")
 
         var timeline = Samples()
         for _ in 0..<queries {
@@ -103,7 +135,9 @@ extension Scenarios {
         report.add("filtered /v1/events query (type + since, 100 rows), p50", filtered.ms(50))
         report.add("filtered query, p99", filtered.ms(99))
         try await filterLatencies(store: store, fleet: fleet, total: total, queries: queries, into: &report)
-        try await secretsAtRest(store: store, log: log, fleet: fleet, total: total, into: &report)
+        if let sqlite = store as? EventStore {
+            try await secretsAtRest(store: sqlite, log: log, fleet: fleet, total: total, into: &report)
+        }
         log.stop()
         try await writer.value
         return report
@@ -153,7 +187,11 @@ extension Scenarios {
     /// wrk against a live `tether serve` (in this process): `GET /v1/sessions/{id}`, and a
     /// create/delete cycle (each create a real join on the simulator). The GET run is
     /// also set against `floor`'s trivial route under the same wrk arguments.
-    public static func api(duration: Int, connections: Int, floor: MachineFloor) async throws -> BenchReport {
+    ///
+    /// With `postgres` (a server's maintenance URL), the GET run is repeated on a
+    /// PostgreSQL-backed service (a database of its own made there) in the same run, and
+    /// set against the SQLite figure.
+    public static func api(duration: Int, connections: Int, floor: MachineFloor, postgres: PostgresURL? = nil) async throws -> BenchReport {
         var report = BenchReport(scenario: "api", parameters: "wrk, \(duration) s per run, \(connections) connections for GET")
         guard Wrk.isInstalled else {
             throw BenchError("wrk is not installed (apt-get install wrk)")
@@ -161,12 +199,43 @@ extension Scenarios {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("tether-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
+        let sqliteGet = try await apiRun(
+            db: folder.appendingPathComponent("api.sqlite").path, storeName: "SQLite", duration: duration, connections: connections,
+            floor: floor, folder: folder, into: &report)
+        if let postgres {
+            let url = try await PostgresBench.createDatabase(on: postgres)
+            do {
+                let get = try await apiRun(
+                    db: url.redacted, password: url.password, storeName: "PostgreSQL", duration: duration, connections: connections,
+                    floor: floor, folder: folder, into: &report)
+                report.add(
+                    "GET /v1/sessions/{id} req/s, PostgreSQL ÷ SQLite", FloorRatio.percent(get.requestsPerSecond, of: sqliteGet.requestsPerSecond),
+                    target: "≥ 80 % (within 20 %)")
+                await PostgresBench.dropDatabase(url, on: postgres)
+            } catch {
+                await PostgresBench.dropDatabase(url, on: postgres)
+                throw error
+            }
+        }
+        return report
+    }
+
+    /// One live service on `db`: the GET run, then the create/delete cycle.
+    static func apiRun(
+        db: String, password: String? = nil, storeName: String, duration: Int, connections: Int, floor: MachineFloor, folder: URL, into report: inout BenchReport
+    ) async throws -> WrkResult {
+        var result: WrkResult?
+        var rows: [(String, String, String)] = []
         try await withSimulator { simulator in
             var logger = Logger(label: "tether.bench")
             logger.logLevel = .error
             let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
             let app = try await buildApplication(
-                configuration: ServiceConfiguration(port: 0, databasePath: folder.appendingPathComponent("api.sqlite").path),
+                configuration: {
+                    var configuration = ServiceConfiguration(port: 0, databasePath: db)
+                    configuration.databasePassword = password
+                    return configuration
+                }(),
                 logger: logger) { continuation.yield($0) }
             let group = ServiceGroup(configuration: .init(services: [app.application], logger: logger))
             let running = Task { try await group.run() }
@@ -184,11 +253,12 @@ extension Scenarios {
 
             let get = try await Wrk.run(
                 Wrk.getArguments(url: "\(base)/v1/sessions/\(id)", connections: connections, duration: duration), duration: duration)
-            report.add("GET /v1/sessions/{id}", get.summary, target: "≥ 20,000 req/s")
-            report.add(
-                "GET /v1/sessions/{id} req/s ÷ trivial route req/s",
-                FloorRatio.percent(get.requestsPerSecond, of: floor.trivialRoute?.requestsPerSecond), target: "≥ 60 %")
-            report.add("GET /v1/sessions/{id} p99 / trivial route p99", FloorRatio.times(get.p99, over: floor.trivialRoute?.p99))
+            result = get
+            rows.append(("GET /v1/sessions/{id} (\(storeName))", get.summary, "≥ 20,000 req/s"))
+            rows.append((
+                "GET /v1/sessions/{id} (\(storeName)) req/s ÷ trivial route req/s",
+                FloorRatio.percent(get.requestsPerSecond, of: floor.trivialRoute?.requestsPerSecond), "≥ 60 %"))
+            rows.append(("GET /v1/sessions/{id} (\(storeName)) p99 / trivial route p99", FloorRatio.times(get.p99, over: floor.trivialRoute?.p99), ""))
 
             let script = folder.appendingPathComponent("cycle.lua")
             try """
@@ -208,10 +278,12 @@ extension Scenarios {
                 end
                 """.write(to: script, atomically: true, encoding: .utf8)
             let cycle = try await Wrk.run(["-t2", "-c2", "-d\(duration)s", "--latency", "-s", script.path, base], duration: duration)
-            report.add("create/delete cycle (each create joins the SFU)", cycle.summary)
+            rows.append(("create/delete cycle (\(storeName); each create joins the SFU)", cycle.summary, ""))
             await group.triggerGracefulShutdown()
             _ = try? await running.value
         }
-        return report
+        for (name, value, target) in rows { report.add(name, value, target: target) }
+        guard let result else { throw BenchError("the \(storeName) api run measured nothing") }
+        return result
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import TetherBench
+import TetherPostgresStore
 
 struct BenchCommand: AsyncParsableCommand {
     /// Runs this executable with `arguments`, passing its output through.
@@ -90,6 +91,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "WebSocket samples for the machine floor: this many one at a time, and at least as many in bursts of 100.")
     var floorSamples = 200
 
+    @Option(help: "A PostgreSQL server (postgres://user[:password]@host[:port]/dbname) for events and api to run on as well: each run makes a database of its own there (the role needs CREATEDB) and drops it. events then measures the PostgreSQL store against a raw postgres-nio floor; api sets its GET figure against SQLite's in the same run. The password may also come from PGPASSWORD.")
+    var db: String?
+
     @Flag(help: "Tiny sizes, for the test suite: proves each scenario still runs.")
     var smoke = false
 
@@ -127,6 +131,16 @@ struct BenchCommand: AsyncParsableCommand {
             floor = try await MachineFloor.measure(parts, sizes: sizes)
             print(floor.report.table)
         }
+        var postgres: PostgresURL?
+        if let db {
+            do {
+                var url = try PostgresURL(parsing: db)
+                if url.password == nil { url.password = ProcessInfo.processInfo.environment["PGPASSWORD"] }
+                postgres = url
+            } catch {
+                throw ValidationError("--db: \(error)")
+            }
+        }
         for scenario in chosen {
             let report: BenchReport
             switch scenario {
@@ -152,9 +166,10 @@ struct BenchCommand: AsyncParsableCommand {
                     sessions: smoke ? 20 : sessions, perSecond: smoke ? 50 : perSecond, inFlight: smoke ? 8 : inFlight,
                     restartDetection: restartDetection, floor: floor)
             case .events:
-                report = try await Scenarios.events(total: eventCount, sessions: eventSessions, queries: smoke ? 20 : 1000, floor: floor)
+                report = try await Scenarios.events(
+                    total: eventCount, sessions: eventSessions, queries: smoke ? 20 : 1000, floor: floor, postgres: postgres)
             case .api:
-                report = try await Scenarios.api(duration: wrkDuration, connections: wrkConnections, floor: floor)
+                report = try await Scenarios.api(duration: wrkDuration, connections: wrkConnections, floor: floor, postgres: postgres)
             case .webhooks:
                 report = try await Scenarios.webhooks(
                     pending: (smoke ? "0,500" : webhookPending).split(separator: ",").compactMap { Int($0) },

@@ -78,7 +78,7 @@ public struct PostgresURL: Sendable, Equatable {
     /// libpq's modes in postgres-nio's terms: `prefer`/`allow` try TLS without checking
     /// the certificate (as libpq does), `require` insists on TLS without checking it,
     /// `verify-ca` checks the chain, `verify-full` the chain and the host name.
-    var tls: PostgresClient.Configuration.TLS {
+    public var tls: PostgresClient.Configuration.TLS {
         var unverified = TLSConfiguration.makeClientConfiguration()
         unverified.certificateVerification = .none
         switch sslMode {
