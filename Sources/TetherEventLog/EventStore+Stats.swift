@@ -130,14 +130,6 @@ extension EventStore {
             counts[row["key"], default: [:]][row["type"]] = row["n"]
         }
         let percentiles = try recoveryPercentiles(type: type, groupSQL: groupSQL, filterSQL: filterSQL, arguments: arguments, in: db)
-        return counts.map { key, byType in
-            EventStats.Group(
-                key: key, joins: byType["joined"] ?? 0, losses: byType["connection_lost"] ?? 0, reconnects: byType["reconnect_started"] ?? 0,
-                recovered: byType["reconnected"] ?? 0, reconnectsFailed: byType["reconnect_failed"] ?? 0,
-                recoveryPercentilesMs: percentiles[key] ?? [:])
-        }
-        .sorted { ($1.losses, $0.key) < ($0.losses, $1.key) }
-        .prefix(StatsQuery.maxGroups)
-        .map { $0 }
+        return EventStats.Group.ranked(counts: counts, percentiles: percentiles)
     }
 }

@@ -123,24 +123,15 @@ public struct EventStore: HistoryStore {
             let statement = try db.cachedStatement(sql: Self.insertEventSQL)
             var outgoing: [(event: SessionEvent, type: String)] = []
             func insert(_ event: SessionEvent, payload: String) throws {
-                var event = event
-                let (storedMs, jump) = clock.stamp(event.timeMs, monotonicNow: monotonicNow)
-                if let jump {
-                    let (from, to, backward) = switch jump {
-                    case .backward(let from, let to): (from, to, true)
-                    case .forward(let from, let to): (from, to, false)
-                    }
-                    let marker = SessionEvent(
-                        sessionID: event.sessionID, timeMs: storedMs, generation: event.generation,
-                        kind: .clockJump(fromMs: from, toMs: to))
-                    let markerPayload = String(decoding: try JSONEncoder().encode(marker), as: UTF8.self)
-                    let inserted = try Self.insert(marker, payload: markerPayload, statement: statement, in: db)
+                let stamped = try clock.stampWithMarker(event, monotonicNow: monotonicNow)
+                if let marker = stamped.marker {
+                    let inserted = try Self.insert(marker.event, payload: marker.payload, statement: statement, in: db)
                     stored.append(inserted)
-                    if backward, let id = inserted.id {
+                    if stamped.startsSegment, let id = inserted.id {
                         try db.execute(sql: "INSERT OR IGNORE INTO clock_segments (first_id) VALUES (?)", arguments: [id])
                     }
                 }
-                event.timeMs = storedMs
+                let event = stamped.event
                 let inserted = try Self.insert(event, payload: payload, statement: statement, in: db)
                 stored.append(inserted)
                 if let type = webhooks?.subscribedType(of: event.kind) { outgoing.append((inserted, type)) }

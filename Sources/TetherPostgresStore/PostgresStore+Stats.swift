@@ -99,14 +99,6 @@ extension PostgresStore {
             counts[key, default: [:]][type] = Int(count)
         }
         let percentiles = try await percentiles(groupSQL: groupSQL, filter: filter)
-        return counts.map { key, byType in
-            EventStats.Group(
-                key: key, joins: byType["joined"] ?? 0, losses: byType["connection_lost"] ?? 0, reconnects: byType["reconnect_started"] ?? 0,
-                recovered: byType["reconnected"] ?? 0, reconnectsFailed: byType["reconnect_failed"] ?? 0,
-                recoveryPercentilesMs: percentiles[key] ?? [:])
-        }
-        .sorted { ($1.losses, $0.key) < ($0.losses, $1.key) }
-        .prefix(StatsQuery.maxGroups)
-        .map { $0 }
+        return EventStats.Group.ranked(counts: counts, percentiles: percentiles)
     }
 }

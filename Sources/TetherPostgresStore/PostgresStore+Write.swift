@@ -32,21 +32,13 @@ extension PostgresStore {
             var sessionRows: [SessionRecord] = []
             var probe = false
             func add(_ event: SessionEvent, payload: String) throws {
-                var event = event
-                let (storedMs, jump) = clock.stamp(event.timeMs, monotonicNow: monotonicNow)
-                if let jump {
-                    let (from, to, backward) = switch jump {
-                    case .backward(let from, let to): (from, to, true)
-                    case .forward(let from, let to): (from, to, false)
-                    }
-                    let marker = SessionEvent(
-                        sessionID: event.sessionID, timeMs: storedMs, generation: event.generation, kind: .clockJump(fromMs: from, toMs: to))
-                    if backward { segmentStarts.append(rows.count) }
+                let stamped = try clock.stampWithMarker(event, monotonicNow: monotonicNow)
+                if let marker = stamped.marker {
+                    if stamped.startsSegment { segmentStarts.append(rows.count) }
                     rows.append(EventRow(
-                        event: marker, payload: String(decoding: try JSONEncoder().encode(marker), as: UTF8.self),
-                        sfuURL: marker.namedSFUURL ?? nodes[marker.sessionID]))
+                        event: marker.event, payload: marker.payload, sfuURL: marker.event.namedSFUURL ?? nodes[marker.event.sessionID]))
                 }
-                event.timeMs = storedMs
+                let event = stamped.event
                 rows.append(EventRow(event: event, payload: payload, sfuURL: event.namedSFUURL ?? nodes[event.sessionID]))
             }
             for write in batch {

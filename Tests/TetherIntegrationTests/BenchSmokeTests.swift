@@ -20,11 +20,30 @@ import TetherTestSupport
         for ratio in [
             "| loss recorded p99 / WebSocket round-trip p99 (10 at once) |", "| FAST recovery p99 / connect+round-trip p99 (10 at once) |",
             "| all back / ideal (sessions ÷ cap + connect+round trip) |", "| inserts/s ÷ raw SQLite floor |",
-            "| GET /v1/sessions/{id} req/s ÷ trivial route req/s |",
+            "| GET /v1/sessions/{id} (SQLite) req/s ÷ trivial route req/s |",
         ] {
             #expect(output.contains(ratio), "no ratio row \(ratio)")
         }
         #expect(!output.contains("no floor measured"), "a ratio had no floor to divide by")
         #expect(!output.contains("n/a"), "a scenario measured nothing")
+    }
+
+    @Test func theStoreScenariosRunOnPostgreSQLToo() async throws {
+        let server = try PostgresCluster.maintenanceURL()
+        for scenario in ["events", "api"] {
+            let bench = try ChildProcess(["bench", scenario, "--smoke", "--db", server])
+            let status = await bench.waitForExit(timeout: .seconds(180))
+            #expect(status == 0, "output: \(bench.output.suffix(20))")
+            let output = bench.output.joined(separator: "\n")
+            #expect(!output.contains("n/a"), "\(scenario) measured nothing on PostgreSQL")
+            if scenario == "events" {
+                #expect(output.contains("### events (PostgreSQL: "), "no PostgreSQL events table")
+                #expect(output.contains("| inserts/s ÷ raw postgres-nio floor |"), "no floor ratio")
+            } else {
+                #expect(output.contains("| GET /v1/sessions/{id} req/s, PostgreSQL ÷ SQLite |"), "no store ratio")
+            }
+        }
+        // Each run dropped the databases it made.
+        #expect(try PostgresCluster.databaseNames().filter { $0.hasPrefix("tether_bench_") } == [])
     }
 }

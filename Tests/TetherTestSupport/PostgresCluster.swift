@@ -70,6 +70,13 @@ public enum PostgresCluster {
         return components.string!
     }
 
+    /// The names of the databases on the test cluster.
+    public static func databaseNames() throws -> [String] {
+        let (status, output) = try psql(try maintenanceURL(), "SELECT datname FROM pg_database", tuplesOnly: true)
+        guard status == 0 else { throw PostgresClusterError(description: "listing databases failed (psql exited \(status)):\n\(output)") }
+        return output.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
     /// Drops it (best effort, `DROP DATABASE … WITH (FORCE)`).
     public static func dropDatabase(_ url: String) {
         guard let name = URLComponents(string: url)?.path.dropFirst(), !name.isEmpty, name != "postgres",
@@ -84,7 +91,7 @@ public enum PostgresCluster {
         _ = try? run(script, ["stop", directory])
     }
 
-    private static func psql(_ url: String, _ sql: String) throws -> (status: Int32, output: String) {
+    private static func psql(_ url: String, _ sql: String, tuplesOnly: Bool = false) throws -> (status: Int32, output: String) {
         // The versioned binary first: /usr/bin/psql is Debian's Perl wrapper around it.
         let versioned = ((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? [])
             .sorted { (Int($0) ?? 0) > (Int($1) ?? 0) }
@@ -93,7 +100,9 @@ public enum PostgresCluster {
             throw PostgresClusterError(description: "psql not found (install Debian's postgresql-client)")
         }
         // A server that stopped answering must fail the test, not hang it.
-        return try run(executable, ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql], environment: ["PGCONNECT_TIMEOUT": "10"])
+        return try run(
+            executable, ["-X", "-q", "-v", "ON_ERROR_STOP=1"] + (tuplesOnly ? ["-t", "-A"] : []) + ["-d", url, "-c", sql],
+            environment: ["PGCONNECT_TIMEOUT": "10"])
     }
 
     /// Runs a program to completion and returns its exit status and its stdout and stderr together.
