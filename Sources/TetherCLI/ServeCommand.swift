@@ -255,6 +255,10 @@ struct ServeCommand: AsyncParsableCommand {
             // About one descriptor per session and per API connection, plus the database's.
             logger.notice("open-file limit \(limit.soft) (hard \(limit.hard)): room for about \(max(0, Int(clamping: limit.soft) - configuration.maxConnections - 64)) sessions")
         }
+        if let location = try? configuration.storeLocation() {
+            // Which history this process writes; a URL never with its password.
+            logger.info("history store: \(location)")
+        }
         let app: TetherApplication
         do {
             app = try await buildApplication(configuration: configuration, logger: logger) { port in

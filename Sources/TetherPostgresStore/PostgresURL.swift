@@ -5,7 +5,7 @@ import PostgresNIO
 /// `postgres://user[:password]@host[:port]/dbname[?sslmode=…]` (or `postgresql://`), as
 /// libpq reads it, for the parts Tether uses. Never printed with its password:
 /// ``redacted`` is what logs and messages show.
-public struct PostgresURL: Sendable, Equatable {
+public struct PostgresURL: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     public var user: String
     public var password: String?
     public var host: String
@@ -54,6 +54,11 @@ public struct PostgresURL: Sendable, Equatable {
         self.database = database
         self.sslMode = sslMode
     }
+
+    /// Printed, dumped or interpolated, the URL never shows its password.
+    public var description: String { redacted }
+    public var debugDescription: String { redacted }
+    public var customMirror: Mirror { Mirror(self, children: ["url": redacted]) }
 
     /// The URL without its password: what logs, errors and `--help` examples show.
     public var redacted: String {

@@ -61,8 +61,12 @@ public func buildApplication(
     case .postgres(let url):
         do {
             owner = try await PostgresOwnerLock.acquire(url: url, logger: logger)
+        } catch let held as PostgresOwnerLock.Held {
+            throw StartupError(description: held.description)
         } catch {
-            throw StartupError(description: "\(error)")
+            // postgres-nio's own description hides everything; its reflection names the
+            // cause (never the password: it is not part of any error).
+            throw StartupError(description: "cannot reach the database at \(url.redacted): \(String(reflecting: error))")
         }
         do {
             store = try await PostgresStore.open(url: url, logger: logger)

@@ -235,7 +235,7 @@ public struct ServiceConfiguration: Sendable {
     }
 
     /// Where the history lives, as `--db` says.
-    public enum StoreLocation: Sendable, Equatable {
+    public enum StoreLocation: Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible {
         case sqlite(path: String)
         case postgres(PostgresURL)
 
@@ -246,6 +246,8 @@ public struct ServiceConfiguration: Sendable {
             case .postgres(let url): url.redacted
             }
         }
+
+        public var debugDescription: String { description }
     }
 
     public func storeLocation() throws -> StoreLocation {

@@ -18,14 +18,18 @@ public final class ChildProcess: Sendable {
         return root.appendingPathComponent(".build/debug/tether")
     }()
 
-    public init(_ arguments: [String], executable: URL = ChildProcess.tetherBinary, currentDirectory: URL? = nil) throws {
+    /// `capturesStandardError`: stderr joins `output` (logs, startup errors), instead of
+    /// going to the test's own stderr.
+    public init(
+        _ arguments: [String], executable: URL = ChildProcess.tetherBinary, currentDirectory: URL? = nil, capturesStandardError: Bool = false
+    ) throws {
         process = Process()
         process.executableURL = executable
         process.arguments = arguments
         if let currentDirectory { process.currentDirectoryURL = currentDirectory }
         let output = Pipe()
         process.standardOutput = output
-        process.standardError = FileHandle.standardError
+        process.standardError = capturesStandardError ? output : FileHandle.standardError
         let lines = self.lines
         let partial = self.partial
         output.fileHandleForReading.readabilityHandler = { handle in
