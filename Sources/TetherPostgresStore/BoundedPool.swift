@@ -37,7 +37,10 @@ struct BoundedPool: Sendable {
         case expired
     }
 
-    func withConnection<Result: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> Result) async throws -> Result {
+    func withConnection<Result: Sendable>(
+        leaseTimeout: Duration? = nil, _ body: @escaping @Sendable (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        let leaseTimeout = leaseTimeout ?? self.leaseTimeout
         let state = NIOLockedValueBox(LeaseState.waiting)
         let client = client
         return try await withThrowingTaskGroup(of: Result?.self) { group in
@@ -80,9 +83,9 @@ struct BoundedPool: Sendable {
     }
 
     @discardableResult
-    func query(_ query: PostgresQuery, logger: Logger? = nil) async throws -> Rows {
+    func query(_ query: PostgresQuery, logger: Logger? = nil, leaseTimeout: Duration? = nil) async throws -> Rows {
         let logger = logger ?? Logger(label: "tether.postgres")
-        return Rows(rows: try await withConnection { connection in
+        return Rows(rows: try await withConnection(leaseTimeout: leaseTimeout) { connection in
             try await connection.query(query, logger: logger).collect()
         })
     }

@@ -180,12 +180,32 @@ extension PostgresStore {
             start += chunk.count
         }
         guard !created.isEmpty else { return }
-        // Metadata never changes after the create: only new sessions are indexed.
-        let ids = created
+        // Metadata never changes after the create: only new sessions are indexed. The
+        // entries are read here, not with json_each_text: a "\u0000" in a value (a
+        // client may send one) cannot become PostgreSQL text, and would fail the batch
+        // for good.
+        var ids: [String] = [], keys: [String] = [], values: [String] = []
+        // RETURNING gives the ids as stored (cleaned).
+        let byStoredID = Dictionary(unique.map { (PostgresText.clean($0.id), $0) }, uniquingKeysWith: { $1 })
+        for id in created {
+            guard let record = byStoredID[id], let object = try? JSONSerialization.jsonObject(with: Data(record.metadata.utf8)) as? [String: Any]
+            else { continue }
+            for (key, value) in object {
+                ids.append(id)
+                keys.append(PostgresText.clean(key))
+                let text = value as? String
+                    ?? (try? JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed])).map { String(decoding: $0, as: UTF8.self) }
+                    ?? ""
+                values.append(PostgresText.clean(text))
+            }
+        }
+        guard !ids.isEmpty else { return }
         try await connection.query("""
             INSERT INTO session_metadata (key, value, seq)
-            SELECT entry.key, entry.value, sessions.seq FROM sessions, json_each_text(sessions.metadata::json) AS entry
-            WHERE sessions.id = ANY(\(ids)) ON CONFLICT DO NOTHING
+            SELECT entry.key, entry.value, sessions.seq
+            FROM UNNEST(\(ids)::text[], \(keys)::text[], \(values)::text[]) AS entry(id, key, value)
+            JOIN sessions ON sessions.id = entry.id
+            ON CONFLICT DO NOTHING
             """, logger: logger)
     }
 

@@ -28,7 +28,9 @@ public struct PostgresStore: HistoryStore {
 
         init(writer: PostgresClient, reader: PostgresClient, leaseTimeout: Duration) {
             self.writer = BoundedPool(client: writer, leaseTimeout: leaseTimeout, name: "writer")
-            self.reader = BoundedPool(client: reader, leaseTimeout: leaseTimeout, name: "reader")
+            // Reads have the API's 10 s bound around them; a busy machine may take more
+            // than the writer's few seconds to open a reader connection.
+            self.reader = BoundedPool(client: reader, leaseTimeout: max(leaseTimeout, .seconds(8)), name: "reader")
             running = Task {
                 await withDiscardingTaskGroup { group in
                     group.addTask { await writer.run() }
@@ -59,6 +61,7 @@ public struct PostgresStore: HistoryStore {
                 host: url.host, port: url.port, username: url.user, password: url.password, database: url.database, tls: url.tls)
             configuration.options.connectTimeout = connectTimeout
             configuration.options.maximumConnections = connections
+            configuration.options.minimumConnections = 1
             configuration.options.additionalStartupParameters = [("application_name", "tether")] + startup
             return configuration
         }
@@ -70,7 +73,11 @@ public struct PostgresStore: HistoryStore {
             leaseTimeout: leaseTimeout)
         let store = PostgresStore(pools: pools, webhooks: nil, location: url.redacted, logger: logger)
         do {
-            try await withDeadline(connectTimeout, "connecting to \(url.redacted)") { try await store.migrate() }
+            try await withDeadline(connectTimeout, "connecting to \(url.redacted)") {
+                try await store.migrate()
+                // Both pools hold a connection before the first request needs one.
+                try await pools.reader.query("SELECT 1", leaseTimeout: connectTimeout)
+            }
         } catch {
             pools.shutdown()
             throw error
@@ -96,7 +103,9 @@ public struct PostgresStore: HistoryStore {
     /// Applies what is missing, each migration in its own transaction, under a
     /// transaction-scoped advisory lock so that instances starting together migrate once.
     func migrate() async throws {
-        try await pools.writer.query("CREATE TABLE IF NOT EXISTS tether_migrations (name TEXT PRIMARY KEY, applied_at_ms BIGINT NOT NULL)")
+        // The first connection may take a while on a busy machine; `open` bounds the whole.
+        try await pools.writer.query(
+            "CREATE TABLE IF NOT EXISTS tether_migrations (name TEXT PRIMARY KEY, applied_at_ms BIGINT NOT NULL)", leaseTimeout: .seconds(60))
         for migration in Self.migrations {
             try await pools.writer.withTransaction(logger: logger) { connection in
                 try await connection.query("SELECT pg_advisory_xact_lock(7470656873)", logger: logger)
