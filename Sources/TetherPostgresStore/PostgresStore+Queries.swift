@@ -16,6 +16,11 @@ extension PostgresStore {
         if types.count > 1 { clauses.append("type = ANY(\(sql.bind(types)))") }
         if let callID = query.callID { clauses.append("session_id IN (SELECT id FROM sessions WHERE call_id = \(sql.bind(callID)))") }
         if let userID = query.userID { clauses.append("session_id IN (SELECT id FROM sessions WHERE user_id = \(sql.bind(userID)))") }
+        if query.sinceMs != nil || query.untilMs != nil {
+            let ranges = try await idRanges(since: query.sinceMs, until: query.untilMs)
+            guard !ranges.isEmpty else { return [] }
+            clauses.append(Self.rangeClause(ranges, &sql))
+        }
         if let since = query.sinceMs { clauses.append("time_ms >= \(sql.bind(since))") }
         if let until = query.untilMs { clauses.append("time_ms < \(sql.bind(until))") }
         if let after = query.afterID { clauses.append("id > \(sql.bind(after))") }

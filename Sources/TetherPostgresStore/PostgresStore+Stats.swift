@@ -5,9 +5,13 @@ extension PostgresStore {
     /// The same figures as the SQLite store's, computed in SQL: counts grouped by
     /// column, the histogram by bucket, nearest-rank percentiles with window functions.
     public func stats(_ query: StatsQuery) async throws -> EventStats {
+        // The window as id ranges (see idRanges): the statements below seek them.
+        let ranges = try await idRanges(since: query.sinceMs, until: query.untilMs)
         // The filter every figure shares, bound anew in each statement.
         let filter: @Sendable (inout SQL) -> Void = { sql in
             var clauses = ["time_ms >= \(sql.bind(query.sinceMs))", "time_ms < \(sql.bind(query.untilMs))"]
+            // No range: nothing can match (an always-false test keeps the SQL whole).
+            clauses.append(ranges.isEmpty ? "FALSE" : PostgresStore.rangeClause(ranges, &sql))
             if let sfuURL = query.sfuURL { clauses.append("sfu_url = \(sql.bind(sfuURL))") }
             if let callID = query.callID { clauses.append("session_id IN (SELECT id FROM sessions WHERE call_id = \(sql.bind(callID)))") }
             if let userID = query.userID { clauses.append("session_id IN (SELECT id FROM sessions WHERE user_id = \(sql.bind(userID)))") }

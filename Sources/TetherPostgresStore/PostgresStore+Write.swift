@@ -105,31 +105,42 @@ extension PostgresStore {
         return ids
     }
 
-    static let eventColumns = 10
-
-    /// Multi-row inserts, as many rows per statement as the protocol's bind limit allows.
+    /// The whole batch in one statement: a column array each, `UNNEST`ed (about 1.7×
+    /// the rate of multi-row `VALUES` with a bind per value, measured with `tether bench
+    /// events --db`). Nullable columns travel as a value array and a null-flag array:
+    /// no value of theirs is reserved to mean NULL.
     static func insertEvents(_ rows: [EventRow], on connection: PostgresConnection, logger: Logger) async throws {
-        let perStatement = SQL.maxBinds / eventColumns
-        var start = 0
-        while start < rows.count {
-            let chunk = rows[start..<min(start + perStatement, rows.count)]
-            var sql = SQL("INSERT INTO events (id, session_id, type, time_ms, generation, reason, strategy, duration_ms, payload, sfu_url) VALUES ")
-            var first = true
-            for row in chunk {
-                let event = row.event
-                let (reason, strategy, duration) = event.statsColumns
-                if !first { sql.append(",") }
-                first = false
-                let values = [
-                    sql.bind(event.id ?? 0) + "::bigint", sql.bind(event.sessionID), sql.bind(event.type), sql.bind(event.timeMs) + "::bigint",
-                    sql.bind(Int64(event.generation)) + "::bigint", sql.bind(reason) + "::text", sql.bind(strategy) + "::text",
-                    sql.bind(duration) + "::bigint", sql.bind(row.payload), sql.bind(row.sfuURL) + "::text",
-                ]
-                sql.append("(" + values.joined(separator: ",") + ")")
-            }
-            try await connection.query(sql.query, logger: logger)
-            start += chunk.count
+        guard !rows.isEmpty else { return }
+        var ids: [Int64] = [], sessions: [String] = [], types: [String] = [], times: [Int64] = [], generations: [Int64] = []
+        var reasons: [String] = [], noReason: [Bool] = [], strategies: [String] = [], noStrategy: [Bool] = []
+        var durations: [Int64] = [], noDuration: [Bool] = [], payloads: [String] = [], urls: [String] = [], noURL: [Bool] = []
+        for row in rows {
+            let event = row.event
+            let (reason, strategy, duration) = event.statsColumns
+            ids.append(event.id ?? 0)
+            sessions.append(PostgresText.clean(event.sessionID))
+            types.append(event.type)
+            times.append(event.timeMs)
+            generations.append(Int64(event.generation))
+            reasons.append(PostgresText.clean(reason ?? ""))
+            noReason.append(reason == nil)
+            strategies.append(strategy ?? "")
+            noStrategy.append(strategy == nil)
+            durations.append(duration ?? 0)
+            noDuration.append(duration == nil)
+            payloads.append(PostgresText.clean(row.payload))
+            urls.append(PostgresText.clean(row.sfuURL ?? ""))
+            noURL.append(row.sfuURL == nil)
         }
+        try await connection.query("""
+            INSERT INTO events (id, session_id, type, time_ms, generation, reason, strategy, duration_ms, payload, sfu_url)
+            SELECT i, s, t, tm, g, CASE WHEN nr THEN NULL ELSE r END, CASE WHEN ns THEN NULL ELSE st END,
+                   CASE WHEN nd THEN NULL ELSE d END, p, CASE WHEN nu THEN NULL ELSE u END
+            FROM UNNEST(\(ids)::bigint[], \(sessions)::text[], \(types)::text[], \(times)::bigint[], \(generations)::bigint[],
+                        \(reasons)::text[], \(noReason)::boolean[], \(strategies)::text[], \(noStrategy)::boolean[],
+                        \(durations)::bigint[], \(noDuration)::boolean[], \(payloads)::text[], \(urls)::text[], \(noURL)::boolean[])
+                AS x(i, s, t, tm, g, r, nr, st, ns, d, nd, p, u, nu)
+            """, logger: logger)
     }
 
     /// Every column of `sessions` but `seq`, in the order they are bound.

@@ -58,7 +58,8 @@ CREATE TABLE events (
 CREATE SEQUENCE events_id OWNED BY events.id;
 CREATE INDEX events_session ON events(session_id, id);
 CREATE INDEX events_type ON events(type, id);
-CREATE INDEX events_time ON events(time_ms);
+-- (time_ms, id): a time window's first id in each clock segment is one seek.
+CREATE INDEX events_time ON events(time_ms, id);
 CREATE INDEX events_sfu ON events(sfu_url, id) WHERE sfu_url IS NOT NULL;
 CREATE INDEX events_reason ON events(reason, id) WHERE reason IS NOT NULL;
 CREATE INDEX events_strategy ON events(strategy, id) WHERE strategy IS NOT NULL;
