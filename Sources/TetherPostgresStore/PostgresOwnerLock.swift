@@ -121,7 +121,9 @@ public final class PostgresOwnerLock: Service, Sendable {
                 }
                 throw held
             } catch is CancellationError {
-                Self.abandon(current)
+                // Closed before the holder ends: the lock goes with the connection, and
+                // the next owner (a restart) must find it free. run() bounds this wait.
+                try? await current?.close()
                 return
             } catch {
                 Self.abandon(current)
@@ -169,11 +171,36 @@ public final class PostgresOwnerLock: Service, Sendable {
     }
 
     /// Holds the lock until graceful shutdown; throws if it was lost to another owner.
+    /// On the way out it gives the holder a moment to close its connection, so that the
+    /// lock is free when this returns — unless that connection hangs.
     public func run() async throws {
         try await withGracefulShutdownHandler {
             for try await _ in ended {}
         } onGracefulShutdown: {
             self.stop()
+        }
+        await waitForHolder(upTo: .seconds(3))
+    }
+
+    /// Not a task group: a group would wait for a holder stuck on a dead connection.
+    private func waitForHolder(upTo limit: Duration) async {
+        guard let holder = holder.withLock({ $0 }) else { return }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let once = NIOLockedValueBox<CheckedContinuation<Void, Never>?>(continuation)
+            @Sendable func finish() {
+                once.withLockedValue { pending in
+                    pending?.resume()
+                    pending = nil
+                }
+            }
+            Task {
+                _ = try? await holder.value
+                finish()
+            }
+            Task {
+                try? await Task.sleep(for: limit)
+                finish()
+            }
         }
     }
 
