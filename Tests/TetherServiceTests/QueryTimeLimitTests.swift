@@ -2,7 +2,9 @@ import Foundation
 import GRDB
 import Synchronization
 import Testing
+import TetherTestSupport
 @testable import TetherEventLog
+@testable import TetherPostgresStore
 @testable import TetherService
 
 /// A history read that runs too long is interrupted in SQLite and answered 504, and
@@ -20,6 +22,26 @@ import Testing
             try await QueryTimeLimit(limit: .milliseconds(300)).run { try await database.read { db in try Int.fetchOne(db, sql: endless) } }
         }
         let answered = try await QueryTimeLimit(limit: .seconds(30)).run { try await database.read { db in try Int.fetchOne(db, sql: "SELECT 42") } }
+        #expect(answered == 42)
+    }
+
+    /// On PostgreSQL the running statement is not cancelled by its task: the readers'
+    /// `statement_timeout` ends it on the server, and then the read answers 504. The
+    /// store answers the next read.
+    @Test func onPostgreSQLAReadPastItsLimitEndsOnTheServerAndTheStoreStillAnswers() async throws {
+        let url = try PostgresCluster.createDatabase()
+        defer { PostgresCluster.dropDatabase(url) }
+        let store = try await PostgresStore.open(url: try PostgresURL(parsing: url))
+        defer { store.close() }
+        let started = ContinuousClock.now
+        await #expect(throws: APIError.queryTimeout(.milliseconds(300))) {
+            try await QueryTimeLimit(limit: .milliseconds(300)).run { try await store.pools.reader.query("SELECT pg_sleep(100)").collect().count }
+        }
+        let took = ContinuousClock.now - started
+        #expect(took < .seconds(30), "the server's statement_timeout (\(PostgresStore.readStatementTimeout)) ended the 100 s read after \(took)")
+        let answered = try await QueryTimeLimit(limit: .seconds(30)).run {
+            try await store.pools.reader.query("SELECT 42").collect().first?.decode(Int.self)
+        }
         #expect(answered == 42)
     }
 
