@@ -137,31 +137,38 @@ public final class PostgresOwnerLock: Service, Sendable {
         }
     }
 
-    /// `SELECT 1` within ``checkInterval``. Not a task group: a query on a dead
-    /// connection does not heed cancellation, and a group would wait for it.
+    /// `SELECT 1` within ``checkInterval``.
     private static func check(_ connection: PostgresConnection, logger: Logger) async throws {
-        let answered: Bool = try await withCheckedThrowingContinuation { continuation in
-            let once = NIOLockedValueBox<CheckedContinuation<Bool, any Error>?>(continuation)
-            @Sendable func finish(_ result: Result<Bool, any Error>) {
-                once.withLockedValue { pending in
-                    pending?.resume(with: result)
-                    pending = nil
+        let answered = try await firstOf(
+            { try await connection.query("SELECT 1", logger: logger); return true }, orAfter: checkInterval, false)
+        if !answered { throw CheckUnanswered() }
+    }
+
+    /// `operation`'s result, or `fallback` once `limit` has passed — without waiting for
+    /// the operation to end. Not a task group: a query on a dead connection heeds no
+    /// cancellation, and a group would wait for it.
+    private static func firstOf<T: Sendable>(
+        _ operation: @escaping @Sendable () async throws -> T, orAfter limit: Duration, _ fallback: T
+    ) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            let pending = NIOLockedValueBox<CheckedContinuation<T, any Error>?>(continuation)
+            @Sendable func finish(_ result: Result<T, any Error>) {
+                pending.withLockedValue { waiting in
+                    waiting?.resume(with: result)
+                    waiting = nil
                 }
             }
-            Task {
-                do {
-                    try await connection.query("SELECT 1", logger: logger)
-                    finish(.success(true))
-                } catch {
-                    finish(.failure(error))
-                }
+            let timer = Task {
+                try? await Task.sleep(for: limit)
+                finish(.success(fallback))
             }
             Task {
-                try? await Task.sleep(for: checkInterval)
-                finish(.success(false))
+                let result: Result<T, any Error>
+                do { result = .success(try await operation()) } catch { result = .failure(error) }
+                timer.cancel()
+                finish(result)
             }
         }
-        if !answered { throw CheckUnanswered() }
     }
 
     /// Closes a connection without waiting: closing one that is already dead may not end.
@@ -182,26 +189,9 @@ public final class PostgresOwnerLock: Service, Sendable {
         await waitForHolder(upTo: .seconds(3))
     }
 
-    /// Not a task group: a group would wait for a holder stuck on a dead connection.
     private func waitForHolder(upTo limit: Duration) async {
         guard let holder = holder.withLock({ $0 }) else { return }
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let once = NIOLockedValueBox<CheckedContinuation<Void, Never>?>(continuation)
-            @Sendable func finish() {
-                once.withLockedValue { pending in
-                    pending?.resume()
-                    pending = nil
-                }
-            }
-            Task {
-                _ = try? await holder.value
-                finish()
-            }
-            Task {
-                try? await Task.sleep(for: limit)
-                finish()
-            }
-        }
+        _ = try? await Self.firstOf({ _ = try? await holder.value }, orAfter: limit, ())
     }
 
     /// Lets the lock go: the holder stops and closes its connection.

@@ -108,7 +108,8 @@ extension PostgresStore {
     /// The whole batch in one statement: a column array each, `UNNEST`ed (about 1.7×
     /// the rate of multi-row `VALUES` with a bind per value, measured with `tether bench
     /// events --db`). Nullable columns travel as a value array and a null-flag array:
-    /// no value of theirs is reserved to mean NULL.
+    /// no value of theirs is reserved to mean NULL. The arrays' strings are cleaned of
+    /// NUL where they are interpolated (SQL.swift).
     static func insertEvents(_ rows: [EventRow], on connection: PostgresConnection, logger: Logger) async throws {
         guard !rows.isEmpty else { return }
         var ids: [Int64] = [], sessions: [String] = [], types: [String] = [], times: [Int64] = [], generations: [Int64] = []
@@ -118,18 +119,18 @@ extension PostgresStore {
             let event = row.event
             let (reason, strategy, duration) = event.statsColumns
             ids.append(event.id ?? 0)
-            sessions.append(PostgresText.clean(event.sessionID))
+            sessions.append(event.sessionID)
             types.append(event.type)
             times.append(event.timeMs)
             generations.append(Int64(event.generation))
-            reasons.append(PostgresText.clean(reason ?? ""))
+            reasons.append(reason ?? "")
             noReason.append(reason == nil)
             strategies.append(strategy ?? "")
             noStrategy.append(strategy == nil)
             durations.append(duration ?? 0)
             noDuration.append(duration == nil)
-            payloads.append(PostgresText.clean(row.payload))
-            urls.append(PostgresText.clean(row.sfuURL ?? ""))
+            payloads.append(row.payload)
+            urls.append(row.sfuURL ?? "")
             noURL.append(row.sfuURL == nil)
         }
         try await connection.query("""
@@ -203,11 +204,11 @@ extension PostgresStore {
             else { continue }
             for (key, value) in object {
                 ids.append(id)
-                keys.append(PostgresText.clean(key))
+                keys.append(key)
                 let text = value as? String
                     ?? (try? JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed])).map { String(decoding: $0, as: UTF8.self) }
                     ?? ""
-                values.append(PostgresText.clean(text))
+                values.append(text)
             }
         }
         guard !ids.isEmpty else { return }

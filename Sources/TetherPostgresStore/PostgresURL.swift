@@ -67,34 +67,31 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible, CustomD
         return "postgres://\(user)@\(shownHost):\(port)/\(database)\(query)"
     }
 
-    /// The same modes for a single `PostgresConnection` (the owner lock's).
-    func connectionTLS() throws -> PostgresConnection.Configuration.TLS {
-        if sslMode == "disable" { return .disable }
+    /// libpq's modes as a TLS configuration and whether TLS is insisted on: `prefer`
+    /// and `allow` try TLS without checking the certificate (as libpq does), `require`
+    /// insists on TLS without checking it, `verify-ca` checks the chain, `verify-full`
+    /// the chain and the host name; `disable` is nil.
+    private var tlsMode: (configuration: TLSConfiguration, required: Bool)? {
         var configuration = TLSConfiguration.makeClientConfiguration()
         switch sslMode {
+        case "disable": return nil
         case "verify-ca": configuration.certificateVerification = .noHostnameVerification
         case "verify-full": break
         default: configuration.certificateVerification = .none
         }
-        let context = try NIOSSLContext(configuration: configuration)
-        return sslMode == "prefer" || sslMode == "allow" ? .prefer(context) : .require(context)
+        return (configuration, sslMode != "prefer" && sslMode != "allow")
     }
 
-    /// libpq's modes in postgres-nio's terms: `prefer`/`allow` try TLS without checking
-    /// the certificate (as libpq does), `require` insists on TLS without checking it,
-    /// `verify-ca` checks the chain, `verify-full` the chain and the host name.
+    /// The modes in a pool's terms.
     public var tls: PostgresClient.Configuration.TLS {
-        var unverified = TLSConfiguration.makeClientConfiguration()
-        unverified.certificateVerification = .none
-        switch sslMode {
-        case "disable": return .disable
-        case "require": return .require(unverified)
-        case "verify-ca":
-            var configuration = TLSConfiguration.makeClientConfiguration()
-            configuration.certificateVerification = .noHostnameVerification
-            return .require(configuration)
-        case "verify-full": return .require(.makeClientConfiguration())
-        default: return .prefer(unverified)
-        }
+        guard let mode = tlsMode else { return .disable }
+        return mode.required ? .require(mode.configuration) : .prefer(mode.configuration)
+    }
+
+    /// The same modes for a single `PostgresConnection` (the owner lock's).
+    func connectionTLS() throws -> PostgresConnection.Configuration.TLS {
+        guard let mode = tlsMode else { return .disable }
+        let context = try NIOSSLContext(configuration: mode.configuration)
+        return mode.required ? .require(context) : .prefer(context)
     }
 }

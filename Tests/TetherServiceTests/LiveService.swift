@@ -56,7 +56,7 @@ final class LiveService: Sendable {
         configure(&configuration)
         let (portStream, portContinuation) = AsyncStream.makeStream(of: Int.self)
         var logger = Logger(label: "tether.test")
-        logger.logLevel = ProcessInfo.processInfo.environment["TETHER_TEST_LOG"] == "debug" ? .debug : .warning
+        logger.logLevel = .warning
         let app = try await buildApplication(configuration: configuration, logger: logger, sseHeartbeat: sseHeartbeat, historyBatchSize: historyBatchSize) { port in
             portContinuation.yield(port)
         }
