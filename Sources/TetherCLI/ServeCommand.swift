@@ -149,6 +149,21 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("idempotency-key-ttl"), help: "How long an Idempotency-Key is remembered after its create. (env TETHER_IDEMPOTENCY_KEY_TTL, default 24h)")
     var idempotencyKeyTTL: DurationArgument?
 
+    @Option(name: .customLong("instance-id"), help: "This instance's name in a fleet sharing a PostgreSQL --db: 1 to 64 of A-Z a-z 0-9 - _ . (env TETHER_INSTANCE_ID, default <host name>-<6 random hex>)")
+    var instanceID: String?
+
+    @Option(help: "A fleet instance's lease, renewed every fifth of it on the database's clock; peers adopt an instance's sessions once it expired. (env TETHER_LEASE_TTL, default 10s)")
+    var leaseTTL: DurationArgument?
+
+    @Option(help: "A fleet instance stops acting as an agent (leaves every SFU) when no renewal was accepted for --lease-ttl minus this. (env TETHER_LEASE_MARGIN, default 1s)")
+    var leaseMargin: DurationArgument?
+
+    @Option(help: "Most live sessions this instance runs; in a fleet, creates beyond it go to an instance with room. (env TETHER_MAX_SESSIONS, default: the open-file limit less --max-connections and 64)")
+    var maxSessions: Int?
+
+    @Option(name: .customLong("advertise-address"), help: "Where this instance's API is reachable, as GET /v1/instances shows it. (env TETHER_ADVERTISE_ADDRESS, default http://<host>:<port>)")
+    var advertiseAddress: String?
+
     @Option(help: "Log level for stderr. (env TETHER_LOG_LEVEL, default info)")
     var logLevel: Logger.Level?
 
@@ -228,6 +243,13 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.webhookMaxBacklog = try integer(webhookMaxBacklog, "TETHER_WEBHOOK_MAX_BACKLOG", 300_000)
         configuration.credentialsSecret = credentialsSecret ?? env["TETHER_CREDENTIALS_SECRET"]
         configuration.credentialsConcurrency = try integer(credentialsConcurrency, "TETHER_CREDENTIALS_CONCURRENCY", 64)
+        configuration.instanceID = instanceID ?? env["TETHER_INSTANCE_ID"]
+        configuration.leaseTTL = try duration(leaseTTL, "TETHER_LEASE_TTL", .seconds(10))
+        configuration.leaseMargin = try duration(leaseMargin, "TETHER_LEASE_MARGIN", .seconds(1))
+        if let maxSessions { configuration.maxSessions = maxSessions } else if env["TETHER_MAX_SESSIONS"] != nil {
+            configuration.maxSessions = try integer(nil, "TETHER_MAX_SESSIONS", 0)
+        }
+        configuration.advertisedAddress = advertiseAddress ?? env["TETHER_ADVERTISE_ADDRESS"]
         if let file = databasePasswordFile ?? env["TETHER_DB_PASSWORD_FILE"] {
             do {
                 configuration.databasePassword = try String(contentsOfFile: file, encoding: .utf8).trimmingCharacters(in: .newlines)

@@ -7,7 +7,7 @@ struct Tether: AsyncParsableCommand {
         abstract: "Keeps an agent's signaling WebSocket to its SFU alive, and explains every loss.",
         subcommands: [
             ServeCommand.self, ConnectCommand.self, SFUCommand.self, BenchCommand.self,
-            SessionsCommand.self, SessionCommand.self, EventsCommand.self, StatsCommand.self,
+            SessionsCommand.self, SessionCommand.self, EventsCommand.self, StatsCommand.self, InstancesCommand.self,
         ]
     )
 }

@@ -17,11 +17,14 @@ public struct AttemptExecutor: Sendable {
     public let sessionID: String
     public let callID: String
     public let userID: String
+    /// A fleet instance's right to act; nil where one process owns every session.
+    public let permit: ActingPermit?
 
     public init(
         transport: any SignalingTransport, limiter: ReconnectLimiter?, restartWatch: NodeRestartWatch?,
-        credentials: CredentialsSource?, sessionID: String, callID: String, userID: String
+        credentials: CredentialsSource?, sessionID: String, callID: String, userID: String, permit: ActingPermit? = nil
     ) {
+        self.permit = permit
         self.transport = transport
         self.limiter = limiter
         self.restartWatch = restartWatch
@@ -120,6 +123,10 @@ public struct AttemptExecutor: Sendable {
 
     /// One join; nil when the attempt was cancelled before it joined.
     private func join(_ id: AttemptID, _ url: String, _ parameters: JoinParameters, firstJoin: Bool) async -> Reconnector.AttemptResult? {
+        if let permit, !permit.allows() {
+            // Past the lease's fence deadline: a second agent must never join.
+            return .failed(.init(step: .connect, message: "this instance holds no valid fleet lease", code: "no_lease"))
+        }
         do {
             return .joined(try await transport.connect(id.generation, to: url, joining: parameters))
         } catch let failure as ConnectFailure where failure.kind == .cancelled {

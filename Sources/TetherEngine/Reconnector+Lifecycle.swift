@@ -100,22 +100,26 @@ extension Reconnector {
     /// where the SFU lets another socket claim the session, else REJOIN), with the
     /// counters the previous process left.
     public mutating func resumeAfterRestart(
-        sfuSessionID: String?, resumeState: String? = nil, sfuURL: String, counters: SessionCounters, now: Instant, wallNow: Date,
-        unitRandom: Double
+        sfuSessionID: String?, resumeState: String? = nil, sfuURL: String, counters: SessionCounters, origin: ResumeOrigin = .restart,
+        now: Instant, wallNow: Date, unitRandom: Double
     ) -> [Action] {
         guard state == .connecting, inFlight == nil, endReason == nil else { return [] }
         self.counters = counters
         self.resumeState = resumeState
-        return resumeAfterRestart(sfuSessionID: sfuSessionID, nodeIndex: nodes.firstIndex(of: sfuURL) ?? 0, now: now)
+        return resumeAfterRestart(sfuSessionID: sfuSessionID, nodeIndex: nodes.firstIndex(of: sfuURL) ?? 0, origin: origin, now: now)
             + scheduleExpiryRefresh(now: now, wallNow: wallNow, unitRandom: unitRandom)
     }
 
-    mutating func resumeAfterRestart(sfuSessionID: String?, nodeIndex: Int, now: Instant) -> [Action] {
+    mutating func resumeAfterRestart(sfuSessionID: String?, nodeIndex: Int, origin: ResumeOrigin = .restart, now: Instant) -> [Action] {
         guard state == .connecting else { return [] }
         self.sfuSessionID = sfuSessionID
         self.nodeIndex = min(max(nodeIndex, 0), nodes.count - 1)
-        let strategy: ReconnectStrategy = resumesAcrossRestarts && sfuSessionID != nil ? .fast : .rejoin
-        return [.emit(.resumedAfterRestart(sfuURL: currentNode, previousSFUSessionID: sfuSessionID))]
+        // A hand-over takes the SFU session its previous owner just closed, within any
+        // SFU's resume window; after a restart or an adoption the window may be gone,
+        // and only dialects whose SFU keeps sessions long (Janus) try to resume.
+        let resumes = origin.isHandOver || resumesAcrossRestarts
+        let strategy: ReconnectStrategy = resumes && sfuSessionID != nil ? .fast : .rejoin
+        return [.emit(origin.event(sfuURL: currentNode, previousSFUSessionID: sfuSessionID))]
             + begin(trigger: .restart, strategy: strategy, lastContact: now, now: now)
     }
 

@@ -271,6 +271,15 @@ public struct Reconnector: Sendable {
     /// The one terminal transition: stops whatever runs, records the end, and keeps its
     /// reason. Every way a session ends goes through here.
     mutating func finish(_ end: EndReason, attempts: Int = 0, durationMs: Int64 = 0) -> [Action] {
+        let actions = stopWork()
+        state = end.state
+        endReason = end
+        if case .reconnectFailed = end { counters.failedReconnects += 1 }
+        return actions + [.emit(end.event(attempts: attempts, durationMs: durationMs)), .setState(state)]
+    }
+
+    /// Cancels the attempt, the recovery's timers and the expiry refresh.
+    private mutating func stopWork() -> [Action] {
         var actions: [Action] = []
         if let inFlight {
             actions.append(.cancelAttempt(inFlight.id))
@@ -285,10 +294,20 @@ public struct Reconnector: Sendable {
             expiryArmed = false
         }
         recovery = nil
-        state = end.state
-        endReason = end
-        if case .reconnectFailed = end { counters.failedReconnects += 1 }
-        return actions + [.emit(end.event(attempts: attempts, durationMs: durationMs)), .setState(state)]
+        return actions
+    }
+
+    /// This process stops running the session without ending it: its ownership moved
+    /// (another instance adopted it, this one fenced itself, or handed it over). The
+    /// current socket closes — after a leave when `leaving` names a reason — and nothing
+    /// is recorded: the session lives on with its new owner, who writes its history.
+    /// Absorbs everything after, like an end.
+    public mutating func relinquished(leaving reason: String?) -> [Action] {
+        guard !state.isTerminal else { return [] }
+        let actions = closeCurrent(leaving: reason) + stopWork()
+        state = .left
+        endReason = .left(reason: "relinquished")
+        return actions + [.setState(.left)]
     }
 
     /// Closes the current generation unless it already is, leaving first when asked.

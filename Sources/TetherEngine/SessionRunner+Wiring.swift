@@ -47,6 +47,7 @@ extension SessionRunner {
         restartWatch: NodeRestartWatch? = nil,
         credentialsSource: CredentialsSource? = nil,
         janitor: StaleSessionJanitor? = nil,
+        permit: ActingPermit? = nil,
         sink: @escaping @Sendable (SessionUpdate) -> Void
     ) {
         let client = SignalingClient(
@@ -64,7 +65,7 @@ extension SessionRunner {
             transport: client,
             executor: AttemptExecutor(
                 transport: client, limiter: limiter, restartWatch: restartWatch, credentials: credentialsSource,
-                sessionID: configuration.id, callID: configuration.callID, userID: configuration.userID),
+                sessionID: configuration.id, callID: configuration.callID, userID: configuration.userID, permit: permit),
             janitor: cleanup.map { (janitor: $0.0, transport: $0.1) },
             logger: logger, sink: sink)
     }

@@ -31,6 +31,8 @@ public actor SessionRunner {
     private var refreshTask: Task<Void, Never>?
     /// The socket close a leave waits for: every DELETE answers after the same one.
     private var leaveClose: Task<Void, Never>?
+    /// Ownership moved away (``relinquish(leaving:)``): nothing more goes to `sink`.
+    private var relinquished = false
     private var settledWaiters: [CheckedContinuation<Void, Never>] = []
     private var terminalWaiters: [CheckedContinuation<SessionState, Never>] = []
 
@@ -75,10 +77,12 @@ public actor SessionRunner {
 
     /// Picks up a session that was live when the process stopped: records
     /// `resumed_after_restart` and rejoins it under the disconnection deadline.
-    public func resumeAfterRestart(sfuSessionID: String?, resumeState: String? = nil, sfuURL: String, counters: SessionCounters) {
+    public func resumeAfterRestart(
+        sfuSessionID: String?, resumeState: String? = nil, sfuURL: String, counters: SessionCounters, origin: ResumeOrigin = .restart
+    ) {
         listen()
         execute(machine.resumeAfterRestart(
-            sfuSessionID: sfuSessionID, resumeState: resumeState, sfuURL: sfuURL, counters: counters, now: clock.now,
+            sfuSessionID: sfuSessionID, resumeState: resumeState, sfuURL: sfuURL, counters: counters, origin: origin, now: clock.now,
             wallNow: clock.wallNow, unitRandom: random()))
     }
 
@@ -92,6 +96,16 @@ public actor SessionRunner {
     /// closed (or its close grace passed).
     public func leave(reason: String = "requested") async {
         execute(machine.leaveRequested(reason: reason, now: clock.now))
+        await leaveClose?.value
+    }
+
+    /// Stops running the session without ending it, because another process runs it
+    /// now (or will): closes the socket — leaving first when `leaving` names a reason —
+    /// and reports nothing more to the owner, not even this. Returns once the socket
+    /// the leave went out on has closed (or its close grace passed).
+    public func relinquish(leaving reason: String?) async {
+        relinquished = true
+        execute(machine.relinquished(leaving: reason))
         await leaveClose?.value
     }
 
@@ -177,7 +191,9 @@ public actor SessionRunner {
                 if state.isTerminal { release() }
             case .close(let generation, let leaving):
                 transport.close(generation, leaving: leaving)
-                if leaving != nil, machine.state.isTerminal {
+                // A leave, or a hand-over's plain close, is waited for: the next owner
+                // must not find the SFU still holding this socket.
+                if leaving != nil || relinquished, machine.state.isTerminal {
                     leaveClose = Task { [transport] in await transport.waitUntilClosed(generation) }
                 }
             case .startAttempt(let id, let plan):
@@ -197,7 +213,7 @@ public actor SessionRunner {
             }
         }
         update.snapshot = machine.takeSnapshotIfChanged()
-        if !update.isEmpty { sink(update) }
+        if !update.isEmpty, !relinquished { sink(update) }
     }
 
     private func startAttempt(_ id: AttemptID, _ plan: Reconnector.AttemptPlan) {

@@ -67,6 +67,9 @@ public final class EventLog: Service, Sendable {
     /// from 56–62k to 67–81k events/s on the same machine and run (BENCHMARKS.md).
     public let batchSize: Int
     public let limits: Limits
+    /// The fleet instance writing (PostgreSQL store): stamped on every event as
+    /// `instance_id`. Nil on the single-owner SQLite store.
+    public let instanceID: String?
     private let logger: Logger
     private let state = Mutex(State())
     private let payloadEncoder: JSONEncoder = {
@@ -101,8 +104,12 @@ public final class EventLog: Service, Sendable {
         var secretsRetired = false
     }
 
-    public init(store: any HistoryStore, batchSize: Int = 20_000, limits: Limits = Limits(), logger: Logger = Logger(label: "tether.eventlog")) {
+    public init(
+        store: any HistoryStore, batchSize: Int = 20_000, limits: Limits = Limits(), instanceID: String? = nil,
+        logger: Logger = Logger(label: "tether.eventlog")
+    ) {
         self.store = store
+        self.instanceID = instanceID
         self.batchSize = batchSize
         self.limits = limits
         self.logger = logger
@@ -138,7 +145,8 @@ public final class EventLog: Service, Sendable {
     }
 
     private func encode(_ event: SessionEvent) -> EncodedEvent {
-        let event = event.bounded()
+        var event = event.bounded()
+        event.instanceID = instanceID
         return EncodedEvent(event: event, payload: (try? payloadEncoder.encode(event)).map { String(decoding: $0, as: UTF8.self) } ?? "{}")
     }
 

@@ -19,5 +19,6 @@ extension EventStore {
         Migration(name: "0008_join_failure_code", sql: String(decoding: PackageResources._008_join_failure_code_sql, as: UTF8.self)),
         Migration(name: "0009_resume_state", sql: String(decoding: PackageResources._009_resume_state_sql, as: UTF8.self)),
         Migration(name: "0010_webhook_queues", sql: String(decoding: PackageResources._010_webhook_queues_sql, as: UTF8.self)),
+        Migration(name: "0011_ownership", sql: String(decoding: PackageResources._011_ownership_sql, as: UTF8.self)),
     ]
 }

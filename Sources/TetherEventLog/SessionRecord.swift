@@ -38,6 +38,12 @@ public struct SessionRecord: Codable, Sendable, Equatable, FetchableRecord, Pers
     public var createdAtMs: Int64
     public var updatedAtMs: Int64
     public var endedAtMs: Int64?
+    /// The fleet instance that runs the session (PostgreSQL store); nil while no one
+    /// does (released, waiting to be claimed) and always on the SQLite store.
+    public var ownerInstance: String?
+    /// Bumped each time ownership changes hands: every write an owner makes is
+    /// conditional on `(ownerInstance, epoch)`, so a former owner's writes match nothing.
+    public var epoch: Int64
 
     enum CodingKeys: String, CodingKey {
         case seq, id, state, dialect, policy, metadata, generation, losses, reconnects
@@ -46,6 +52,7 @@ public struct SessionRecord: Codable, Sendable, Equatable, FetchableRecord, Pers
         case failedReconnects = "failed_reconnects", endReason = "end_reason", joinFailureCode = "join_failure_code"
         case idempotencyKey = "idempotency_key", requestFingerprint = "request_fingerprint"
         case createdAtMs = "created_at_ms", updatedAtMs = "updated_at_ms", endedAtMs = "ended_at_ms"
+        case ownerInstance = "owner_instance", epoch
     }
 
     public init(
@@ -77,6 +84,8 @@ public struct SessionRecord: Codable, Sendable, Equatable, FetchableRecord, Pers
         self.createdAtMs = createdAtMs
         self.updatedAtMs = createdAtMs
         self.endedAtMs = nil
+        self.ownerInstance = nil
+        self.epoch = 0
     }
 
     public var isLive: Bool { !(SessionState(rawValue: state)?.isTerminal ?? true) }

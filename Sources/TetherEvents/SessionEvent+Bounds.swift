@@ -61,6 +61,10 @@ extension SessionEvent {
             kind = .credentialsRefreshed(reason: text(reason))
         case .credentialsRefreshFailed(let reason, let error):
             kind = .credentialsRefreshFailed(reason: text(reason), error: text(error))
+        case .adopted(let from, let to, let epoch):
+            kind = .adopted(fromInstance: text(from), toInstance: text(to), epoch: epoch)
+        case .handedOver(let from, let to, let epoch):
+            kind = .handedOver(fromInstance: text(from), toInstance: text(to), epoch: epoch)
         case .reconnectStarted, .triggerMerged, .eventsDropped, .clockJump, .sfuErrorsSuppressed:
             kind = self.kind
         }

@@ -11,6 +11,8 @@ extension SessionEvent: Codable {
         case userID = "user_id"
         case sfuURL = "sfu_url"
         case sfuSessionID = "sfu_session_id"
+        case instanceID = "instance_id"
+        case fromInstance = "from_instance", toInstance = "to_instance", epoch
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -21,6 +23,7 @@ extension SessionEvent: Codable {
         try c.encode(timeMs, forKey: .timeMs)
         try c.encode(generation, forKey: .generation)
         if truncated { try c.encode(true, forKey: .truncated) }
+        try c.encodeIfPresent(instanceID, forKey: .instanceID)
         switch kind {
         case .sessionCreated(let callID, let userID, let sfuURL):
             try c.encode(callID, forKey: .callID)
@@ -92,6 +95,10 @@ extension SessionEvent: Codable {
         case .credentialsRefreshFailed(let reason, let error):
             try c.encode(reason, forKey: .reason)
             try c.encode(error, forKey: .error)
+        case .adopted(let from, let to, let epoch), .handedOver(let from, let to, let epoch):
+            try c.encode(from, forKey: .fromInstance)
+            try c.encode(to, forKey: .toInstance)
+            try c.encode(epoch, forKey: .epoch)
         }
     }
 
@@ -102,6 +109,7 @@ extension SessionEvent: Codable {
         timeMs = try c.decode(Int64.self, forKey: .timeMs)
         generation = try c.decode(UInt64.self, forKey: .generation)
         truncated = try c.decodeIfPresent(Bool.self, forKey: .truncated) ?? false
+        instanceID = try c.decodeIfPresent(String.self, forKey: .instanceID)
         let type = try c.decode(String.self, forKey: .type)
         func string(_ key: CodingKeys) throws -> String { try c.decode(String.self, forKey: key) }
         func strategy(_ key: CodingKeys) throws -> ReconnectStrategy { try c.decode(ReconnectStrategy.self, forKey: key) }
@@ -174,6 +182,11 @@ extension SessionEvent: Codable {
         case "credentials_refreshed": kind = .credentialsRefreshed(reason: try string(.reason))
         case "credentials_refresh_failed":
             kind = .credentialsRefreshFailed(reason: try string(.reason), error: try string(.error))
+        case "adopted":
+            kind = .adopted(fromInstance: try string(.fromInstance), toInstance: try string(.toInstance), epoch: try c.decode(Int64.self, forKey: .epoch))
+        case "handed_over":
+            kind = .handedOver(
+                fromInstance: try string(.fromInstance), toInstance: try string(.toInstance), epoch: try c.decode(Int64.self, forKey: .epoch))
         default:
             throw DecodingError.dataCorruptedError(forKey: .type, in: c, debugDescription: "unknown event type '\(type)'")
         }

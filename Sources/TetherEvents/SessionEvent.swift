@@ -14,10 +14,15 @@ public struct SessionEvent: Sendable, Equatable {
     /// A text field was longer than ``SessionEvent/maxTextBytes`` and was cut
     /// (``bounded()``); encoded as `"truncated": true` only when set.
     public var truncated: Bool
+    /// The fleet instance that recorded it (PostgreSQL store); nil on a single-owner
+    /// SQLite store. Stamped by the event log, encoded as `instance_id` when set.
+    public var instanceID: String?
 
     public init(
-        id: Int64? = nil, sessionID: String, timeMs: Int64, generation: UInt64, kind: SessionEventKind, truncated: Bool = false
+        id: Int64? = nil, sessionID: String, timeMs: Int64, generation: UInt64, kind: SessionEventKind, truncated: Bool = false,
+        instanceID: String? = nil
     ) {
+        self.instanceID = instanceID
         self.id = id
         self.sessionID = sessionID
         self.timeMs = timeMs
@@ -79,6 +84,12 @@ public enum SessionEventKind: Sendable, Equatable {
     /// The SFU sent more `error` and `go_away` notices than a session records per
     /// window; `count` of them were acted on but not recorded one by one.
     case sfuErrorsSuppressed(count: Int)
+    /// The instance that owned the session stopped (its lease expired): `toInstance`
+    /// claimed it under `epoch` and resumes it as after a restart.
+    case adopted(fromInstance: String, toInstance: String, epoch: Int64)
+    /// The owner handed the session over on shutdown or drain: `toInstance` took over
+    /// the same SFU session, with no loss.
+    case handedOver(fromInstance: String, toInstance: String, epoch: Int64)
 
     public var type: String {
         switch self {
@@ -108,6 +119,8 @@ public enum SessionEventKind: Sendable, Equatable {
         case .credentialsRefreshFailed: "credentials_refresh_failed"
         case .clockJump: "clock_jump"
         case .sfuErrorsSuppressed: "sfu_errors_suppressed"
+        case .adopted: "adopted"
+        case .handedOver: "handed_over"
         }
     }
 
@@ -118,6 +131,6 @@ public enum SessionEventKind: Sendable, Equatable {
         "reconnect_failed", "sfu_error", "go_away", "migrated", "call_ended", "left",
         "resumed_after_restart", "events_dropped", "clock_jump", "reconnect_delayed", "migration_failed",
         "stale_session_destroyed", "room_rejoined", "credentials_updated", "credentials_refreshed",
-        "credentials_refresh_failed", "sfu_errors_suppressed",
+        "credentials_refresh_failed", "sfu_errors_suppressed", "adopted", "handed_over",
     ]
 }

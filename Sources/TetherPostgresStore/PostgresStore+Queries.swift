@@ -104,5 +104,7 @@ extension SessionRecord {
         joinFailureCode = try row.value("join_failure_code")
         updatedAtMs = try row.value("updated_at_ms")
         endedAtMs = try row.value("ended_at_ms")
+        ownerInstance = try row.value("owner_instance")
+        epoch = try row.value("epoch")
     }
 }

@@ -16,8 +16,19 @@ extension PostgresStore {
     public func write(_ batch: ArraySlice<EventLog.Write>, clock: ClockGuard, monotonicNow: Duration) async throws -> ([SessionEvent], ClockGuard) {
         try writeFaults.admitCommit()
         let logger = logger
-        return try await pools.writer.withTransaction(logger: logger) { connection in
+        let fence = fence
+        let (stored, clock, stale) = try await pools.writer.withTransaction(logger: logger) { connection in
             var clock = clock
+            // A fleet instance writes a session only while the row says it owns it,
+            // under the epoch the write carries; the rows stay locked to the commit.
+            let owners = fence == nil ? [:] : try await Self.lockOwners(of: batch, on: connection, logger: logger)
+            var stale: [String: OwnershipFence.Stale] = [:]
+            func isStale(_ row: SessionRecord, events: Int) -> Bool {
+                guard fence != nil, let current = owners[PostgresText.clean(row.id)], current.owner != row.ownerInstance || current.epoch != row.epoch
+                else { return false }
+                stale[row.id, default: .init(sessionID: row.id, epoch: row.epoch, droppedEvents: 0)].droppedEvents += events
+                return true
+            }
             // Each session's node as stored now, then as this batch's rows change it.
             let referenced = Set(batch.flatMap { write -> [String] in
                 switch write {
@@ -46,10 +57,12 @@ extension PostgresStore {
                 case .event(let event, let payload):
                     try add(event, payload: payload)
                 case .unit(let events, let row):
+                    if isStale(row, events: events.count) { continue }
                     for encoded in events { try add(encoded.event, payload: encoded.payload) }
                     sessionRows.append(row)
                     nodes[row.id] = row.sfuURL
                 case .session(let row):
+                    if isStale(row, events: 0) { continue }
                     sessionRows.append(row)
                     nodes[row.id] = row.sfuURL
                 case .probe:
@@ -77,8 +90,32 @@ extension PostgresStore {
                 let outgoing = stored.compactMap { event in webhooks.subscribedType(of: event.kind).map { (event, $0) } }
                 if !outgoing.isEmpty { try await Self.enqueueDeliveries(outgoing, routing: webhooks, on: connection, logger: logger) }
             }
-            return (stored, clock)
+            return (stored, clock, Array(stale.values))
         }
+        fence?.report(stale.sorted { $0.sessionID < $1.sessionID })
+        return (stored, clock)
+    }
+
+    /// The owner and epoch of every session `batch` writes a row for, locked
+    /// (`FOR UPDATE`) until the batch commits. Sessions with no row yet are new: theirs
+    /// to insert.
+    static func lockOwners(
+        of batch: ArraySlice<EventLog.Write>, on connection: PostgresConnection, logger: Logger
+    ) async throws -> [String: (owner: String?, epoch: Int64)] {
+        let ids = Array(Set(batch.compactMap { write -> String? in
+            switch write {
+            case .unit(_, let row), .session(let row): PostgresText.clean(row.id)
+            case .event, .probe: nil
+            }
+        })).sorted()  // one lock order for every writer: no deadlock between instances
+        guard !ids.isEmpty else { return [:] }
+        var owners: [String: (owner: String?, epoch: Int64)] = [:]
+        for try await (id, owner, epoch) in try await connection.query(
+            "SELECT id, owner_instance, epoch FROM sessions WHERE id = ANY(\(ids)) ORDER BY id FOR UPDATE", logger: logger
+        ).decode((String, String?, Int64).self) {
+            owners[id] = (owner, epoch)
+        }
+        return owners
     }
 
     static func nodes(of sessions: [String], on connection: PostgresConnection, logger: Logger) async throws -> [String: String] {
@@ -148,7 +185,7 @@ extension PostgresStore {
     static let sessionColumns = [
         "id", "state", "call_id", "user_id", "dialect", "sfu_urls", "sfu_token", "dialect_options", "policy", "metadata", "sfu_url",
         "sfu_session_id", "resume_state", "generation", "losses", "reconnects", "failed_reconnects", "end_reason", "join_failure_code",
-        "idempotency_key", "request_fingerprint", "created_at_ms", "updated_at_ms", "ended_at_ms",
+        "idempotency_key", "request_fingerprint", "created_at_ms", "updated_at_ms", "ended_at_ms", "owner_instance", "epoch",
     ]
 
     /// The batch's session rows, the last one written for each session, inserted or
@@ -181,6 +218,7 @@ extension PostgresStore {
                     sql.bind(record.endReason) + "::text", sql.bind(record.joinFailureCode) + "::text", sql.bind(record.idempotencyKey) + "::text",
                     sql.bind(record.requestFingerprint) + "::text", sql.bind(record.createdAtMs) + "::bigint",
                     sql.bind(record.updatedAtMs) + "::bigint", sql.bind(record.endedAtMs) + "::bigint",
+                    sql.bind(record.ownerInstance) + "::text", sql.bind(record.epoch) + "::bigint",
                 ]
                 sql.append("(" + values.joined(separator: ",") + ")")
             }

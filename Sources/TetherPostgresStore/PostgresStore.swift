@@ -15,6 +15,9 @@ import TetherEventLog
 public struct PostgresStore: HistoryStore {
     let pools: Pools
     public var webhooks: WebhookRouting?
+    /// Set on a fleet instance: every write for a session is checked against its row's
+    /// owner and epoch (``OwnershipFence``); nil writes unconditionally (tests, benches).
+    public var fence: OwnershipFence?
     public let writeFaults = WriteFaults()
     public let location: String
     let logger: Logger
@@ -72,7 +75,7 @@ public struct PostgresStore: HistoryStore {
                 configuration: configuration(connections: readerConnections, startup: [("statement_timeout", readStatementTimeout)]),
                 backgroundLogger: logger),
             leaseTimeout: leaseTimeout)
-        let store = PostgresStore(pools: pools, webhooks: nil, location: url.redacted, logger: logger)
+        let store = PostgresStore(pools: pools, webhooks: nil, fence: nil, location: url.redacted, logger: logger)
         do {
             try await withDeadline(connectTimeout, "connecting to \(url.redacted)") {
                 try await store.migrate()
@@ -99,14 +102,22 @@ public struct PostgresStore: HistoryStore {
     /// `migrations-postgres/*.sql`, compiled into the binary; add each new file here.
     static let migrations: [Migration] = [
         Migration(name: "0001_init", sql: String(decoding: PackageResources._001_init_sql, as: UTF8.self)),
+        Migration(name: "0002_fleet", sql: String(decoding: PackageResources._002_fleet_sql, as: UTF8.self)),
     ]
 
     /// Applies what is missing, each migration in its own transaction, under a
     /// transaction-scoped advisory lock so that instances starting together migrate once.
     func migrate() async throws {
         // The first connection may take a while on a busy machine; `open` bounds the whole.
-        try await pools.writer.query(
-            "CREATE TABLE IF NOT EXISTS tether_migrations (name TEXT PRIMARY KEY, applied_at_ms BIGINT NOT NULL)", leaseTimeout: .seconds(60))
+        // Under the lock too: two instances starting together would race on the
+        // catalog (CREATE TABLE IF NOT EXISTS is not safe against a concurrent create).
+        try await pools.writer.withConnection(leaseTimeout: .seconds(60)) { [logger] connection in
+            try await connection.withTransaction(logger: logger) { connection in
+                try await connection.query("SELECT pg_advisory_xact_lock(7470656873)", logger: logger)
+                try await connection.query(
+                    "CREATE TABLE IF NOT EXISTS tether_migrations (name TEXT PRIMARY KEY, applied_at_ms BIGINT NOT NULL)", logger: logger)
+            }
+        }
         for migration in Self.migrations {
             try await pools.writer.withTransaction(logger: logger) { connection in
                 try await connection.query("SELECT pg_advisory_xact_lock(7470656873)", logger: logger)

@@ -45,7 +45,7 @@ final class AdminHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         POST /admin/call-ended[?reason=R]  POST /admin/garbage[?close=N]  POST /admin/forget  \
         POST /admin/reject-joins?count=N[&code=N][&strategy=S]  POST /admin/delay-joins?count=N&ms=N  \
         POST /admin/drop-after-join?ms=N[&count=N]  POST /admin/error-flood?count=N&bytes=N  \
-        POST /admin/ping-flood?count=N  GET /admin/state; \
+        POST /admin/ping-flood?count=N  GET /admin/state  GET /admin/participants; \
         faults on connections take an optional session=ID
         """
 
@@ -60,6 +60,13 @@ final class AdminHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             let data = (try? encoder.encode(simulator.state)) ?? Data("{}".utf8)
+            return (.ok, String(decoding: data, as: UTF8.self))
+        }
+        if path == "/admin/participants" {
+            guard head.method == .GET else { return Self.error(.methodNotAllowed, "use GET") }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            let data = (try? encoder.encode(simulator.participants)) ?? Data("{}".utf8)
             return (.ok, String(decoding: data, as: UTF8.self))
         }
         guard path.hasPrefix("/admin/") else { return Self.error(.notFound, "not found; \(Self.usage)") }

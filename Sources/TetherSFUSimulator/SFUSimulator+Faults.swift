@@ -171,6 +171,23 @@ extension SFUSimulator {
         }
     }
 
+    /// Every agent's joined spans (`GET /admin/participants`): whether a call ever
+    /// showed one agent twice.
+    public struct Participants: Codable, Sendable, Equatable {
+        /// Joins made while another socket of the same agent was still joined.
+        public var overlaps: Int
+        /// Agents with a socket joined now.
+        public var live: Int
+        /// Spans by lineage (the first SFU session id of the agent).
+        public var lineages: [String: [ParticipantLedger.Span]]
+    }
+
+    public var participants: Participants {
+        registry.withLockedValue {
+            Participants(overlaps: $0.participants.overlaps, live: $0.participants.live, lineages: $0.participants.spans)
+        }
+    }
+
     public var state: State {
         registry.withLockedValue { registry in
             let c = registry.counters

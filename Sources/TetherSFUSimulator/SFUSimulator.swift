@@ -97,6 +97,7 @@ public final class SFUSimulator: Sendable {
     }
 
     static func nowSeconds() -> Int64 { Int64(Date().timeIntervalSince1970) }
+    static func nowMs() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
     // MARK: - Signaling
 
@@ -164,6 +165,7 @@ public final class SFUSimulator: Sendable {
                 registry.sessions[session.id] = session
                 registry.linkSessions[link.id] = session.id
                 registry.counters.fastResumes += 1
+                registry.participants.joined(link: link.id, sessionID: session.id, previousSessionID: nil, nowMs: Self.nowMs())
                 return Self.joinResponse(reconnected: true, registry: registry, callCID: session.callCID, deadline: deadline)
             }
             // A new SFU session (first join, REJOIN or MIGRATE): the previous one is gone.
@@ -190,6 +192,7 @@ public final class SFUSimulator: Sendable {
             registry.calls[session.callCID, default: []].insert(session.id)
             registry.linkSessions[link.id] = session.id
             registry.counters.joins += 1
+            registry.participants.joined(link: link.id, sessionID: session.id, previousSessionID: session.previousSessionID, nowMs: Self.nowMs())
             toNotify += registry.peers(of: session.id, in: session.callCID).map { ($0, Self.participantJoined(session)) }
             return Self.joinResponse(reconnected: false, registry: registry, callCID: session.callCID, deadline: deadline)
         }
@@ -218,6 +221,7 @@ public final class SFUSimulator: Sendable {
 
     func leave(_ request: SfuLeaveCallRequest, from link: ParticipantLink) {
         let removed = registry.withLockedValue { registry -> (SimulatorRegistry.Session, [ParticipantLink])? in
+            registry.participants.left(link: link.id, nowMs: Self.nowMs())
             guard let sessionID = registry.linkSessions[link.id] else { return nil }
             registry.counters.leaves += 1
             return registry.remove(sessionID: sessionID).map { ($0.session, $0.peers) }
@@ -231,6 +235,7 @@ public final class SFUSimulator: Sendable {
     func disconnected(_ link: ParticipantLink) {
         let lostSession = registry.withLockedValue { registry -> String? in
             registry.links[link.id] = nil
+            registry.participants.left(link: link.id, nowMs: Self.nowMs())
             guard let sessionID = registry.linkSessions.removeValue(forKey: link.id) else { return nil }
             registry.sessions[sessionID]?.link = nil
             registry.sessions[sessionID]?.lostAt = .now()

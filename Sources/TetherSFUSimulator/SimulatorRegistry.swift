@@ -49,6 +49,7 @@ struct SimulatorRegistry {
     var rejectCode: SfuErrorCode = .sfuFull
     var rejectStrategy: SfuReconnectStrategy = .unspecified
     var counters = Counters()
+    var participants = ParticipantLedger()
     private var joinSecond: Int64 = 0
     private var joinsThisSecond = 0
     private var connectSecond: Int64 = 0

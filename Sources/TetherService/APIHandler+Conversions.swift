@@ -3,6 +3,7 @@ import TetherAPI
 import TetherEventLog
 import TetherEngine
 import TetherEvents
+import TetherPostgresStore
 
 extension Components.Schemas.Session {
     init(_ record: SessionRecord, currentAttempt: Int) {
@@ -39,7 +40,18 @@ extension Components.Schemas.Session {
                 stable_after_ms: policy.stableAfterMs,
                 flap_limit: policy.flapLimit,
                 flap_window_ms: policy.flapWindowMs),
-            metadata: .init(additionalProperties: metadata))
+            metadata: .init(additionalProperties: metadata),
+            owner_instance: record.ownerInstance,
+            epoch: record.epoch)
+    }
+}
+
+extension Components.Schemas.Instance {
+    init(_ instance: FleetInstance) {
+        self.init(
+            id: instance.id, state: .init(rawValue: instance.state) ?? .dead, incarnation: instance.incarnation, address: instance.address,
+            started_at_ms: instance.startedAtMs, capacity: instance.capacity, sessions: instance.sessions,
+            lease_expires_at_ms: instance.leaseExpiresAtMs, last_renewal_at_ms: instance.lastRenewalAtMs)
     }
 }
 

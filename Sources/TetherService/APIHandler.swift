@@ -150,6 +150,12 @@ struct APIHandler: APIProtocol {
         return .ok(.init(body: .plainText(HTTPBody(metrics.exposition()))))
     }
 
+    func listInstances(_ input: Operations.listInstances.Input) async throws -> Operations.listInstances.Output {
+        guard let fleet = registry.fleet else { return .ok(.init(body: .json(.init(instances: [])))) }
+        let instances = try await bounded { try await fleet.fleet.instances() }
+        return .ok(.init(body: .json(.init(this_instance: fleet.instanceID, instances: instances.map(Components.Schemas.Instance.init)))))
+    }
+
     func getHealth(_ input: Operations.getHealth.Input) async throws -> Operations.getHealth.Output {
         .ok(.init(body: .json(.init(status: "ok"))))
     }

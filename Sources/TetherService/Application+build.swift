@@ -42,14 +42,16 @@ public func buildApplication(
     } catch {
         throw StartupError(description: "cannot load --sfu-ca-file \(configuration.sfuCAFile ?? ""): \(error)")
     }
-    // Before anything touches the database: one owner per database.
+    // Before anything touches the database: one owner per SQLite file; on PostgreSQL,
+    // a fleet whose instances own sessions one by one.
     let location = try configuration.storeLocation()
-    let owner: any Service
+    var services: [any Service] = []
     var store: any HistoryStore
+    var fleetSetup: (url: PostgresURL, fleet: PostgresFleet, fence: OwnershipFence)?
     switch location {
     case .sqlite(let path):
         do {
-            owner = try DatabaseLock(databasePath: path)
+            services.append(try DatabaseLock(databasePath: path))
         } catch {
             throw StartupError(description: "\(error)")
         }
@@ -59,20 +61,24 @@ public func buildApplication(
             throw StartupError(description: "cannot open the database at \(path): \(error)")
         }
     case .postgres(let url):
+        let postgres: PostgresStore
         do {
-            owner = try await PostgresOwnerLock.acquire(url: url, logger: logger)
-        } catch let held as PostgresOwnerLock.Held {
-            throw StartupError(description: held.description)
+            postgres = try await PostgresStore.open(url: url, logger: logger)
         } catch {
             // postgres-nio's own description hides everything; its reflection names the
             // cause (never the password: it is not part of any error).
-            throw StartupError(description: "cannot reach the database at \(url.redacted): \(String(reflecting: error))")
-        }
-        do {
-            store = try await PostgresStore.open(url: url, logger: logger)
-        } catch {
-            (owner as? PostgresOwnerLock)?.stop()
             throw StartupError(description: "cannot open the database at \(url.redacted): \(String(reflecting: error))")
+        }
+        let instanceID = configuration.instanceID ?? ServiceConfiguration.generatedInstanceID()
+        let fence = OwnershipFence(instanceID: instanceID)
+        var fenced = postgres
+        fenced.fence = fence
+        store = fenced
+        do {
+            fleetSetup = (url, try PostgresFleet(url: url, store: fenced, instanceID: instanceID, logger: logger), fence)
+        } catch {
+            postgres.close()
+            throw StartupError(description: "cannot set up the fleet on \(url.redacted): \(error)")
         }
     }
     let webhookEndpoints: [WebhookEndpoint]
@@ -86,8 +92,13 @@ public func buildApplication(
         store.webhooks = WebhookRouting(
             endpoints: webhookEndpoints.map(\.routing), types: configuration.webhookTypes, maxBacklog: configuration.webhookMaxBacklog)
     }
-    let log = EventLog(store: store, batchSize: historyBatchSize, logger: logger)
+    let log = EventLog(store: store, batchSize: historyBatchSize, instanceID: fleetSetup?.fleet.instanceID, logger: logger)
     let metrics = TetherMetrics()
+    let boundAddress = BoundAddress(configured: configuration.advertisedAddress, host: configuration.host, port: configuration.port)
+    let fleetContext = fleetSetup.map {
+        FleetContext(fleet: $0.fleet, signals: FleetSignals(), capacity: configuration.sessionCapacity, permit: ActingPermit())
+    }
+    if fleetContext != nil { metrics.registerFleetCounters() }
     var webhooks: WebhookDispatcher?
     if !webhookEndpoints.isEmpty {
         let dispatcher = WebhookDispatcher(
@@ -108,7 +119,19 @@ public func buildApplication(
     }
     let registry = SessionRegistry(
         configuration: configuration, addressPolicy: addressPolicy, tls: tls, log: log, metrics: metrics,
-        eventLoopGroup: eventLoopGroup, logger: logger)
+        eventLoopGroup: eventLoopGroup, fleet: fleetContext, logger: logger)
+    var member: FleetMember?
+    if let fleetSetup, let fleetContext {
+        fleetSetup.fence.onStale { stale in Task { await registry.ownershipLost(stale) } }
+        do {
+            member = FleetMember(
+                fleet: fleetSetup.fleet, listener: try FleetListener(url: fleetSetup.url, logger: logger), registry: registry, log: log,
+                context: fleetContext, metrics: metrics, address: boundAddress, ttl: configuration.leaseTTL,
+                margin: configuration.leaseMargin, logger: logger)
+        } catch {
+            throw StartupError(description: "cannot set up the fleet's listener: \(error)")
+        }
+    }
 
     // HEAD answers from the GET handlers (so a read token's HEAD works too).
     let router = Router(context: TetherRequestContext.self, options: .autoGenerateHeadEndpoints)
@@ -145,16 +168,21 @@ public func buildApplication(
             ],
             idleTimeout: configuration.httpIdleTimeout.timeAmount)),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "tether"),
-        services: [
-            owner,
+        services: services + [
             log,
         ] + (webhooks.map { [$0] } ?? []) + [
             // Before the registry, so it stops after it: sessions leave, then cleanups end.
             registry.janitor,
             registry,
             RetentionService(store: store, retention: configuration.eventRetention, interval: configuration.pruneInterval, logger: logger),
-        ],
-        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
+            // Last, so it stops first: its sessions are handed over before the registry
+            // would make them leave.
+        ] + (member.map { [$0] } ?? []),
+        onServerRunning: { channel in
+            let port = channel.localAddress?.port ?? configuration.port
+            boundAddress.bound(port: port)
+            await onServerRunning(port)
+        },
         eventLoopGroupProvider: .shared(eventLoopGroup),
         logger: logger)
     // Every session the previous process left live is in the registry, with its

@@ -21,6 +21,13 @@ public enum FileDescriptorLimit {
         return (UInt64(limit.rlim_cur), UInt64(limit.rlim_max))
     }
 
+    /// The limits as they are now.
+    public static var current: (soft: UInt64, hard: UInt64)? {
+        var limit = rlimit()
+        guard getrlimit(resourceNumber, &limit) == 0 else { return nil }
+        return (UInt64(limit.rlim_cur), UInt64(limit.rlim_max))
+    }
+
     #if canImport(Glibc)
     private static var resourceNumber: __rlimit_resource_t { __rlimit_resource_t(UInt32(RLIMIT_NOFILE.rawValue)) }
     #else

@@ -95,6 +95,20 @@ public struct ServiceConfiguration: Sendable {
     /// The longest a history read of the API (sessions, events, stats) may run before it
     /// is interrupted and answered 504 `query_timeout`.
     public var queryTimeLimit: Duration = .seconds(10)
+    /// This instance's name in a fleet (PostgreSQL store); nil generates one
+    /// (`<host name>-<6 hex>`). The SQLite store has one owner and no fleet.
+    public var instanceID: String?
+    /// A fleet instance's lease: renewed every fifth of it, on the database's clock.
+    public var leaseTTL: Duration = .seconds(10)
+    /// An instance stops acting as an agent this long before its lease could expire
+    /// (its own clock, counted from the last accepted renewal's send).
+    public var leaseMargin: Duration = .seconds(1)
+    /// Live sessions this instance runs at most; nil derives it from the open-file
+    /// limit. Creates beyond it go to another instance with room, or are 503.
+    public var maxSessions: Int?
+    /// Where peers and `GET /v1/instances` say this instance's API is; nil uses the
+    /// bound host and port.
+    public var advertisedAddress: String?
 
     public init(
         host: String = "127.0.0.1",
@@ -232,6 +246,33 @@ public struct ServiceConfiguration: Sendable {
         if webhookRetryWindow < .seconds(1) { throw Invalid(description: "the webhook retry window must be at least 1s") }
         if maxReconnectsInFlight < 1 { throw Invalid(description: "max reconnects in flight must be at least 1") }
         if maxReconnectsPerSecond < 2 { throw Invalid(description: "max reconnects per second must be at least 2") }
+        if let instanceID {
+            guard (1...64).contains(instanceID.utf8.count),
+                  instanceID.unicodeScalars.allSatisfy({ CharacterSet.alphanumerics.contains($0) && $0.isASCII || "-_.".unicodeScalars.contains($0) })
+            else {
+                throw Invalid(description: "--instance-id must be 1 to 64 characters of A-Z a-z 0-9 - _ . (got '\(instanceID.prefix(80))')")
+            }
+        }
+        if leaseTTL < .seconds(1) || leaseTTL > .seconds(300) { throw Invalid(description: "--lease-ttl must be 1s to 300s") }
+        if leaseMargin <= .zero || leaseMargin * 2 > leaseTTL - leaseTTL / 5 {
+            throw Invalid(description: "--lease-margin must be above 0 and at most half of (--lease-ttl − one renewal period, a fifth of it)")
+        }
+        if let maxSessions, maxSessions < 1 { throw Invalid(description: "--max-sessions must be at least 1") }
+    }
+
+    /// `<host name>-<6 random hex>`: unique enough for a fleet, and says where it runs.
+    public static func generatedInstanceID() -> String {
+        let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "tether"
+        let safe = String(host.unicodeScalars.filter { CharacterSet.alphanumerics.contains($0) && $0.isASCII || $0 == "-" }.prefix(40))
+        return (safe.isEmpty ? "tether" : safe) + "-" + String(UInt32.random(in: 0...0xFF_FFFF), radix: 16).leftPadded(to: 6)
+    }
+
+    /// `--max-sessions`, or what the open-file limit leaves room for: one descriptor per
+    /// session and per API connection, plus the database's.
+    public var sessionCapacity: Int {
+        if let maxSessions { return maxSessions }
+        let soft = FileDescriptorLimit.current?.soft ?? 1024
+        return max(1, Int(clamping: soft) - maxConnections - 64)
     }
 
     /// Where the history lives, as `--db` says.
@@ -268,5 +309,11 @@ public struct ServiceConfiguration: Sendable {
     /// The configured webhook endpoints, secrets read (``WebhookEndpoint/resolve(urls:configFile:secrets:)``).
     func webhookEndpoints() throws -> [WebhookEndpoint] {
         try WebhookEndpoint.resolve(urls: webhookURLs, configFile: webhookConfigFile, secrets: webhookSecrets)
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }

@@ -24,18 +24,23 @@ public actor SessionRegistry: Service {
     let addressResolver: SFUAddressResolver
     /// The CAs `wss://` SFUs are verified against (`--sfu-ca-file`).
     let tls: TLSTrust
-    private var live: [String: LiveSession] = [:]
+    var live: [String: LiveSession] = [:]
     /// Keys of creates: held from the first request, remembered with the session.
     let idempotencyKeys: IdempotencyKeys
     /// `--credentials-url`, when configured.
     let credentials: CredentialsClient?
     /// Destroys the sessions left behind on nodes a session moved away from.
     let janitor: StaleSessionJanitor
+    /// The fleet this instance belongs to (PostgreSQL store); nil on SQLite.
+    let fleet: FleetContext?
+    /// Whether this fleet instance holds a valid lease and may act as an agent.
+    var fleetServing = false
 
-    public init(
+    init(
         configuration: ServiceConfiguration, addressPolicy: SFUAddressPolicy, tls: TLSTrust = .system, log: EventLog, metrics: TetherMetrics,
-        eventLoopGroup: any EventLoopGroup, logger: Logger = Logger(label: "tether.sessions")
+        eventLoopGroup: any EventLoopGroup, fleet: FleetContext? = nil, logger: Logger = Logger(label: "tether.sessions")
     ) {
+        self.fleet = fleet
         self.configuration = configuration
         self.addressResolver = SFUAddressResolver(policy: addressPolicy)
         self.tls = tls
@@ -78,6 +83,9 @@ public actor SessionRegistry: Service {
     public func prepare() async {
         guard !prepared else { return }
         prepared = true
+        // A fleet instance resumes nothing by itself: registering releases what its id
+        // owned, and it claims sessions like any other instance (FleetMember).
+        guard fleet == nil else { return }
         let records: [SessionRecord]
         do {
             records = try await log.store.liveSessions()
@@ -92,33 +100,40 @@ public actor SessionRegistry: Service {
                     message: "Tether restarted before this session's create was answered; it was not redialed"))
                 continue
             }
-            let urls: [String]
-            let policy: PolicyDocument
-            let dialect: any SignalingDialect
-            do {
-                urls = try JSONDecoder().decode([String].self, from: Data(record.sfuURLs.utf8))
-                policy = try JSONDecoder().decode(PolicyDocument.self, from: Data(record.policy.utf8))
-                guard !urls.isEmpty, let known = Self.dialect(named: record.dialect, options: record.dialectOptions, sessionID: record.id) else {
-                    throw UnreadableRow(detail: urls.isEmpty ? "no SFU URL" : "unknown dialect '\(record.dialect)' or its options")
-                }
-                dialect = known
-            } catch {
-                logger.error("cannot resume session: unreadable row", metadata: ["session": "\(record.id)", "error": "\(error)"])
-                end(record, .reconnectFailed(reason: "unreadable_row"))
-                continue
-            }
-            let session = LiveSession(record: record)
-            let runner = makeRunner(
-                for: session, urls: urls, token: record.sfuToken, policy: policy.policy, dialect: dialect,
-                firstGeneration: UInt64(max(0, record.generation)))
-            live[record.id] = session
-            metrics.sessionMoved(from: nil, to: record.state)
-            toResume.append((runner, record, urls, policy.policy))
+            guard let (runner, urls, policy) = runnable(record) else { continue }
+            toResume.append((runner, record, urls, policy))
         }
     }
 
+    /// Puts a stored live session in the registry with its runner (nothing dialed), or
+    /// ends it as `unreadable_row` when its row cannot be run.
+    func runnable(_ record: SessionRecord) -> (runner: SessionRunner, urls: [String], policy: ReconnectPolicy)? {
+        let urls: [String]
+        let policy: PolicyDocument
+        let dialect: any SignalingDialect
+        do {
+            urls = try JSONDecoder().decode([String].self, from: Data(record.sfuURLs.utf8))
+            policy = try JSONDecoder().decode(PolicyDocument.self, from: Data(record.policy.utf8))
+            guard !urls.isEmpty, let known = Self.dialect(named: record.dialect, options: record.dialectOptions, sessionID: record.id) else {
+                throw UnreadableRow(detail: urls.isEmpty ? "no SFU URL" : "unknown dialect '\(record.dialect)' or its options")
+            }
+            dialect = known
+        } catch {
+            logger.error("cannot resume session: unreadable row", metadata: ["session": "\(record.id)", "error": "\(error)"])
+            end(record, .reconnectFailed(reason: "unreadable_row"))
+            return nil
+        }
+        let session = LiveSession(record: record)
+        let runner = makeRunner(
+            for: session, urls: urls, token: record.sfuToken, policy: policy.policy, dialect: dialect,
+            firstGeneration: UInt64(max(0, record.generation)))
+        live[record.id] = session
+        metrics.sessionMoved(from: nil, to: record.state)
+        return (runner, urls, policy.policy)
+    }
+
     /// Ends a row this process will not run, with its reason recorded.
-    private func end(_ record: SessionRecord, _ end: EndReason) {
+    func end(_ record: SessionRecord, _ end: EndReason) {
         var ended = record
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         ended.end(end, atMs: now)
@@ -142,23 +157,31 @@ public actor SessionRegistry: Service {
         await withTaskGroup(of: Void.self) { group in
             for (runner, record, urls, policy) in sessions {
                 group.addTask {
-                    let counters = record.counters
-                    // The allowed list may have narrowed since the session was created. Only a
-                    // refusal ends the session; a name that does not resolve right now is the
-                    // dial's problem (it retries under the deadline, checking again).
-                    if let refusal = await Self.addressRefusal(urls, resolver: resolver, timeout: policy.connectTimeout),
-                       refusal.code == ConnectFailure.Kind.addressNotAllowed.rawValue {
-                        logger.warning("not resuming session: \(refusal.message)", metadata: ["session": "\(record.id)"])
-                        await runner.refuseResume(
-                            sfuSessionID: record.sfuSessionID, sfuURL: record.sfuURL, reason: refusal.code, counters: counters)
-                        return
-                    }
-                    await runner.resumeAfterRestart(
-                        sfuSessionID: record.sfuSessionID, resumeState: record.resumeState, sfuURL: record.sfuURL, counters: counters)
+                    await Self.resume(runner, record: record, urls: urls, policy: policy, origin: .restart, resolver: resolver, logger: logger)
                 }
             }
         }
         if !sessions.isEmpty { logger.notice("resumed \(sessions.count) session(s) left live by the previous process") }
+    }
+
+    /// Rejoins one session this process did not start (its own restart, or another
+    /// instance's), unless its SFU address is no longer allowed.
+    static func resume(
+        _ runner: SessionRunner, record: SessionRecord, urls: [String], policy: ReconnectPolicy, origin: ResumeOrigin,
+        resolver: SFUAddressResolver, logger: Logger
+    ) async {
+        let counters = record.counters
+        // The allowed list may have narrowed since the session was created. Only a
+        // refusal ends the session; a name that does not resolve right now is the
+        // dial's problem (it retries under the deadline, checking again).
+        if let refusal = await addressRefusal(urls, resolver: resolver, timeout: policy.connectTimeout),
+           refusal.code == ConnectFailure.Kind.addressNotAllowed.rawValue {
+            logger.warning("not resuming session: \(refusal.message)", metadata: ["session": "\(record.id)"])
+            await runner.refuseResume(sfuSessionID: record.sfuSessionID, sfuURL: record.sfuURL, reason: refusal.code, counters: counters)
+            return
+        }
+        await runner.resumeAfterRestart(
+            sfuSessionID: record.sfuSessionID, resumeState: record.resumeState, sfuURL: record.sfuURL, counters: counters, origin: origin)
     }
 
     func leaveAll(reason: String) async {
@@ -182,7 +205,7 @@ public actor SessionRegistry: Service {
         await Self.addressRefusal(urls, resolver: addressResolver, timeout: timeout)
     }
 
-    private static func addressRefusal(
+    static func addressRefusal(
         _ urls: [String], resolver: SFUAddressResolver, timeout: Duration
     ) async -> (code: String, message: String)? {
         for url in urls {
@@ -215,7 +238,7 @@ public actor SessionRegistry: Service {
 
     private func performCreate(_ request: CreateSessionRequest) async -> Result<SessionRecord, APIError> {
         let id = UUID().uuidString.lowercased()
-        let record: SessionRecord
+        var record: SessionRecord
         do {
             record = try SessionRecord(creating: request, id: id, nowMs: Int64(Date().timeIntervalSince1970 * 1000))
         } catch {
@@ -223,6 +246,12 @@ public actor SessionRegistry: Service {
         }
         guard let dialect = Self.dialect(named: request.dialect, options: record.dialectOptions, sessionID: id) else {
             return .failure(.invalid("unknown dialect '\(request.dialect)'", code: "unknown_dialect"))
+        }
+        if let fleet {
+            // No lease (fenced, rejoining) or no room: an instance with room runs it.
+            guard fleetServing, live.count < fleet.capacity else { return await placeElsewhere(record, policy: request.policy) }
+            record.ownerInstance = fleet.instanceID
+            record.epoch = 1
         }
         let session = LiveSession(record: record)
         live[record.id] = session
@@ -275,6 +304,7 @@ public actor SessionRegistry: Service {
             try await log.flush()
             return true
         }
+        if let fleet { return try await deleteInFleet(id, fleet: fleet) }
         try await log.flush()
         guard let record = try await log.store.session(id: id) else { return false }
         if record.isLive {
@@ -289,6 +319,11 @@ public actor SessionRegistry: Service {
     /// Replaces a live session's token (and node list) for its next join.
     func updateCredentials(id: String, token: String, urls: [String]?) async throws -> SessionRecord {
         guard let session = live[id], let runner = session.runner, session.currentRecord.isLive else {
+            if let fleet {
+                var body: [String: Any] = ["token": token]
+                if let urls { body["urls"] = urls }
+                return try await forward(.credentials, id, body: body, fleet: fleet)
+            }
             try await log.flush()
             guard try await log.store.session(id: id) != nil else { throw APIError.notFound(session: id) }
             throw APIError(.conflict, code: "session_not_live", message: "session '\(id)' has ended; its credentials cannot change")
@@ -305,6 +340,7 @@ public actor SessionRegistry: Service {
     /// session's machine checks the target against the nodes it will act on.
     func migrate(id: String, to targetURL: String?) async throws -> SessionRecord {
         guard let session = live[id], let runner = session.runner else {
+            if let fleet { return try await forward(.migrate, id, body: targetURL.map { ["to": $0] } ?? [:], fleet: fleet) }
             try await log.flush()
             guard try await log.store.session(id: id) != nil else { throw APIError.notFound(session: id) }
             throw Self.notLive(id)
@@ -347,13 +383,13 @@ public actor SessionRegistry: Service {
         return attempts
     }
 
-    private func retire(_ id: String) {
+    func retire(_ id: String) {
         live[id] = nil
     }
 
     // MARK: - Wiring a runner
 
-    private func makeRunner(
+    func makeRunner(
         for session: LiveSession, urls: [String], token: String, policy: ReconnectPolicy, dialect: any SignalingDialect,
         firstGeneration: UInt64 = 0
     ) -> SessionRunner {
@@ -373,7 +409,8 @@ public actor SessionRegistry: Service {
             restartWatch: restartWatch,
             credentialsSource: credentials?.source(
                 sessionID: record.id, callID: record.callID, userID: record.userID, metadata: record.metadataDictionary),
-            janitor: janitor
+            janitor: janitor,
+            permit: fleet?.permit
         ) { [weak self] update in
             let (updated, previous) = session.apply(update)
             // The batch's events and the row that says so: one transaction.

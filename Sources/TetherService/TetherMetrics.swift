@@ -85,6 +85,33 @@ public final class TetherMetrics: Sendable {
         gauge(new).record(counts[new] ?? 0)
     }
 
+    /// A session this instance no longer runs (another instance does now).
+    func sessionGone(from old: String) {
+        let count = stateCounts.withLock { counts -> Int in
+            counts[old, default: 0] -= 1
+            return counts[old] ?? 0
+        }
+        gauge(old).record(count)
+    }
+
+    /// Fleet events: `tether_fleet_ownership_lost_total` (a write found the session
+    /// adopted: the socket was closed), `tether_fleet_stale_events_dropped_total` (events
+    /// queued under an epoch that no longer held), `tether_fleet_fenced_total` (this
+    /// instance stopped acting as an agent), `tether_fleet_adopted_total{release}`.
+    func fleet(_ label: String, by amount: Int = 1, dimensions: [(String, String)] = []) {
+        Counter(label: label, dimensions: dimensions, factory: factory).increment(by: amount)
+    }
+
+    /// Registers the fleet counters at zero, so a dashboard finds them before the first loss.
+    func registerFleetCounters() {
+        for label in ["tether_fleet_ownership_lost_total", "tether_fleet_stale_events_dropped_total", "tether_fleet_fenced_total"] {
+            fleet(label, by: 0)
+        }
+        for release in ["dead", "handover", "restart", "placement"] {
+            fleet("tether_fleet_adopted_total", by: 0, dimensions: [("release", release)])
+        }
+    }
+
     private func gauge(_ state: String) -> CoreMetrics.Gauge {
         CoreMetrics.Gauge(label: "tether_sessions", dimensions: [("state", state)], factory: factory)
     }

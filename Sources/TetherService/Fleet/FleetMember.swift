@@ -1,0 +1,275 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import TetherEngine
+import TetherEventLog
+import TetherPostgresStore
+
+/// This instance's membership of the fleet: it registers, keeps its lease, fences
+/// itself when the lease may be gone, sweeps for dead peers, claims released sessions,
+/// executes commands for the sessions it runs, and on shutdown hands its sessions to
+/// the others. A thin actor: when to fence is ``FleetLease``'s decision.
+///
+/// Four loops run side by side, so that none waits on another: the lease (register,
+/// renew every `ttl / 5`), the watchdog (fences at the lease's deadline, even while a
+/// renewal hangs on a dead connection), the work (sweep, claim, commands; every period
+/// and on each wake-up), and the `LISTEN` connection that brings the wake-ups.
+actor FleetMember: Service {
+    let fleet: PostgresFleet
+    let listener: FleetListener
+    let registry: SessionRegistry
+    let log: EventLog
+    let context: FleetContext
+    let metrics: TetherMetrics
+    let address: BoundAddress
+    let logger: Logger
+    /// Adoption waits this long past a lease's expiry on the database's clock.
+    let grace: Duration
+    private var lease: FleetLease
+    private var incarnation: Int64?
+    private var workWake: CheckedContinuation<Void, Never>?
+    private var workPending = false
+    private var renewalFailures = 0
+    private var heldReported = false
+
+    init(
+        fleet: PostgresFleet, listener: FleetListener, registry: SessionRegistry, log: EventLog, context: FleetContext,
+        metrics: TetherMetrics, address: BoundAddress, ttl: Duration, margin: Duration, logger: Logger
+    ) {
+        self.fleet = fleet
+        self.listener = listener
+        self.registry = registry
+        self.log = log
+        self.context = context
+        self.metrics = metrics
+        self.address = address
+        self.logger = logger
+        self.grace = margin
+        self.lease = FleetLease(ttl: ttl, margin: margin)
+    }
+
+    var phase: FleetLease.Phase { lease.phase }
+
+    /// How long one fleet statement may take: a renewal period, but at least 2 s (a
+    /// busy machine opens connections slowly) and at most half the lease. A slow
+    /// renewal costs nothing but its own extension: the fence counts from sends.
+    private var statementBound: Duration { min(max(lease.renewalPeriod, .seconds(2)), lease.ttl / 2) }
+
+    func run() async throws {
+        let loops = Task {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await self.leaseLoop() }
+                group.addTask { await self.watchdogLoop() }
+                group.addTask { await self.workLoop() }
+                group.addTask {
+                    await self.listener.run(connected: { await self.wakeWork() }, receive: { await self.received($0) })
+                }
+            }
+        }
+        try? await gracefulShutdown()
+        await handOver()
+        loops.cancel()
+        await loops.value
+        fleet.close()
+    }
+
+    // MARK: - The lease
+
+    private func leaseLoop() async {
+        while !Task.isCancelled {
+            switch lease.phase {
+            case .joining, .fenced:
+                if await !register() { try? await Task.sleep(for: lease.renewalPeriod) }
+            case .serving, .draining:
+                await renew()
+                try? await Task.sleep(for: lease.renewalPeriod)
+            }
+        }
+    }
+
+    /// True once registered.
+    private func register() async -> Bool {
+        let sent = ContinuousClock.now
+        do {
+            switch try await fleet.register(
+                address: address.current, capacity: context.capacity, ttl: lease.ttl, previous: incarnation, within: statementBound)
+            {
+            case .registered(let incarnation):
+                let rejoined = self.incarnation != nil
+                self.incarnation = incarnation
+                lease.registered(sentAt: sent)
+                if let deadline = lease.fenceDeadline { context.permit.extend(to: deadline) }
+                heldReported = false
+                renewalFailures = 0
+                await registry.setFleetServing(true)
+                logger.notice(
+                    "\(rejoined ? "rejoined the fleet" : "joined the fleet") as instance \(fleet.instanceID) (incarnation \(incarnation), lease \(lease.ttl), capacity \(context.capacity))")
+                wakeWork()
+                return true
+            case .held(let untilMs):
+                if !heldReported {
+                    heldReported = true
+                    logger.warning(
+                        "instance id \(fleet.instanceID) is held by a live instance (its lease runs until \(Date(timeIntervalSince1970: Double(untilMs) / 1000))); waiting for it to stop or expire")
+                }
+                return false
+            }
+        } catch {
+            logger.warning("cannot register with the fleet yet; retrying", metadata: ["error": "\(error)"])
+            return false
+        }
+    }
+
+    private func renew() async {
+        guard let incarnation else { return }
+        let sent = ContinuousClock.now
+        do {
+            let load = await registry.liveSessionCount
+            if try await fleet.renew(incarnation: incarnation, ttl: lease.ttl, load: load, address: address.current, within: statementBound) {
+                lease.renewed(sentAt: sent)
+                if lease.phase == .serving || lease.phase == .draining, let deadline = lease.fenceDeadline {
+                    context.permit.extend(to: deadline)
+                }
+                if renewalFailures > 0 { logger.notice("lease renewed again after \(renewalFailures) failed renewal(s)") }
+                renewalFailures = 0
+            } else {
+                await apply(lease.renewalRefused())
+            }
+        } catch {
+            renewalFailures += 1
+            if renewalFailures == 1, let deadline = lease.fenceDeadline {
+                logger.warning(
+                    "lease renewal failed; this instance fences in \(deadline - .now) unless one succeeds",
+                    metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    private func watchdogLoop() async {
+        while !Task.isCancelled {
+            let now = ContinuousClock.now
+            let next = min(lease.fenceDeadline ?? now + lease.renewalPeriod, now + lease.renewalPeriod)
+            try? await Task.sleep(until: next, clock: .continuous)
+            await apply(lease.tick(now: .now))
+        }
+    }
+
+    private func apply(_ actions: [FleetLease.Action]) async {
+        for action in actions {
+            switch action {
+            case .fence(let reason):
+                // First the permit: no attempt may dial from here on, whatever runs next.
+                context.permit.revoke()
+                await registry.setFleetServing(false)
+                metrics.fleet("tether_fleet_fenced_total")
+                logger.critical("fencing: this instance stops acting as an agent: \(reason)")
+                let left = await registry.relinquishAll(leaving: "fenced")
+                logger.notice("fenced: left \(left.count) session(s); they will be adopted; registering again")
+            }
+        }
+    }
+
+    // MARK: - Sweep, claim, commands
+
+    private func workLoop() async {
+        while !Task.isCancelled {
+            await work()
+            await waitForWork(upTo: lease.renewalPeriod)
+        }
+    }
+
+    private func work() async {
+        guard let incarnation, lease.phase == .serving else { return }
+        let bound = statementBound
+        do {
+            let dead = try await fleet.sweep(grace: grace, within: bound)
+            if !dead.isEmpty { logger.warning("declared dead (lease expired): \(dead.joined(separator: ", ")); their sessions are released") }
+            let room = context.capacity - (await registry.liveSessionCount)
+            if room > 0 {
+                let (free, unowned) = try await fleet.capacity(within: bound)
+                if unowned > 0 {
+                    // Each instance takes its share of what waits, by its free room: the
+                    // least loaded take the most; SKIP LOCKED keeps claims apart.
+                    let share = free > 0 ? Int((Double(unowned) * Double(room) / Double(free)).rounded(.up)) : unowned
+                    let claimed = try await fleet.claim(incarnation: incarnation, limit: min(room, max(1, share), 1000), within: bound)
+                    if !claimed.isEmpty {
+                        logger.notice("claimed \(claimed.count) session(s)")
+                        await registry.adopt(claimed)
+                        if claimed.count == min(room, max(1, share), 1000) { wakeWork() }
+                    }
+                }
+            }
+            for command in try await fleet.pendingCommands() {
+                let (status, result) = await registry.execute(command)
+                try await fleet.answer(command.id, status: status, result: result)
+            }
+        } catch {
+            logger.debug("fleet work failed; retrying next period", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func received(_ notification: PostgresFleet.Notification) {
+        switch notification {
+        case .claimable:
+            wakeWork()
+        case .command(let owner) where owner == fleet.instanceID:
+            wakeWork()
+        case .command:
+            break
+        case .answered, .settled:
+            context.signals.post(notification)
+        }
+    }
+
+    private func wakeWork() {
+        if let wake = workWake {
+            workWake = nil
+            wake.resume()
+        } else {
+            workPending = true
+        }
+    }
+
+    private func waitForWork(upTo bound: Duration) async {
+        if workPending {
+            workPending = false
+            return
+        }
+        let timer = Task {
+            try? await Task.sleep(for: bound)
+            self.wakeWork()
+        }
+        await withCheckedContinuation { workWake = $0 }
+        workPending = false
+        timer.cancel()
+    }
+
+    // MARK: - Shutdown
+
+    /// Hands every session to the other instances: each socket closes without a leave,
+    /// the last writes land under the old epoch, then one transaction releases them as
+    /// `handover` and wakes the claimers, who take the same SFU sessions over. With no
+    /// other instance serving, nothing is handed over and the sessions leave as a lone
+    /// instance's do (the registry, next to stop).
+    private func handOver() async {
+        guard let incarnation, lease.phase == .serving else { return }
+        lease.draining()
+        await registry.setFleetServing(false)
+        let bound = statementBound
+        do {
+            try await fleet.markDraining(incarnation: incarnation, within: bound)
+            let (free, _) = try await fleet.capacity(within: bound)
+            guard free > 0 else {
+                logger.notice("no other instance has room: sessions leave instead of being handed over")
+                try await fleet.handOver([], incarnation: incarnation, leaving: true, within: bound)
+                return
+            }
+            let ids = await registry.relinquishAll(leaving: nil)
+            try? await log.flush(within: .seconds(5))
+            let released = try await fleet.handOver(ids, incarnation: incarnation, leaving: true, within: .seconds(5))
+            logger.notice("handed \(released) session(s) over to the fleet")
+        } catch {
+            logger.error("the hand-over failed; the sessions will be adopted once the lease expires", metadata: ["error": "\(error)"])
+        }
+    }
+}
