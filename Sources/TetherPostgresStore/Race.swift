@@ -17,7 +17,9 @@ enum Race {
                 }
             }
             let timer = Task {
-                try? await Task.sleep(for: limit)
+                // Cancelled means the operation finished: it answers, not the fallback
+                // (the cancel comes just before its answer, and must not race it).
+                guard (try? await Task.sleep(for: limit)) != nil else { return }
                 finish(.success(fallback))
             }
             Task {

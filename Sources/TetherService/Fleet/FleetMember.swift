@@ -50,10 +50,11 @@ actor FleetMember: Service {
 
     var phase: FleetLease.Phase { lease.phase }
 
-    /// How long one fleet statement may take: a renewal period, but at least 2 s (a
-    /// busy machine opens connections slowly) and at most half the lease. A slow
-    /// renewal costs nothing but its own extension: the fence counts from sends.
-    private var statementBound: Duration { min(max(lease.renewalPeriod, .seconds(2)), lease.ttl / 2) }
+    /// How long one fleet statement may take: a renewal period, but at least 3 s (a
+    /// busy machine opens connections slowly, and a statement's answer waits for a free
+    /// thread behind every session's work) and at most half the lease. A slow renewal
+    /// costs nothing but its own extension: the fence counts from sends.
+    private var statementBound: Duration { min(max(lease.renewalPeriod, .seconds(3)), lease.ttl / 2) }
 
     func run() async throws {
         let loops = Task {
@@ -255,21 +256,38 @@ actor FleetMember: Service {
         guard let incarnation, lease.phase == .serving else { return }
         lease.draining()
         await registry.setFleetServing(false)
+        // Within the shutdown grace; each step is retried while the database is slow.
+        let deadline = ContinuousClock.now + .seconds(10)
         let bound = statementBound
         do {
-            try await fleet.markDraining(incarnation: incarnation, within: bound)
-            let (free, _) = try await fleet.capacity(within: bound)
+            try await retrying(until: deadline) { try await self.fleet.markDraining(incarnation: incarnation, within: bound) }
+            let (free, _) = try await retrying(until: deadline) { try await self.fleet.capacity(within: bound) }
             guard free > 0 else {
                 logger.notice("no other instance has room: sessions leave instead of being handed over")
-                try await fleet.handOver([], incarnation: incarnation, leaving: true, within: bound)
+                try await retrying(until: deadline) { try await self.fleet.handOver([], incarnation: incarnation, leaving: true, within: bound) }
                 return
             }
             let ids = await registry.relinquishAll(leaving: nil)
             try? await log.flush(within: .seconds(5))
-            let released = try await fleet.handOver(ids, incarnation: incarnation, leaving: true, within: .seconds(5))
+            let released = try await retrying(until: deadline + .seconds(5)) {
+                try await self.fleet.handOver(ids, incarnation: incarnation, leaving: true, within: bound)
+            }
             logger.notice("handed \(released) session(s) over to the fleet")
         } catch {
             logger.error("the hand-over failed; the sessions will be adopted once the lease expires", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// `step`, tried again after a failure until `deadline`.
+    private func retrying<T: Sendable>(until deadline: ContinuousClock.Instant, _ step: @Sendable () async throws -> T) async throws -> T {
+        while true {
+            do {
+                return try await step()
+            } catch {
+                guard ContinuousClock.now + .milliseconds(200) < deadline else { throw error }
+                logger.warning("fleet step failed during shutdown; retrying", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .milliseconds(200))
+            }
         }
     }
 }

@@ -1,0 +1,301 @@
+import Foundation
+import NIOHTTP1
+import Testing
+import TetherSFUSimulator
+import TetherTestSupport
+
+/// A fleet of real `tether serve` processes on real PostgreSQL, agents in the simulator:
+/// a dead, paused or cut-off instance's sessions are adopted by the others, a stopping
+/// one hands them over, and no session ever has two live agents at the SFU.
+@Suite(.serialized, .timeLimit(.minutes(6))) struct FleetTests {
+    /// The tests' lease (the default is 10 s): short enough to adopt quickly, long
+    /// enough that a renewal is not missed on 2 busy cores (no-fence bound: 3.8 s).
+    static let ttl: Duration = .seconds(6)
+
+    /// Sessions owned by `instance`, per the API.
+    static func owned(by instance: String, in sessions: [String: [String: Any]]) -> [String] {
+        sessions.values.filter { $0["owner_instance"] as? String == instance }.compactMap { $0["id"] as? String }
+    }
+
+    @Test func killNineOfOneOfThreeHasItsSessionsAdoptedByTheOthersNeverTwice() async throws {
+        let fleet = try await FleetHarness.start(["a", "b", "c"])
+        do {
+            var ids: [String] = []
+            for id in ["a", "b", "c"] { ids += try await fleet.createSessions(100, via: id) }
+            let before = try await fleet.sessions(via: "a")
+            let victims = Set(Self.owned(by: "c", in: before))
+            #expect(victims.count == 100, "each instance runs what it created")
+
+            fleet.process("c").signal(SIGKILL)
+            _ = await fleet.process("c").waitForExit()
+            let killed = ContinuousClock.now
+            // Within the lease and 10 s, every one of its sessions is joined on a or b.
+            let after = try await pollUntil(timeout: Self.ttl + .seconds(10)) {
+                let sessions = try await fleet.sessions(via: "a")
+                let adopted = victims.allSatisfy { id in
+                    sessions[id]?["state"] as? String == "joined" && ["a", "b"].contains(sessions[id]?["owner_instance"] as? String)
+                }
+                return adopted ? sessions : nil
+            }
+            let took = ContinuousClock.now - killed
+            #expect(after.count == 300)
+            for (id, session) in after {
+                #expect(session["state"] as? String == "joined", "\(id)")
+                #expect(["a", "b"].contains(session["owner_instance"] as? String), "exactly one live owner: \(session)")
+            }
+            #expect(Set(Self.owned(by: "a", in: after)).isDisjoint(with: Self.owned(by: "b", in: after)))
+            // Both survivors took a share: claims are weighted by free room, not first come.
+            #expect(Self.owned(by: "a", in: after).count > 100 && Self.owned(by: "b", in: after).count > 100)
+            for id in victims.prefix(20) {
+                let events = try await fleet.events(of: id, via: "b")
+                let adopted = try #require(events.first { $0["type"] as? String == "adopted" }, "\(events)")
+                #expect(adopted["from_instance"] as? String == "c")
+                #expect(adopted["to_instance"] as? String == after[id]?["owner_instance"] as? String)
+                #expect(adopted["instance_id"] as? String == adopted["to_instance"] as? String)
+                #expect((adopted["epoch"] as? Int ?? 0) >= 2)
+            }
+            let participants = fleet.sfu.simulator.participants
+            #expect(participants.overlaps == 0, "no session ever had two live agents at the SFU")
+            #expect(participants.live == 300)
+            // At most ~1.1 SFU connections per adopted session (one REJOIN each, a few retries).
+            print("kill -9 of 1 of 3 instances: 100 sessions adopted in \(took)")
+        } catch {
+            print(fleet.logs())
+            await fleet.stop()
+            throw error
+        }
+        await fleet.stop()
+    }
+
+    @Test func anInstanceStoppedPastItsLeaseIsAdoptedAndOnWakingActsNoMore() async throws {
+        let fleet = try await FleetHarness.start(["a", "b"])
+        do {
+            let ids = try await fleet.createSessions(40, via: "b")
+            fleet.process("b").signal(SIGSTOP)
+            let adoptedAt = try await pollUntil(timeout: Self.ttl + .seconds(10)) {
+                let sessions = try await fleet.sessions(via: "a")
+                return ids.allSatisfy({ sessions[$0]?["owner_instance"] as? String == "a" && sessions[$0]?["state"] as? String == "joined" })
+                    ? Date() : nil
+            }
+            fleet.process("b").signal(SIGCONT)
+            // Within a second of waking it has fenced and closed every stale SFU socket
+            // (the ones the SFU had not dropped already): only a's 40 remain, and no
+            // join comes from it afterwards.
+            let fenced = try await fleet.process("b").waitForLine(timeout: .seconds(1)) { $0.contains("fenced: left") }
+            #expect(fenced.contains("left 40 session(s)"), "\(fenced)")
+            #expect(fleet.sfu.simulator.state.connections == 40 && fleet.sfu.simulator.participants.live == 40)
+            let joins = fleet.sfu.simulator.state.counters.joins + fleet.sfu.simulator.state.counters.fastResumes
+            try await Task.sleep(for: .seconds(2))
+            #expect(fleet.sfu.simulator.state.counters.joins + fleet.sfu.simulator.state.counters.fastResumes == joins)
+            // Nothing it wrote is stored for those sessions after the adoption.
+            for id in ids {
+                let events = try await fleet.events(of: id, via: "a")
+                let adoption = try #require(events.firstIndex { $0["type"] as? String == "adopted" }, "\(events)")
+                let late = events[adoption...].filter { $0["instance_id"] as? String == "b" }
+                #expect(late.isEmpty, "events written by the stale owner after the adoption: \(late)")
+            }
+            // It rejoins the fleet under a new incarnation and serves again.
+            try await fleet.waitForServing(["b"], via: "a", timeout: .seconds(20))
+            let b = try #require(try await fleet.instances(via: "a")["b"])
+            #expect((b["incarnation"] as? Int ?? 0) >= 2)
+            print("SIGSTOP: adopted at \(adoptedAt)")
+        } catch {
+            print(fleet.logs())
+            await fleet.stop()
+            throw error
+        }
+        await fleet.stop()
+    }
+
+    @Test func anInstanceCutOffFromTheDatabaseLeavesItsSFUBeforeItsLeaseExpiresAndOnlyThenIsAdopted() async throws {
+        let fleet = try await FleetHarness.start(["a"])
+        let target = try #require(URLComponents(string: fleet.database))
+        let proxy = try ChildProcess(
+            [Self.supportScript("tcp_cut_proxy.py"), target.host ?? "127.0.0.1", "\(target.port ?? 5432)"],
+            executable: URL(fileURLWithPath: "/usr/bin/python3"))
+        do {
+            let port = try await proxy.waitForLine { $0.hasPrefix("listening ") }.split(separator: " ")[1]
+            var proxied = target
+            proxied.port = Int(port)
+            try await fleet.startInstance("b", database: try #require(proxied.string))
+            try await fleet.waitForServing(["a", "b"])
+            let ids = try await fleet.createSessions(40, via: "b")
+            let lineages = Set(fleet.sfu.simulator.participants.lineages.keys)
+
+            proxy.signal(SIGUSR1)
+            _ = try await proxy.waitForLine { $0 == "cut" }
+            // b leaves every SFU session, while its SFU sockets are otherwise fine.
+            let leftAt = try await pollUntil(timeout: Self.ttl + .seconds(5)) { () -> Int64? in
+                let spans = fleet.sfu.simulator.participants.lineages.filter { lineages.contains($0.key) }.values
+                guard spans.allSatisfy({ $0.allSatisfy { $0.leftAtMs != nil } }) else { return nil }
+                return spans.compactMap { $0.last?.leftAtMs }.max()
+            }
+            // Then a adopts them: after b's lease expired on the database's clock.
+            _ = try await pollUntil(timeout: Self.ttl + .seconds(10)) {
+                let sessions = try await fleet.sessions(via: "a")
+                return ids.allSatisfy({ sessions[$0]?["owner_instance"] as? String == "a" && sessions[$0]?["state"] as? String == "joined" })
+                    ? true : nil
+            }
+            let b = try #require(try await fleet.instances(via: "a")["b"])
+            let expiry = try #require(b["lease_expires_at_ms"] as? Int)
+            #expect(Int(leftAt) < expiry, "b left its SFU sessions (\(leftAt)) before its lease expired (\(expiry))")
+            for id in ids.prefix(10) {
+                let events = try await fleet.events(of: id, via: "a")
+                let adopted = try #require(events.first { $0["type"] as? String == "adopted" })
+                #expect((adopted["time_ms"] as? Int ?? 0) > expiry, "adopted only after the lease expired")
+            }
+            #expect(fleet.sfu.simulator.participants.overlaps == 0)
+            #expect(try await fleet.process("b").waitForLine { $0.contains("fencing") }.contains("no lease renewal"))
+            // Healed, b is serving again within a few seconds under a new incarnation.
+            proxy.signal(SIGUSR2)
+            try await fleet.waitForServing(["b"], via: "a", timeout: .seconds(20))
+        } catch {
+            print(fleet.logs())
+            await proxy.stop()
+            await fleet.stop()
+            throw error
+        }
+        await proxy.stop()
+        await fleet.stop()
+    }
+
+    @Test func aRollingRestartHandsEverySessionOverWithNoLossAndNoOverlap() async throws {
+        let fleet = try await FleetHarness.start(["a", "b", "c"])
+        do {
+            var ids: [String] = []
+            for id in ["a", "b", "c"] { ids += try await fleet.createSessions(100, via: id) }
+            var handOvers: [Duration] = []
+            for id in ["a", "b", "c"] {
+                let survivor = id == "a" ? "b" : "a"
+                let owned = Self.owned(by: id, in: try await fleet.sessions(via: survivor))
+                let stopping = ContinuousClock.now
+                fleet.process(id).signal(SIGTERM)
+                #expect(await fleet.process(id).waitForExit(timeout: .seconds(20)) == 0, "SIGTERM ends with status 0")
+                _ = try await pollUntil(timeout: .seconds(15)) {
+                    let sessions = try await fleet.sessions(via: survivor)
+                    return owned.allSatisfy({ sessions[$0]?["state"] as? String == "joined" && sessions[$0]?["owner_instance"] as? String != id })
+                        ? true : nil
+                }
+                handOvers.append(ContinuousClock.now - stopping)
+                try await fleet.startInstance(id)
+                try await fleet.waitForServing([id], via: survivor)
+            }
+            let sessions = try await fleet.sessions(via: "a")
+            let notJoined = ids.filter { sessions[$0]?["state"] as? String != "joined" }
+            if let first = notJoined.first {
+                let events = try await fleet.events(of: first, via: "a")
+                Issue.record("\(notJoined.count) not joined; one's history: \(events.map { "\($0["type"] ?? "") \($0["instance_id"] ?? "") \($0["strategy"] ?? "") \($0["reason"] ?? "") \($0["error"] ?? "")" })")
+            }
+            let participants = fleet.sfu.simulator.participants
+            #expect(participants.overlaps == 0, "never two live agents for one session")
+            // The longest time any agent was out of its call: the hand-over's own gap.
+            var longestGapMs: Int64 = 0
+            for spans in participants.lineages.values {
+                for (earlier, later) in zip(spans, spans.dropFirst()) {
+                    longestGapMs = max(longestGapMs, later.joinedAtMs - (earlier.leftAtMs ?? later.joinedAtMs))
+                }
+            }
+            #expect(longestGapMs < 5_000, "longest absence \(longestGapMs) ms")
+            var handedOver = 0
+            for id in ids.shuffled().prefix(30) {
+                let types = try await fleet.events(of: id, via: "a").compactMap { $0["type"] as? String }
+                #expect(!types.contains("connection_lost"), "a hand-over is no loss: \(types)")
+                handedOver += types.filter { $0 == "handed_over" }.count
+            }
+            #expect(handedOver >= 30, "each session was handed over at least once")
+            print("rolling restart of 3 × 100 sessions: hand-overs \(handOvers), longest absence \(longestGapMs) ms")
+        } catch {
+            print(fleet.logs())
+            await fleet.stop()
+            throw error
+        }
+        await fleet.stop()
+    }
+
+    @Test func requestsToAnInstanceThatDoesNotOwnTheSessionReachItsOwner() async throws {
+        let fleet = try await FleetHarness.start(["a", "b"], extra: ["--max-sessions", "3"])
+        do {
+            let ids = try await fleet.createSessions(2, via: "a")
+            // Migrate and credentials through b: the owner acts, and says so in the history.
+            let (migrated, _) = try await callURL(.POST, fleet.base("b") + "/v1/sessions/\(ids[0])/migrate", json: [:])
+            #expect(migrated == 409 || migrated == 422 || migrated == 202, "the owner's own answer comes back: \(migrated)")
+            let (updated, body) = try await callURL(
+                .PUT, fleet.base("b") + "/v1/sessions/\(ids[0])/credentials", json: ["token": sfuToken])
+            #expect(updated == 200, "\(body)")
+            #expect(try await fleet.events(of: ids[0], via: "b").contains {
+                $0["type"] as? String == "credentials_updated" && $0["instance_id"] as? String == "a"
+            })
+            // DELETE through b answers once a has left: nothing of it stays at the SFU.
+            let lineagesBefore = fleet.sfu.simulator.participants
+            let (deleted, _) = try await callURL(.DELETE, fleet.base("b") + "/v1/sessions/\(ids[0])")
+            #expect(deleted == 204)
+            let (_, session) = try await callURL(.GET, fleet.base("b") + "/v1/sessions/\(ids[0])")
+            #expect(session["state"] as? String == "left")
+            #expect(fleet.sfu.simulator.participants.live == lineagesBefore.live - 1)
+            let left = try #require(try await fleet.events(of: ids[0], via: "b").last)
+            #expect(left["type"] as? String == "left" && left["instance_id"] as? String == "a")
+
+            // a is full (3): its fourth create is placed on b, and answers once joined there.
+            _ = try await fleet.createSessions(2, via: "a")
+            let (status, placed) = try await callURL(.POST, fleet.base("a") + "/v1/sessions", json: createBody(urls: [fleet.sfu.url]))
+            #expect(status == 201, "\(placed)")
+            #expect(placed["owner_instance"] as? String == "b")
+            #expect(placed["state"] as? String == "joined")
+            // Both full: 503 fleet_at_capacity, and nothing is created.
+            _ = try await fleet.createSessions(2, via: "b")
+            let (refused, error) = try await callURL(.POST, fleet.base("a") + "/v1/sessions", json: createBody(urls: [fleet.sfu.url]))
+            #expect(refused == 503)
+            #expect((error["error"] as? [String: Any])?["code"] as? String == "fleet_at_capacity")
+
+            // The ops CLI lists the fleet.
+            let cli = try ChildProcess(["instances", "--url", fleet.base("b")])
+            _ = await cli.waitForExit()
+            #expect(cli.output.contains { $0.hasPrefix("a ") && $0.contains("serving") }, "\(cli.output)")
+            #expect(cli.output.contains { $0.hasPrefix("b *") }, "\(cli.output)")
+        } catch {
+            print(fleet.logs())
+            await fleet.stop()
+            throw error
+        }
+        await fleet.stop()
+    }
+
+    @Test func anInstanceWithAClockAMinuteAheadBehavesTheSame() async throws {
+        let fleet = try await FleetHarness.start(["a"])
+        do {
+            let skewed = try await fleet.startSkewedInstance("skewed", offset: "+60s")
+            try await fleet.waitForServing(["a", "skewed"])
+            let onA = try await fleet.createSessions(20, via: "a")
+            let onSkewed = try await fleet.createSessions(20, via: "skewed")
+            // The skewed instance adopts a's sessions within the same bound…
+            fleet.process("a").signal(SIGKILL)
+            _ = await fleet.process("a").waitForExit()
+            _ = try await pollUntil(timeout: Self.ttl + .seconds(10)) {
+                let sessions = try await fleet.sessions(via: "skewed")
+                return onA.allSatisfy({ sessions[$0]?["owner_instance"] as? String == "skewed" && sessions[$0]?["state"] as? String == "joined" })
+                    ? true : nil
+            }
+            // …and its own are adopted as promptly when it dies: leases are on the database's clock.
+            try await fleet.startInstance("a")
+            try await fleet.waitForServing(["a"], via: "skewed")
+            kill(skewed, SIGKILL)
+            _ = try await pollUntil(timeout: Self.ttl + .seconds(10)) {
+                let sessions = try await fleet.sessions(via: "a")
+                return (onA + onSkewed).allSatisfy({ sessions[$0]?["owner_instance"] as? String == "a" && sessions[$0]?["state"] as? String == "joined" })
+                    ? true : nil
+            }
+            #expect(fleet.sfu.simulator.participants.overlaps == 0)
+        } catch {
+            print(fleet.logs())
+            await fleet.stop()
+            throw error
+        }
+        await fleet.stop()
+    }
+
+    /// Tests/Support/<name>.
+    static func supportScript(_ name: String) -> String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Support").appendingPathComponent(name).path
+    }
+}
