@@ -167,13 +167,20 @@ import TetherTestSupport
             var handOvers: [Duration] = []
             for id in ["a", "b", "c"] {
                 let survivor = id == "a" ? "b" : "a"
-                let owned = Self.owned(by: id, in: try await fleet.sessions(via: survivor))
+                let before = try await fleet.sessions(via: survivor)
+                let owned = Self.owned(by: id, in: before)
                 let stopping = ContinuousClock.now
                 fleet.process(id).signal(SIGTERM)
                 #expect(await fleet.process(id).waitForExit(timeout: .seconds(20)) == 0, "SIGTERM ends with status 0")
                 _ = try await pollUntil(timeout: .seconds(15)) {
                     let sessions = try await fleet.sessions(via: survivor)
-                    return owned.allSatisfy({ sessions[$0]?["state"] as? String == "joined" && sessions[$0]?["owner_instance"] as? String != id })
+                    // A released or just-claimed row keeps its last state until the new owner
+                    // writes: joined again on a later connection generation.
+                    return owned.allSatisfy({
+                        let generation = sessions[$0]?["generation"] as? Int ?? 0
+                        return sessions[$0]?["state"] as? String == "joined" && sessions[$0]?["owner_instance"] as? String != id
+                            && generation > before[$0]?["generation"] as? Int ?? 0
+                    })
                         ? true : nil
                 }
                 handOvers.append(ContinuousClock.now - stopping)
