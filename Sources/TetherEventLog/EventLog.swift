@@ -70,7 +70,9 @@ public final class EventLog: Service, Sendable {
     /// The fleet instance writing (PostgreSQL store): stamped on every event as
     /// `instance_id`. Nil on the single-owner SQLite store.
     public let instanceID: String?
+    public let liveSource: LiveSource
     private let logger: Logger
+    private let commitListener = Mutex<(@Sendable () -> Void)?>(nil)
     private let state = Mutex(State())
     private let payloadEncoder: JSONEncoder = {
         let encoder = JSONEncoder()
@@ -104,12 +106,23 @@ public final class EventLog: Service, Sendable {
         var secretsRetired = false
     }
 
+    /// Where live subscribers' events come from.
+    public enum LiveSource: Sendable {
+        /// This log's own commits: it is the history's one writer (SQLite).
+        case ownCommits
+        /// A feed that reads the shared history in id order and hands it to ``publish(_:)``
+        /// (a fleet on PostgreSQL: other instances write too). This log's commits only
+        /// wake that feed (``onCommit(_:)``).
+        case sharedHistory
+    }
+
     public init(
         store: any HistoryStore, batchSize: Int = 20_000, limits: Limits = Limits(), instanceID: String? = nil,
-        logger: Logger = Logger(label: "tether.eventlog")
+        liveSource: LiveSource = .ownCommits, logger: Logger = Logger(label: "tether.eventlog")
     ) {
         self.store = store
         self.instanceID = instanceID
+        self.liveSource = liveSource
         self.batchSize = batchSize
         self.limits = limits
         self.logger = logger
@@ -291,6 +304,28 @@ public final class EventLog: Service, Sendable {
         _ = state.withLock { $0.subscribers.removeValue(forKey: id) }
     }
 
+    public var subscriberCount: Int { state.withLock { $0.subscribers.count } }
+
+    /// With ``LiveSource/sharedHistory``: called after each of this log's commits.
+    public func onCommit(_ listener: @escaping @Sendable () -> Void) {
+        commitListener.withLock { $0 = listener }
+    }
+
+    /// With ``LiveSource/sharedHistory``: hands committed events, in id order, to the
+    /// subscribers.
+    public func publish(_ events: [SessionEvent]) {
+        deliver(events, to: state.withLock { $0.subscribers })
+    }
+
+    private func deliver(_ events: [SessionEvent], to subscribers: [UInt64: Subscriber]) {
+        for (id, subscriber) in subscribers {
+            for event in events where !subscriber.deliver(event) {
+                unsubscribe(id)
+                break
+            }
+        }
+    }
+
     // MARK: - The writer
 
     /// Writes until graceful shutdown, then drains what is queued and returns.
@@ -433,11 +468,9 @@ public final class EventLog: Service, Sendable {
                 append(SessionEvent(sessionID: sessionID, timeMs: now, generation: 0, kind: .eventsDropped(count: count)))
             }
         }
-        for (id, subscriber) in subscribers {
-            for event in stored where !subscriber.deliver(event) {
-                unsubscribe(id)
-                break
-            }
+        switch liveSource {
+        case .ownCommits: deliver(stored, to: subscribers)
+        case .sharedHistory: if !stored.isEmpty { commitListener.withLock { $0 }?() }
         }
         for waiter in waiters { waiter.resume(returning: true) }
         return true

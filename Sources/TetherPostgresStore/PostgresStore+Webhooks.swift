@@ -157,25 +157,42 @@ extension PostgresStore {
 
     // MARK: - The dispatcher's reads
 
+    /// Due heads not claimed by a live claim. In a fleet every instance runs a worker
+    /// per endpoint, so picking is a claim: `FOR UPDATE SKIP LOCKED` keeps two pickers
+    /// off the same row, and `claimed_until` (on the database's clock) keeps the others
+    /// off it while its try runs. The version moves with each claim, so a claimant
+    /// whose claim ran out and whose row another took cannot settle it any more.
     static let dueHeadsSQL = """
         SELECT * FROM webhook_deliveries
         WHERE endpoint_id = $1 AND status = 'pending' AND head AND next_attempt_at_ms <= $2
+          AND (claimed_until IS NULL OR claimed_until < now())
         ORDER BY next_attempt_at_ms LIMIT $3
         """
 
     public func dueWebhookHeads(endpoint: String, nowMs: Int64, excluding busy: Set<Int64>, limit: Int, forcedOnly: Bool) async throws -> [WebhookDelivery] {
-        var binds = PostgresBindings()
-        binds.append(endpoint)
-        binds.append(nowMs)
-        binds.append(Int64(limit + busy.count))
-        let rows = try await pools.reader.query(PostgresQuery(unsafeSQL: Self.dueHeadsSQL, binds: binds), logger: logger).collect()
+        let claimMs = webhookClaim.milliseconds
+        let busyIDs = Array(busy)
+        let rows = try await pools.writer.query("""
+            UPDATE webhook_deliveries SET claimed_until = now() + \(claimMs) * interval '1 millisecond', version = version + 1
+            WHERE id IN (
+                SELECT id FROM webhook_deliveries
+                WHERE endpoint_id = \(endpoint) AND status = 'pending' AND head AND next_attempt_at_ms <= \(nowMs)
+                  AND (claimed_until IS NULL OR claimed_until < now()) AND NOT (id = ANY(\(busyIDs)))
+                  AND (forced OR NOT \(forcedOnly))
+                ORDER BY next_attempt_at_ms LIMIT \(Int64(limit))
+                FOR UPDATE SKIP LOCKED)
+            RETURNING *
+            """, logger: logger).collect()
             .map { try WebhookDelivery(postgres: $0.makeRandomAccess()) }
-        return Array(rows.filter { !busy.contains($0.id ?? -1) && (!forcedOnly || $0.forced) }.prefix(limit))
+        return rows.sorted { ($0.nextAttemptAtMs, $0.id ?? 0) < ($1.nextAttemptAtMs, $1.id ?? 0) }
     }
 
+    /// When the next head falls due, among those no other try holds: a head claimed
+    /// elsewhere is that claimant's to settle.
     public func nextWebhookHeadDueMs(endpoint: String, excluding busy: Set<Int64>) async throws -> Int64? {
         for (id, due) in try await pools.reader.query("""
             SELECT id, next_attempt_at_ms FROM webhook_deliveries WHERE endpoint_id = \(endpoint) AND status = 'pending' AND head
+              AND (claimed_until IS NULL OR claimed_until < now())
             ORDER BY next_attempt_at_ms LIMIT \(Int64(busy.count + 1))
             """, logger: logger).decode((Int64, Int64).self) where !busy.contains(id)
         {
@@ -208,23 +225,23 @@ extension PostgresStore {
                 let query: PostgresQuery = switch settlement.outcome {
                 case .delivered:
                     """
-                    UPDATE webhook_deliveries SET status = 'delivered', head = FALSE, forced = FALSE, body = '', attempts = \(attempts),
+                    UPDATE webhook_deliveries SET status = 'delivered', head = FALSE, forced = FALSE, claimed_until = NULL, body = '', attempts = \(attempts),
                     last_attempt_at_ms = \(now), last_status = \(status), last_error = NULL, delivered_at_ms = \(now)
                     WHERE id = \(id) AND version = \(version) RETURNING id
                     """
                 case .retry(let atMs, let error):
                     """
-                    UPDATE webhook_deliveries SET forced = FALSE, attempts = \(attempts), next_attempt_at_ms = \(atMs), last_attempt_at_ms = \(now),
+                    UPDATE webhook_deliveries SET forced = FALSE, claimed_until = NULL, attempts = \(attempts), next_attempt_at_ms = \(atMs), last_attempt_at_ms = \(now),
                     last_status = \(status), last_error = \(error) WHERE id = \(id) AND version = \(version) RETURNING id
                     """
                 case .failed(let error):
                     """
-                    UPDATE webhook_deliveries SET status = 'failed', head = FALSE, forced = FALSE, attempts = \(attempts), last_attempt_at_ms = \(now),
+                    UPDATE webhook_deliveries SET status = 'failed', head = FALSE, forced = FALSE, claimed_until = NULL, attempts = \(attempts), last_attempt_at_ms = \(now),
                     last_status = \(status), last_error = \(error) WHERE id = \(id) AND version = \(version) RETURNING id
                     """
                 case .disableEndpoint(let reason):
                     """
-                    UPDATE webhook_deliveries SET forced = FALSE, attempts = \(attempts), last_attempt_at_ms = \(now), last_status = \(status),
+                    UPDATE webhook_deliveries SET forced = FALSE, claimed_until = NULL, attempts = \(attempts), last_attempt_at_ms = \(now), last_status = \(status),
                     last_error = \(reason) WHERE id = \(id) AND version = \(version) RETURNING id
                     """
                 }
@@ -302,7 +319,7 @@ extension PostgresStore {
             }
             try await connection.query("""
                 UPDATE webhook_deliveries SET status = 'pending', head = FALSE, next_attempt_at_ms = \(nowMs), created_at_ms = \(nowMs),
-                forced = \(forced), version = version + 1 WHERE id = \(id)
+                forced = \(forced), claimed_until = NULL, version = version + 1 WHERE id = \(id)
                 """, logger: logger)
             queues.insert([delivery.sessionID, delivery.endpointID])
         }

@@ -69,6 +69,12 @@ extension PostgresStore {
                     probe = true
                 }
             }
+            if fence != nil, !rows.isEmpty {
+                // Several instances write; a live tail reads "every id after the last one
+                // seen". Ids taken under one lock held to the commit become visible in id
+                // order, so no reader passes an id that commits later.
+                try await connection.query("SELECT pg_advisory_xact_lock(\(Self.eventOrderLock))", logger: logger)
+            }
             let ids = try await Self.takeEventIDs(rows.count, on: connection, logger: logger)
             var stored: [SessionEvent] = []
             stored.reserveCapacity(rows.count)
@@ -90,11 +96,18 @@ extension PostgresStore {
                 let outgoing = stored.compactMap { event in webhooks.subscribedType(of: event.kind).map { (event, $0) } }
                 if !outgoing.isEmpty { try await Self.enqueueDeliveries(outgoing, routing: webhooks, on: connection, logger: logger) }
             }
+            if fence != nil, !rows.isEmpty {
+                // Delivered at commit: every instance's live tail reads the new events.
+                try await connection.query("SELECT pg_notify(\(PostgresFleet.channel), 'events')", logger: logger)
+            }
             return (stored, clock, Array(stale.values))
         }
         fence?.report(stale.sorted { $0.sessionID < $1.sessionID })
         return (stored, clock)
     }
+
+    /// The advisory lock that orders event ids with commits across a fleet ("tether" in ASCII).
+    static let eventOrderLock: Int64 = 0x74_65_74_68_65_72
 
     /// The owner and epoch of every session `batch` writes a row for, locked
     /// (`FOR UPDATE`) until the batch commits. Sessions with no row yet are new: theirs

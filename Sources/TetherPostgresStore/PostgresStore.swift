@@ -18,6 +18,10 @@ public struct PostgresStore: HistoryStore {
     /// Set on a fleet instance: every write for a session is checked against its row's
     /// owner and epoch (``OwnershipFence``); nil writes unconditionally (tests, benches).
     public var fence: OwnershipFence?
+    /// How long a picked webhook try keeps its row from other instances' workers: longer
+    /// than a try can take (connect and answer timeouts), so a second send of the same
+    /// delivery only follows a claimant that died or lost the database.
+    public var webhookClaim: Duration = .seconds(60)
     public let writeFaults = WriteFaults()
     public let location: String
     let logger: Logger

@@ -73,6 +73,7 @@ public func buildApplication(
         let fence = OwnershipFence(instanceID: instanceID)
         var fenced = postgres
         fenced.fence = fence
+        fenced.webhookClaim = WebhookEndpointWorker.connectTimeout + configuration.webhookTimeout + .seconds(10)
         store = fenced
         do {
             fleetSetup = (url, try PostgresFleet(url: url, store: fenced, instanceID: instanceID, logger: logger), fence)
@@ -92,7 +93,10 @@ public func buildApplication(
         store.webhooks = WebhookRouting(
             endpoints: webhookEndpoints.map(\.routing), types: configuration.webhookTypes, maxBacklog: configuration.webhookMaxBacklog)
     }
-    let log = EventLog(store: store, batchSize: historyBatchSize, instanceID: fleetSetup?.fleet.instanceID, logger: logger)
+    let log = EventLog(
+        store: store, batchSize: historyBatchSize, instanceID: fleetSetup?.fleet.instanceID,
+        liveSource: fleetSetup == nil ? .ownCommits : .sharedHistory, logger: logger)
+    let feed = fleetSetup.map { _ in FleetEventFeed(log: log, logger: logger) }
     let metrics = TetherMetrics()
     let boundAddress = BoundAddress(configured: configuration.advertisedAddress, host: configuration.host, port: configuration.port)
     let fleetContext = fleetSetup.map {
@@ -126,6 +130,7 @@ public func buildApplication(
         do {
             member = FleetMember(
                 fleet: fleetSetup.fleet, listener: try FleetListener(url: fleetSetup.url, logger: logger), registry: registry, log: log,
+                feed: feed,
                 context: fleetContext, metrics: metrics, address: boundAddress, ttl: configuration.leaseTTL,
                 margin: configuration.leaseMargin, logger: logger)
         } catch {
@@ -170,7 +175,7 @@ public func buildApplication(
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "tether"),
         services: services + [
             log,
-        ] + (webhooks.map { [$0] } ?? []) + [
+        ] + (feed.map { [$0] } ?? []) + (webhooks.map { [$0] } ?? []) + [
             // Before the registry, so it stops after it: sessions leave, then cleanups end.
             registry.janitor,
             registry,

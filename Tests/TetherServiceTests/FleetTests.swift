@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import NIOHTTP1
 import Testing
@@ -298,6 +299,71 @@ import TetherTestSupport
             throw error
         }
         await fleet.stop()
+    }
+
+    @Test func everyInstanceTailsTheWholeHistoryAndEachWebhookIsSentOnce() async throws {
+        let receiver = try await WebhookReceiver.start(secret: WebhookTests.secret)
+        let fleet = try await FleetHarness.start(
+            ["a", "b"], extra: ["--webhook-url", receiver.url, "--webhook-secret", WebhookTests.secret])
+        do {
+            // A live tail on b, opened before anything happens.
+            var request = HTTPClientRequest(url: fleet.base("b") + "/v1/events/stream")
+            request.headers.add(name: "Last-Event-ID", value: "")
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+            #expect(response.status == .ok)
+            let tail = Task { () -> [(id: Int, session: String, type: String)] in
+                var seen: [(id: Int, session: String, type: String)] = []
+                var pending = ""
+                for try await chunk in response.body {
+                    pending += String(buffer: chunk)
+                    while let range = pending.range(of: "\n\n") {
+                        let frame = pending[..<range.lowerBound]
+                        pending.removeSubrange(..<range.upperBound)
+                        let lines = frame.split(separator: "\n")
+                        guard let id = lines.first(where: { $0.hasPrefix("id: ") }).flatMap({ Int($0.dropFirst(4)) }),
+                              let data = lines.first(where: { $0.hasPrefix("data: ") }),
+                              let json = try? JSONSerialization.jsonObject(with: Data(data.dropFirst(6).utf8)) as? [String: Any]
+                        else { continue }
+                        seen.append((id, json["session_id"] as? String ?? "", json["type"] as? String ?? ""))
+                        if seen.filter({ $0.type == "joined" }).count >= 40 { return seen }
+                    }
+                }
+                return seen
+            }
+            let ids = try await fleet.createSessions(20, via: "a") + fleet.createSessions(20, via: "b")
+            let watchdog = Task {
+                try await Task.sleep(for: .seconds(30))
+                tail.cancel()  // ends the read: the checks below then fail and say what was seen
+            }
+            let seen = try await tail.value
+            watchdog.cancel()
+            // b's tail shows a's sessions too, in id order, with no id the history has and it skipped.
+            let joinedSessions: Set<String> = Set(seen.filter { $0.type == "joined" }.map(\.session))
+            let tailIDs: [Int] = seen.map(\.id)
+            #expect(joinedSessions == Set(ids))
+            #expect(tailIDs == tailIDs.sorted() && Set(tailIDs).count == tailIDs.count, "in id order, each once")
+            if let first = seen.first?.id, let last = seen.last?.id {
+                let (_, page) = try await callURL(.GET, fleet.base("a") + "/v1/events?limit=1000")
+                let events = page["events"] as? [[String: Any]] ?? []
+                let history: [Int] = events.compactMap { $0["id"] as? Int }.filter { (first...last).contains($0) }.sorted()
+                #expect(history == tailIDs, "the tail skipped none of the history's ids")
+            }
+            // Both instances run a webhook worker; each session.joined reaches the receiver once.
+            _ = try await pollUntil(timeout: .seconds(20)) {
+                Set(receiver.delivered.compactMap { $0.json["type"] as? String == "session.joined" ? $0.eventID : nil }).count >= 40 ? true : nil
+            }
+            try await Task.sleep(for: .seconds(2))  // room for a duplicate to arrive, if one were sent
+            let joinedHooks = receiver.hooks.filter { $0.json["type"] as? String == "session.joined" }
+            #expect(joinedHooks.count == 40, "each delivery sent by one instance: \(joinedHooks.count) sent for 40 events")
+            #expect(Set(joinedHooks.compactMap(\.eventID)).count == 40)
+        } catch {
+            print(fleet.logs())
+            await fleet.stop()
+            await receiver.stop()
+            throw error
+        }
+        await fleet.stop()
+        await receiver.stop()
     }
 
     /// Tests/Support/<name>.

@@ -315,6 +315,8 @@ public struct PostgresFleet: Sendable {
         case answered(command: Int64)
         /// A session's row changed (its first join settled, it ended).
         case settled(session: String)
+        /// Events were committed (by any instance): live tails read on.
+        case events
 
         var payload: String {
             switch self {
@@ -322,11 +324,13 @@ public struct PostgresFleet: Sendable {
             case .command(let owner): "command:\(owner)"
             case .answered(let command): "answered:\(command)"
             case .settled(let session): "settled:\(session)"
+            case .events: "events"
             }
         }
 
         init?(payload: String) {
             if payload == "claimable" { self = .claimable; return }
+            if payload == "events" { self = .events; return }
             guard let colon = payload.firstIndex(of: ":") else { return nil }
             let value = String(payload[payload.index(after: colon)...])
             switch payload[..<colon] {

@@ -33,3 +33,7 @@ CREATE TABLE session_commands (
     created_at TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 CREATE INDEX session_commands_pending ON session_commands(owner_instance, id) WHERE status = 'pending';
+
+-- A webhook try picked by one instance: the others leave the row alone until this
+-- passes (on this database's clock) or the try is settled.
+ALTER TABLE webhook_deliveries ADD COLUMN claimed_until TIMESTAMPTZ;

@@ -17,6 +17,8 @@ import TetherPostgresStore
 actor FleetMember: Service {
     let fleet: PostgresFleet
     let listener: FleetListener
+    /// Woken by other instances' commits: the live tail reads on.
+    let feed: FleetEventFeed?
     let registry: SessionRegistry
     let log: EventLog
     let context: FleetContext
@@ -33,11 +35,12 @@ actor FleetMember: Service {
     private var heldReported = false
 
     init(
-        fleet: PostgresFleet, listener: FleetListener, registry: SessionRegistry, log: EventLog, context: FleetContext,
+        fleet: PostgresFleet, listener: FleetListener, registry: SessionRegistry, log: EventLog, feed: FleetEventFeed?, context: FleetContext,
         metrics: TetherMetrics, address: BoundAddress, ttl: Duration, margin: Duration, logger: Logger
     ) {
         self.fleet = fleet
         self.listener = listener
+        self.feed = feed
         self.registry = registry
         self.log = log
         self.context = context
@@ -219,6 +222,8 @@ actor FleetMember: Service {
             break
         case .answered, .settled:
             context.signals.post(notification)
+        case .events:
+            feed?.wake()
         }
     }
 
