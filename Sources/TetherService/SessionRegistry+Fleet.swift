@@ -15,6 +15,30 @@ extension SessionRegistry {
 
     func setFleetServing(_ serving: Bool) {
         fleetServing = serving
+        guard serving else { return }
+        fleetStarted = true
+        let waiters = servingWaiters
+        servingWaiters = [:]
+        for waiter in waiters.values { waiter.resume() }
+    }
+
+    /// A create that arrives while this instance registers (its port opens first) waits
+    /// for the lease, up to `bound`, rather than being placed elsewhere or refused with
+    /// 503 by a fleet that has not met this instance yet. Later (a fence) it does not wait.
+    func awaitFirstLease(upTo bound: Duration) async {
+        guard fleet != nil, !fleetStarted, !fleetServing else { return }
+        servingWaiterCount += 1
+        let id = servingWaiterCount
+        let timer = Task { [weak self] in
+            try? await Task.sleep(for: bound)
+            await self?.expireServingWaiter(id)
+        }
+        await withCheckedContinuation { servingWaiters[id] = $0 }
+        timer.cancel()
+    }
+
+    private func expireServingWaiter(_ id: Int) {
+        servingWaiters.removeValue(forKey: id)?.resume()
     }
 
     var liveSessionCount: Int { live.count }

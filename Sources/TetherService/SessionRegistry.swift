@@ -35,6 +35,10 @@ public actor SessionRegistry: Service {
     let fleet: FleetContext?
     /// Whether this fleet instance holds a valid lease and may act as an agent.
     var fleetServing = false
+    /// Whether this instance has held a lease since it started.
+    var fleetStarted = false
+    var servingWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
+    var servingWaiterCount = 0
 
     init(
         configuration: ServiceConfiguration, addressPolicy: SFUAddressPolicy, tls: TLSTrust = .system, log: EventLog, metrics: TetherMetrics,
@@ -248,6 +252,7 @@ public actor SessionRegistry: Service {
             return .failure(.invalid("unknown dialect '\(request.dialect)'", code: "unknown_dialect"))
         }
         if let fleet {
+            await awaitFirstLease(upTo: Self.fleetAnswerBound / 2)
             // No lease (fenced, rejoining) or no room: an instance with room runs it.
             guard fleetServing, live.count < fleet.capacity else { return await placeElsewhere(record, policy: request.policy) }
             record.ownerInstance = fleet.instanceID
