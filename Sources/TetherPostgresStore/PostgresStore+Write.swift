@@ -55,6 +55,12 @@ extension PostgresStore {
             for write in batch {
                 switch write {
                 case .event(let event, let payload):
+                    // A bare event (`events_dropped` after an outage) carries no epoch: it is
+                    // written only while this instance still owns the session.
+                    if let fence, let current = owners[PostgresText.clean(event.sessionID)], current.owner != fence.instanceID {
+                        stale[event.sessionID, default: .init(sessionID: event.sessionID, epoch: current.epoch, droppedEvents: 0)].droppedEvents += 1
+                        continue
+                    }
                     try add(event, payload: payload)
                 case .unit(let events, let row):
                     if isStale(row, events: events.count) { continue }
@@ -118,7 +124,8 @@ extension PostgresStore {
         let ids = Array(Set(batch.compactMap { write -> String? in
             switch write {
             case .unit(_, let row), .session(let row): PostgresText.clean(row.id)
-            case .event, .probe: nil
+            case .event(let event, _): PostgresText.clean(event.sessionID)
+            case .probe: nil
             }
         })).sorted()  // one lock order for every writer: no deadlock between instances
         guard !ids.isEmpty else { return [:] }

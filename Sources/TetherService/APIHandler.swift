@@ -14,6 +14,8 @@ struct APIHandler: APIProtocol {
     let metrics: TetherMetrics
     /// Nil when no `--webhook-url` is configured.
     let webhooks: WebhookDispatcher?
+    /// Nil on SQLite: no fleet.
+    let fleetMember: FleetMember?
 
     static let defaultLimit = 100
 
@@ -72,10 +74,16 @@ struct APIHandler: APIProtocol {
 
     func drainNode(_ input: Operations.drainNode.Input) async throws -> Operations.drainNode.Output {
         guard case .json(let body) = input.body else { throw APIError.badRequest("the body must be JSON") }
-        for url in [body.sfu_url] + (body.target_url.map { [$0] } ?? []) {
+        guard (body.sfu_url == nil) != (body.instance_id == nil) else {
+            throw APIError.invalid(
+                "give exactly one of sfu_url (move sessions off an SFU node) and instance_id (hand this instance's sessions to the fleet)",
+                code: "invalid_drain")
+        }
+        guard let sfuURL = body.sfu_url else { return try await drainInstance(body.instance_id ?? "", targetURL: body.target_url) }
+        for url in [sfuURL] + (body.target_url.map { [$0] } ?? []) {
             do { _ = try SignalingURL(url) } catch { throw APIError.invalid("\(error)", code: "invalid_sfu_url") }
         }
-        let (moved, skipped) = try await registry.drain(sfuURL: body.sfu_url, to: body.target_url)
+        let (moved, skipped) = try await registry.drain(sfuURL: sfuURL, to: body.target_url)
         return .accepted(.init(body: .json(.init(moved: moved, skipped: skipped))))
     }
 

@@ -152,7 +152,7 @@ public func buildApplication(
     let guarded = router.group()
         .add(middleware: BearerAuthMiddleware(tokens: TokenRing(full: configuration.apiTokens, read: configuration.readTokens)))
         .add(middleware: BodyLimitMiddleware(maxBytes: configuration.maxBodyBytes))
-    let handler = APIHandler(configuration: configuration, registry: registry, log: log, metrics: metrics, webhooks: webhooks)
+    let handler = APIHandler(configuration: configuration, registry: registry, log: log, metrics: metrics, webhooks: webhooks, fleetMember: member)
     try handler.registerHandlers(
         on: GuardedRouteTransport(open: router, guarded: guarded),
         configuration: .init(jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes]))

@@ -301,6 +301,45 @@ import TetherTestSupport
         await fleet.stop()
     }
 
+    @Test func aDrainHandsAnInstancesSessionsOverAndItStaysUpDraining() async throws {
+        let fleet = try await FleetHarness.start(["a", "b"])
+        do {
+            let ids = try await fleet.createSessions(20, via: "a")
+            let drainURL = fleet.base("a") + "/v1/drain"
+            let (wrong, wrongBody) = try await callURL(.POST, drainURL, json: ["instance_id": "b"])
+            #expect(wrong == 422 && (wrongBody["error"] as? [String: Any])?["code"] as? String == "not_this_instance")
+            let (both, _) = try await callURL(.POST, drainURL, json: ["instance_id": "a", "sfu_url": fleet.sfu.url])
+            #expect(both == 422, "one of the two, not both")
+
+            let (status, result) = try await callURL(.POST, drainURL, json: ["instance_id": "a"])
+            #expect(status == 202, "\(result)")
+            #expect(Set(result["moved"] as? [String] ?? []) == Set(ids))
+            _ = try await pollUntil(timeout: .seconds(15)) {
+                let sessions = try await fleet.sessions(via: "a")
+                return ids.allSatisfy({ sessions[$0]?["owner_instance"] as? String == "b" && sessions[$0]?["state"] as? String == "joined" })
+                    ? true : nil
+            }
+            #expect(try await fleet.instances(via: "a")["a"]?["state"] as? String == "draining")
+            #expect(fleet.sfu.simulator.participants.overlaps == 0)
+            let types = try await fleet.events(of: ids[0], via: "a").compactMap { $0["type"] as? String }
+            #expect(types.contains("handed_over") && !types.contains("connection_lost"), "\(types)")
+            // Still answering, placing nothing on itself, and not drained twice.
+            let (created, placed) = try await callURL(.POST, fleet.base("a") + "/v1/sessions", json: createBody(urls: [fleet.sfu.url]))
+            #expect(created == 201 && placed["owner_instance"] as? String == "b", "\(placed)")
+            let (again, _) = try await callURL(.POST, drainURL, json: ["instance_id": "a"])
+            #expect(again == 409)
+            // It stops cleanly, saying goodbye in its row.
+            fleet.process("a").signal(SIGTERM)
+            #expect(await fleet.process("a").waitForExit(timeout: .seconds(20)) == 0)
+            #expect(try await fleet.instances(via: "b")["a"]?["state"] as? String == "left")
+        } catch {
+            print(fleet.logs())
+            await fleet.stop()
+            throw error
+        }
+        await fleet.stop()
+    }
+
     @Test func everyInstanceTailsTheWholeHistoryAndEachWebhookIsSentOnce() async throws {
         let receiver = try await WebhookReceiver.start(secret: WebhookTests.secret)
         let fleet = try await FleetHarness.start(

@@ -158,17 +158,18 @@ public struct PostgresFleet: Sendable {
 
     /// What the fleet could still take: the free places of every serving instance whose
     /// lease is valid (its capacity less the live sessions it owns now, counted, not its
-    /// load at the last renewal), this one's included, and how many live sessions wait
-    /// for an owner.
-    public func capacity(within limit: Duration) async throws -> (free: Int, unowned: Int) {
+    /// load at the last renewal), this one's included unless `othersOnly`, and how many
+    /// live sessions wait for an owner.
+    public func capacity(othersOnly: Bool = false, within limit: Duration) async throws -> (free: Int, unowned: Int) {
         let terminal = Self.terminal
+        let excluded = othersOnly ? instanceID : ""
         let logger = logger
         return try await connection.transaction("the capacity", within: limit) { connection in
             let row = try await connection.query("""
                 SELECT
                     (SELECT coalesce(sum(greatest(i.capacity - (
                          SELECT count(*) FROM sessions s WHERE s.owner_instance = i.id AND NOT (s.state = ANY(\(terminal)))), 0)), 0)::bigint
-                     FROM instances i WHERE i.state = 'serving' AND i.expires_at > now()),
+                     FROM instances i WHERE i.state = 'serving' AND i.expires_at > now() AND i.id <> \(excluded)),
                     (SELECT count(*) FROM sessions WHERE owner_instance IS NULL AND NOT (state = ANY(\(terminal)))) AS unowned
                 """, logger: logger).collect().first?.decode((Int64, Int64).self)
             return (Int(row?.0 ?? 0), Int(row?.1 ?? 0))

@@ -10,7 +10,7 @@ public struct FleetLease: Sendable {
     public typealias Instant = ContinuousClock.Instant
 
     public enum Phase: String, Sendable {
-        /// Not registered yet (start-up, or after a fence): acts as no agent.
+        /// Not registered yet (start-up): acts as no agent.
         case joining
         case serving
         /// Shutting down: hands its sessions over, claims nothing.

@@ -33,6 +33,9 @@ actor FleetMember: Service {
     private var workPending = false
     private var renewalFailures = 0
     private var heldReported = false
+    /// Sessions a drain closed but could not release yet: released on the next work turn
+    /// (the lease keeps being renewed, so they would otherwise never be adopted).
+    private var unreleased: [String] = []
 
     init(
         fleet: PostgresFleet, listener: FleetListener, registry: SessionRegistry, log: EventLog, feed: FleetEventFeed?, context: FleetContext,
@@ -183,8 +186,14 @@ actor FleetMember: Service {
     }
 
     private func work() async {
-        guard let incarnation, lease.phase == .serving else { return }
         let bound = statementBound
+        if let incarnation, !unreleased.isEmpty, lease.phase == .draining {
+            if let released = try? await fleet.handOver(unreleased, incarnation: incarnation, leaving: false, within: bound) {
+                logger.notice("handed \(released) session(s) over to the fleet (after a failed try)")
+                unreleased = []
+            }
+        }
+        guard let incarnation, lease.phase == .serving else { return }
         do {
             let dead = try await fleet.sweep(grace: grace, within: bound)
             if !dead.isEmpty { logger.warning("declared dead (lease expired): \(dead.joined(separator: ", ")); their sessions are released") }
@@ -252,34 +261,77 @@ actor FleetMember: Service {
 
     // MARK: - Shutdown
 
+    /// Why a drain handed nothing over.
+    enum DrainRefusal: Error {
+        /// This instance holds no lease (joining, fenced) or is draining already.
+        case notServing(FleetLease.Phase)
+        /// No other serving instance has a free place.
+        case noRoom
+        case failed(String)
+    }
+
+    /// `POST /v1/drain` with this instance's id: hands every session to the others at
+    /// once, as on `SIGTERM`, and stays up, `draining` — it answers requests and claims
+    /// nothing — until it stops. Returns the sessions handed over.
+    func drain() async -> Result<[String], DrainRefusal> {
+        await handOver(leavingFleet: false)
+    }
+
+    /// On shutdown: hands the sessions over (unless a drain did already) and leaves the fleet.
+    private func handOver() async {
+        switch await handOver(leavingFleet: true) {
+        case .success, .failure(.noRoom): break
+        case .failure(.notServing(.draining)):
+            // Drained earlier: nothing left to hand over; only the row says goodbye.
+            guard let incarnation else { return }
+            let bound = statementBound
+            _ = try? await retrying(until: .now + .seconds(5)) {
+                try await self.fleet.handOver([], incarnation: incarnation, leaving: true, within: bound)
+            }
+        case .failure(let refusal):
+            logger.error("the hand-over failed; the sessions will be adopted once the lease expires", metadata: ["error": "\(refusal)"])
+        }
+    }
+
     /// Hands every session to the other instances: each socket closes without a leave,
     /// the last writes land under the old epoch, then one transaction releases them as
     /// `handover` and wakes the claimers, who take the same SFU sessions over. With no
-    /// other instance serving, nothing is handed over and the sessions leave as a lone
-    /// instance's do (the registry, next to stop).
-    private func handOver() async {
-        guard let incarnation, lease.phase == .serving else { return }
-        lease.draining()
-        await registry.setFleetServing(false)
+    /// other instance having room nothing is handed over: on shutdown the sessions then
+    /// leave as a lone instance's do (the registry, next to stop); a drain is refused.
+    private func handOver(leavingFleet: Bool) async -> Result<[String], DrainRefusal> {
+        guard let incarnation, lease.phase == .serving else { return .failure(.notServing(lease.phase)) }
         // Within the shutdown grace; each step is retried while the database is slow.
         let deadline = ContinuousClock.now + .seconds(10)
         let bound = statementBound
         do {
-            try await retrying(until: deadline) { try await self.fleet.markDraining(incarnation: incarnation, within: bound) }
-            let (free, _) = try await retrying(until: deadline) { try await self.fleet.capacity(within: bound) }
+            let (free, _) = try await retrying(until: deadline) { try await self.fleet.capacity(othersOnly: true, within: bound) }
             guard free > 0 else {
-                logger.notice("no other instance has room: sessions leave instead of being handed over")
-                try await retrying(until: deadline) { try await self.fleet.handOver([], incarnation: incarnation, leaving: true, within: bound) }
-                return
+                if leavingFleet {
+                    logger.notice("no other instance has room: sessions leave instead of being handed over")
+                    lease.draining()
+                    await registry.setFleetServing(false)
+                    try await retrying(until: deadline) { try await self.fleet.handOver([], incarnation: incarnation, leaving: true, within: bound) }
+                }
+                return .failure(.noRoom)
             }
+            lease.draining()
+            await registry.setFleetServing(false)
+            try await retrying(until: deadline) { try await self.fleet.markDraining(incarnation: incarnation, within: bound) }
             let ids = await registry.relinquishAll(leaving: nil)
             try? await log.flush(within: .seconds(5))
-            let released = try await retrying(until: deadline + .seconds(5)) {
-                try await self.fleet.handOver(ids, incarnation: incarnation, leaving: true, within: bound)
+            let released: Int
+            do {
+                released = try await retrying(until: deadline + .seconds(5)) {
+                    try await self.fleet.handOver(ids, incarnation: incarnation, leaving: leavingFleet, within: bound)
+                }
+            } catch {
+                if !leavingFleet { unreleased = ids }
+                throw error
             }
-            logger.notice("handed \(released) session(s) over to the fleet")
+            logger.notice("handed \(released) session(s) over to the fleet\(leavingFleet ? "" : "; draining until stopped")")
+            return .success(ids)
         } catch {
-            logger.error("the hand-over failed; the sessions will be adopted once the lease expires", metadata: ["error": "\(error)"])
+            return .failure(.failed("\(error)"))
         }
     }
 
