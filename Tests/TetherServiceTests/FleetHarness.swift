@@ -28,8 +28,10 @@ final class FleetHarness: @unchecked Sendable {
     }
 
     /// A new database on the test cluster, a simulator, and `instances` serving on it.
-    static func start(_ instances: [String], ttl: String = "6s", extra: [String] = []) async throws -> FleetHarness {
-        let (database, cleanup) = try StoreKind.postgres.makeDatabase()
+    /// `database`: a cluster of the test's own (one it restarts); else a new database
+    /// on the shared test cluster.
+    static func start(_ instances: [String], ttl: String = "6s", database own: String? = nil, extra: [String] = []) async throws -> FleetHarness {
+        let (database, cleanup) = try own.map { ($0, {}) } ?? StoreKind.postgres.makeDatabase()
         let fleet = FleetHarness(database: database, cleanup: cleanup, sfu: try await Simulator.start(), ttl: ttl)
         do {
             for id in instances { try await fleet.startInstance(id, extra: extra) }

@@ -301,6 +301,52 @@ import TetherTestSupport
         await fleet.stop()
     }
 
+    @Test func postgresRestartedWithinTheNoFenceBoundFencesNoOneAndLosesNoEvent() async throws {
+        let postgres = try RestartablePostgres.start()
+        defer { postgres.stop() }
+        // The defaults: a 10 s lease, 1 s margin; no fence for outages up to 7 s.
+        let fleet = try await FleetHarness.start(["a", "b"], ttl: "10s", database: postgres.url)
+        do {
+            let ids = try await fleet.createSessions(20, via: "a") + fleet.createSessions(20, via: "b")
+            let down = ContinuousClock.now
+            try postgres.halt()
+            // Load while it is down: every agent drops and resumes; the events wait in queues.
+            try await fleet.sfu.inject("drop")
+            _ = try await pollUntil(timeout: .seconds(4)) { () async throws -> Bool? in
+                fleet.sfu.simulator.state.counters.fastResumes >= ids.count ? true : nil
+            }
+            try await Task.sleep(until: down + .seconds(3))
+            try postgres.resume()
+            let outage = ContinuousClock.now - down
+            print("PostgreSQL was down for \(outage)")
+            #expect(outage < .seconds(7), "the test's outage stays within the bound it tests")
+            // Every event queued in the outage lands: each session's loss and its recovery.
+            _ = try await pollUntil(timeout: .seconds(30)) { () async throws -> Bool? in
+                let sessions = try await fleet.sessions(via: "a")
+                guard ids.allSatisfy({ sessions[$0]?["state"] as? String == "joined" }) else { return nil }
+                for id in ids {
+                    let types = try await fleet.events(of: id, via: "b").compactMap { $0["type"] as? String }
+                    guard types.contains("connection_lost"), types.last == "reconnected" else { return nil }
+                }
+                return true
+            }
+            for id in ids.prefix(10) {
+                let types = try await fleet.events(of: id, via: "a").compactMap { $0["type"] as? String }
+                #expect(!types.contains("adopted") && !types.contains("events_dropped"), "\(types)")
+            }
+            for member in ["a", "b"] {
+                #expect(try await fleet.metric("tether_fleet_fenced_total", of: member) == 0, "\(member) never fenced")
+                #expect(try await fleet.instances(via: member)[member]?["state"] as? String == "serving")
+            }
+            #expect(fleet.sfu.simulator.participants.overlaps == 0)
+        } catch {
+            print(fleet.logs())
+            await fleet.stop()
+            throw error
+        }
+        await fleet.stop()
+    }
+
     @Test func aDrainHandsAnInstancesSessionsOverAndItStaysUpDraining() async throws {
         let fleet = try await FleetHarness.start(["a", "b"])
         do {
