@@ -21,7 +21,7 @@ struct BenchCommand: AsyncParsableCommand {
 
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure detection, recovery, scale, storm, events, api and webhooks on loopback, and print a table.",
+        abstract: "Measure detection, recovery, scale, storm, events, api, webhooks and fleet on loopback, and print a table.",
         discussion: """
             Scenarios run real processes: `tether sfu` is started from this binary on a free \
             port and stopped afterwards; sessions run in this process on the engine (or on \
@@ -41,15 +41,19 @@ struct BenchCommand: AsyncParsableCommand {
             against sessions ÷ cap plus that floor, its insert and request rates as a \
             percentage of the raw SQLite and trivial-route floors. webhooks has no floor: it \
             reports delivery throughput at each --webhook-pending size and a healthy \
-            endpoint's lateness beside one that never answers, against a local sink.
+            endpoint's lateness beside one that never answers, against a local sink. fleet \
+            (with --db) runs --fleet-instances real `tether serve` processes on a database of \
+            its own, --fleet-sessions each, kills one with kill -9 and times the adoption of \
+            its sessions, counting SFU connections per adopted session, overlaps at the \
+            simulator, and the rows the leases update in a steady window.
             """
     )
 
     enum Scenario: String, ExpressibleByArgument, CaseIterable {
-        case detection, recovery, scale, storm, events, api, webhooks, all
+        case detection, recovery, scale, storm, events, api, webhooks, fleet, all
     }
 
-    @Argument(help: "detection, recovery, scale, storm, events, api, webhooks, or all.")
+    @Argument(help: "detection, recovery, scale, storm, events, api, webhooks, fleet (needs --db), or all (fleet only with --db).")
     var scenario: Scenario
 
     @Option(help: "Sessions for detection, recovery and storm.")
@@ -85,6 +89,15 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Sessions for webhooks' lateness runs (one webhook each a second, for 5 s).")
     var webhookSessions = 300
 
+    @Option(help: "Instances for fleet.")
+    var fleetInstances = 3
+
+    @Option(help: "Sessions per instance for fleet.")
+    var fleetSessions = 5000
+
+    @Option(help: "--lease-ttl of fleet's instances, seconds.")
+    var fleetLeaseTTL = 10
+
     @Option(help: "Seconds per wrk run for api.")
     var duration = 10
 
@@ -109,13 +122,14 @@ struct BenchCommand: AsyncParsableCommand {
         case .detection, .recovery, .storm, .scale: .webSocket
         case .events: .sqliteInserts
         case .api: .trivialRoute
-        case .webhooks, .all: []
+        case .webhooks, .fleet, .all: []
         }
     }
 
     func run() async throws {
         bootstrapLogging(level: .error)
-        let chosen = scenario == .all ? Scenario.allCases.filter { $0 != .all } : [scenario]
+        let chosen = scenario == .all ? Scenario.allCases.filter { $0 != .all && ($0 != .fleet || db != nil) } : [scenario]
+        if scenario == .fleet, db == nil { throw ValidationError("fleet needs --db: a PostgreSQL server the instances share") }
         // Sizes the floor shares with the scenarios it is compared with.
         let eventCount = smoke ? 2000 : events
         let eventSessions = smoke ? 20 : max(1, events / 100)
@@ -174,6 +188,11 @@ struct BenchCommand: AsyncParsableCommand {
                 report = try await Scenarios.webhooks(
                     pending: (smoke ? "0,500" : webhookPending).split(separator: ",").compactMap { Int($0) },
                     measured: smoke ? 200 : webhookMeasured, sessions: smoke ? 20 : webhookSessions, rounds: smoke ? 2 : 5)
+            case .fleet:
+                guard let postgres else { continue }
+                report = try await Scenarios.fleet(
+                    maintenance: postgres, instances: smoke ? 3 : fleetInstances, perInstance: smoke ? 20 : fleetSessions,
+                    leaseTTL: .seconds(smoke ? 4 : fleetLeaseTTL), steady: .seconds(smoke ? 2 : 10))
             case .all:
                 continue
             }

@@ -40,6 +40,11 @@ import TetherTestSupport
             }
             let took = ContinuousClock.now - killed
             #expect(after.count == 300)
+            if let (id, _) = after.first(where: { $0.value["state"] as? String != "joined" }) {
+                let events = try await fleet.events(of: id, via: "a")
+                print("not joined: \(id): \(events.map { "\($0["type"] ?? "") \($0["instance_id"] ?? "") \($0["reason"] ?? "") \($0["strategy"] ?? "") \($0["time_ms"] ?? "")" })")
+                print(fleet.logs())
+            }
             for (id, session) in after {
                 #expect(session["state"] as? String == "joined", "\(id)")
                 #expect(["a", "b"].contains(session["owner_instance"] as? String), "exactly one live owner: \(session)")
