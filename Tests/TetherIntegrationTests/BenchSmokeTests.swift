@@ -30,7 +30,7 @@ import TetherTestSupport
 
     @Test func theStoreScenariosRunOnPostgreSQLToo() async throws {
         let server = try PostgresCluster.maintenanceURL()
-        for scenario in ["events", "api"] {
+        for scenario in ["events", "api", "fleet"] {
             let bench = try ChildProcess(["bench", scenario, "--smoke", "--db", server])
             let status = await bench.waitForExit(timeout: .seconds(180))
             #expect(status == 0, "output: \(bench.output.suffix(20))")
@@ -39,8 +39,13 @@ import TetherTestSupport
             if scenario == "events" {
                 #expect(output.contains("### events (PostgreSQL: "), "no PostgreSQL events table")
                 #expect(output.contains("| inserts/s ÷ raw postgres-nio floor |"), "no floor ratio")
-            } else {
+            } else if scenario == "api" {
                 #expect(output.contains("| GET /v1/sessions/{id} req/s, PostgreSQL ÷ SQLite |"), "no store ratio")
+            } else {
+                // Real instances, a real kill -9: the smoke fleet's adoption is complete and clean.
+                #expect(output.contains("| kill -9 → all 20 of its sessions joined elsewhere |"), "adoption incomplete")
+                #expect(output.contains("| adopted sessions that failed | 0 | 0 |"))
+                #expect(output.contains("| sessions that ever had two live agents at the SFU | 0 | 0 |"))
             }
         }
         // Each run dropped the databases it made.

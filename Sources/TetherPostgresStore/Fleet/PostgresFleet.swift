@@ -69,8 +69,10 @@ public struct PostgresFleet: Sendable {
                     renewed_at = EXCLUDED.renewed_at
                 RETURNING incarnation
                 """, logger: logger).collect().first?.decode(Int64.self) ?? 1
+            // A released row is not joined while no instance holds its socket (a create
+            // still `connecting` stays so: a claimer knows it was never answered).
             let released = try await connection.query("""
-                UPDATE sessions SET owner_instance = NULL, epoch = epoch + 1, released_from = \(id), release_kind = 'restart'
+                UPDATE sessions SET owner_instance = NULL, epoch = epoch + 1, state = CASE WHEN state = 'joined' THEN 'reconnecting' ELSE state END, released_from = \(id), release_kind = 'restart'
                 WHERE owner_instance = \(id) AND NOT (state = ANY(\(terminal)))
                 RETURNING 1
                 """, logger: logger).collect().count
@@ -112,7 +114,7 @@ public struct PostgresFleet: Sendable {
                 """, logger: logger).collect().map { try $0.decode(String.self) }
             if !dead.isEmpty {
                 try await connection.query("""
-                    UPDATE sessions SET owner_instance = NULL, epoch = epoch + 1, released_from = owner_instance, release_kind = 'dead'
+                    UPDATE sessions SET owner_instance = NULL, epoch = epoch + 1, state = CASE WHEN state = 'joined' THEN 'reconnecting' ELSE state END, released_from = owner_instance, release_kind = 'dead'
                     WHERE owner_instance = ANY(\(dead)) AND NOT (state = ANY(\(terminal)))
                     """, logger: logger)
                 try await Self.notify(.claimable, on: connection, logger: logger)
@@ -186,7 +188,7 @@ public struct PostgresFleet: Sendable {
         let logger = logger
         return try await connection.transaction("the hand-over", within: limit) { connection in
             let released = try await connection.query("""
-                UPDATE sessions SET owner_instance = NULL, epoch = epoch + 1, released_from = \(id), release_kind = 'handover'
+                UPDATE sessions SET owner_instance = NULL, epoch = epoch + 1, state = CASE WHEN state = 'joined' THEN 'reconnecting' ELSE state END, released_from = \(id), release_kind = 'handover'
                 WHERE owner_instance = \(id) AND id = ANY(\(sessions)) AND NOT (state = ANY(\(terminal)))
                 RETURNING 1
                 """, logger: logger).collect().count
