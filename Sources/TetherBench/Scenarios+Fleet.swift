@@ -13,11 +13,11 @@ extension Scenarios {
     /// long adoption takes, what it costs the SFU, whether any session ever showed two
     /// agents, and what the lease costs the database in the steady state.
     public static func fleet(
-        maintenance: PostgresURL, instances count: Int, perInstance: Int, leaseTTL: Duration, steady: Duration
+        maintenance: PostgresURL, instances count: Int, perInstance: Int, callSize: Int = 4, leaseTTL: Duration, steady: Duration
     ) async throws -> BenchReport {
         var report = BenchReport(
             scenario: "fleet",
-            parameters: "\(count) instances × \(perInstance) sessions, lease \(leaseTTL), kill -9 of one")
+            parameters: "\(count) instances × \(perInstance) sessions in calls of \(callSize), lease \(leaseTTL), kill -9 of one")
         let database = try await PostgresBench.createDatabase(on: maintenance)
         var instances: [ServeProcess] = []
         defer {
@@ -38,7 +38,9 @@ extension Scenarios {
                 let created = ContinuousClock.now
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for (index, instance) in instances.enumerated() {
-                        group.addTask { try await createSessions(perInstance, on: instance.base, prefix: "i\(index)", sfuURL: simulator.url) }
+                        group.addTask {
+                            try await createSessions(perInstance, on: instance.base, prefix: "i\(index)", callSize: callSize, sfuURL: simulator.url)
+                        }
                     }
                     try await group.waitForAll()
                 }
@@ -67,7 +69,13 @@ extension Scenarios {
                 report.add(
                     "SFU connections per adopted session",
                     String(format: "%.2f", Double(measured.connections) / Double(max(measured.owned, 1))), target: "≤ 1.1")
-                report.add("sessions that ever had two live agents at the SFU", String(try await overlaps(simulator)), target: "0")
+                let overlapping = try await overlaps(simulator)
+                report.add("sessions that ever had two live agents at the SFU", String(overlapping), target: "0")
+                if overlapping > 0 {
+                    // Which ones, and what Tether recorded for them: the table says how many.
+                    let details = try await overlapDetails(simulator, database: database)
+                    FileHandle.standardError.write(Data(("overlapping sessions:\n" + details + "\n").utf8))
+                }
             }
         } catch {
             await PostgresBench.dropDatabase(database, on: maintenance)
@@ -144,13 +152,16 @@ extension Scenarios {
         throw BenchError("the fleet's \(count) instances were not all serving within 60 s")
     }
 
-    /// Creates `total` sessions through `base`, 32 at a time; each answers once joined.
-    static func createSessions(_ total: Int, on base: String, prefix: String, sfuURL: String) async throws {
+    /// Creates `total` sessions through `base`, 32 at a time, in calls of `callSize`; each
+    /// answers once joined.
+    static func createSessions(_ total: Int, on base: String, prefix: String, callSize: Int, sfuURL: String) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for index in 0..<total {
                 if index >= 32 { try await group.next() }
                 group.addTask {
-                    let call = "default:fleet-\(index % 100)"
+                    // Every join and leave is announced to the call's other participants, so
+                    // call size sets the SFU's and Tether's work per adoption.
+                    let call = "default:fleet-\(prefix)-\(index / max(callSize, 1))"
                     let user = "\(prefix)-agent-\(index)"
                     let body: [String: Any] = [
                         "call_id": call, "user_id": user,
@@ -191,6 +202,32 @@ extension Scenarios {
     static func connectionsAccepted(_ simulator: SimulatorProcess) async throws -> Int {
         let state = try await Admin.state(simulator)
         return ((state["counters"] as? [String: Any])?["connections_accepted"] as? Int) ?? 0
+    }
+
+    /// The spans of up to three lineages that overlapped, and each one's history.
+    static func overlapDetails(_ simulator: SimulatorProcess, database: PostgresURL) async throws -> String {
+        let lineages = (try await getJSON(simulator.admin + "/participants"))["lineages"] as? [String: [[String: Any]]] ?? [:]
+        var lines: [String] = []
+        for (lineage, spans) in lineages where lines.count < 3 {
+            let sorted = spans.sorted { ($0["joined_at_ms"] as? Int ?? 0) < ($1["joined_at_ms"] as? Int ?? 0) }
+            let overlapped = zip(sorted, sorted.dropFirst()).contains { earlier, later in
+                (earlier["left_at_ms"] as? Int).map { $0 > later["joined_at_ms"] as? Int ?? 0 } ?? true
+            }
+            guard overlapped else { continue }
+            let ids = sorted.compactMap { $0["sfu_session_id"] as? String }
+            let history = try await PostgresBench.withClient(database) { client in
+                var text = ""
+                for try await (session, type, instance, time) in try await client.query("""
+                    SELECT e.session_id, e.type, coalesce(e.payload::json->>'instance_id', ''), e.time_ms FROM events e
+                    JOIN sessions s ON s.id = e.session_id WHERE s.sfu_session_id = ANY(\(ids)) ORDER BY e.id
+                    """).decode((String, String, String, Int64).self) {
+                    text += "    \(session) \(type) \(instance) \(time)\n"
+                }
+                return text
+            }
+            lines.append("  lineage \(lineage): \(sorted)\n" + history)
+        }
+        return lines.joined(separator: "\n")
     }
 
     static func overlaps(_ simulator: SimulatorProcess) async throws -> Int {

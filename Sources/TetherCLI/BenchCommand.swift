@@ -95,6 +95,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Sessions per instance for fleet.")
     var fleetSessions = 5000
 
+    @Option(help: "Participants per call for fleet (each join and leave is announced to the call's others).")
+    var fleetCallSize = 4
+
     @Option(help: "--lease-ttl of fleet's instances, seconds.")
     var fleetLeaseTTL = 10
 
@@ -191,7 +194,7 @@ struct BenchCommand: AsyncParsableCommand {
             case .fleet:
                 guard let postgres else { continue }
                 report = try await Scenarios.fleet(
-                    maintenance: postgres, instances: smoke ? 3 : fleetInstances, perInstance: smoke ? 20 : fleetSessions,
+                    maintenance: postgres, instances: smoke ? 3 : fleetInstances, perInstance: smoke ? 20 : fleetSessions, callSize: fleetCallSize,
                     leaseTTL: .seconds(smoke ? 4 : fleetLeaseTTL), steady: .seconds(smoke ? 2 : 10))
             case .all:
                 continue
