@@ -464,9 +464,22 @@ public final class EventLog: Service, Sendable {
         if !recovered.isEmpty {
             logger.notice("history storage recovered; recording the events that did not fit the queue")
             let now = Int64(Date().timeIntervalSince1970 * 1000)
-            for (sessionID, count) in recovered.sorted(by: { $0.key < $1.key }) {
-                append(SessionEvent(sessionID: sessionID, timeMs: now, generation: 0, kind: .eventsDropped(count: count)))
+            // Past the queue's limits: the queue refilled while the writer retried, and a
+            // dropped count that is itself dropped would leave a gap no event tells of.
+            // One small event per affected session: bounded by the sessions.
+            let counts = recovered.sorted(by: { $0.key < $1.key }).map { sessionID, count in
+                encode(SessionEvent(sessionID: sessionID, timeMs: now, generation: 0, kind: .eventsDropped(count: count)))
             }
+            let wake = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                for encoded in counts {
+                    state.pendingEvents += 1
+                    state.pendingBytes += encoded.payload.utf8.count
+                    Self.append(.event(encoded.event, payload: encoded.payload), to: &state)
+                }
+                defer { state.wake = nil }
+                return state.wake
+            }
+            wake?.resume()
         }
         switch liveSource {
         case .ownCommits: deliver(stored, to: subscribers)

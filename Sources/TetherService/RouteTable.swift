@@ -16,6 +16,7 @@ enum RouteTable {
         (["v1", "events"], ["GET"]),
         (["v1", "events", "stream"], ["GET"]),
         (["v1", "stats"], ["GET"]),
+        (["v1", "instances"], ["GET"]),
         (["metrics"], ["GET"]),
         (["healthz"], ["GET"]),
         (["readyz"], ["GET"]),

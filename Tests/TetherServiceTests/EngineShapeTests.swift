@@ -67,6 +67,10 @@ import TetherTestSupport
         }
         #expect(recorded.filter { $0.type == "go_away" }.count == 50 - dropped, "what the queue held was kept")
         #expect(recorded.last?.kind == .eventsDropped(count: dropped))
+        // One count, whole: the queue refills while the writer retries, and the count
+        // must not be dropped in its turn (it was, and a later `events_dropped{1}` stood
+        // for the 30 lost).
+        #expect(recorded.filter { $0.type == "events_dropped" }.count == 1)
         log.stop()
         try await writer.value
     }

@@ -19,6 +19,11 @@ import TetherTestSupport
                 $0.defaultPolicy.healthCheckTimeout = .seconds(5)
                 // Longer than the outage: the sessions reconnect while nothing can be written.
                 $0.defaultPolicy.disconnectionTimeout = .seconds(60)
+                // This is about the store's promises while it is down, not the fleet's: a
+                // lease that outlasts the outage (on busy cores it can pass the default's
+                // 7 s no-fence bound), so the instance keeps its sessions. FleetTests has
+                // an outage within the default bound.
+                $0.leaseTTL = .seconds(60)
             }) { service, _ in
                 var ids: [String] = []
                 for _ in 0..<4 {

@@ -36,6 +36,8 @@ actor FleetMember: Service {
     /// Sessions a drain closed but could not release yet: released on the next work turn
     /// (the lease keeps being renewed, so they would otherwise never be adopted).
     private var unreleased: [String] = []
+    /// `POST /v1/drain` ran: draining until this process stops, through fences too.
+    private var drained = false
 
     init(
         fleet: PostgresFleet, listener: FleetListener, registry: SessionRegistry, log: EventLog, feed: FleetEventFeed?, context: FleetContext,
@@ -108,7 +110,13 @@ actor FleetMember: Service {
                 if let deadline = lease.fenceDeadline { context.permit.extend(to: deadline) }
                 heldReported = false
                 renewalFailures = 0
-                await registry.setFleetServing(true)
+                if drained {
+                    // Drained before a fence: it stays out of the fleet's placements until it stops.
+                    lease.draining()
+                    try? await fleet.markDraining(incarnation: incarnation, within: statementBound)
+                } else {
+                    await registry.setFleetServing(true)
+                }
                 logger.notice(
                     "\(rejoined ? "rejoined the fleet" : "joined the fleet") as instance \(fleet.instanceID) (incarnation \(incarnation), lease \(lease.ttl), capacity \(context.capacity))")
                 wakeWork()
@@ -274,7 +282,10 @@ actor FleetMember: Service {
     /// once, as on `SIGTERM`, and stays up, `draining` — it answers requests and claims
     /// nothing — until it stops. Returns the sessions handed over.
     func drain() async -> Result<[String], DrainRefusal> {
-        await handOver(leavingFleet: false)
+        let result = await handOver(leavingFleet: false)
+        // Also after a failure that closed the sessions already: they are released later.
+        if case .success = result { drained = true } else if !unreleased.isEmpty { drained = true }
+        return result
     }
 
     /// On shutdown: hands the sessions over (unless a drain did already) and leaves the fleet.
