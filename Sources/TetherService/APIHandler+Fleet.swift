@@ -20,8 +20,10 @@ extension APIHandler {
         case .success(let handedOver):
             return .accepted(.init(body: .json(.init(moved: handedOver, skipped: []))))
         case .failure(.noRoom):
+            // A conflict with the fleet's state, not a fault: nothing changed, and the same
+            // drain succeeds once another instance has room.
             throw APIError(
-                .serviceUnavailable, code: "fleet_at_capacity",
+                .conflict, code: "fleet_at_capacity",
                 message: "no other serving instance has room for this instance's sessions; it keeps them")
         case .failure(.notServing(let phase)):
             throw APIError(

@@ -238,6 +238,12 @@ import TetherTestSupport
             let (refused, error) = try await callURL(.POST, fleet.base("a") + "/v1/sessions", json: createBody(urls: [fleet.sfu.url]))
             #expect(refused == 503)
             #expect((error["error"] as? [String: Any])?["code"] as? String == "fleet_at_capacity")
+            // Nor can a drain go anywhere: refused, and a keeps its sessions and its place.
+            let (drain, drained) = try await callURL(.POST, fleet.base("a") + "/v1/drain", json: ["instance_id": "a"])
+            #expect(drain == 409 && (drained["error"] as? [String: Any])?["code"] as? String == "fleet_at_capacity", "\(drained)")
+            #expect(try await fleet.instances(via: "b")["a"]?["state"] as? String == "serving")
+            let afterDrain = try await fleet.sessions(via: "b")
+            #expect(Self.owned(by: "a", in: afterDrain).filter { afterDrain[$0]?["state"] as? String == "joined" }.count == 3)
 
             // The ops CLI lists the fleet.
             let cli = try ChildProcess(["instances", "--url", fleet.base("b")])
