@@ -130,7 +130,9 @@ extension Reconnector {
             // The SFU accepted the socket but did not resume the session: FAST failed,
             // and that socket never becomes the session's.
             return [.close(attempt.id.generation, leaving: nil)] + attemptFailed(
-                AttemptFailure(step: .resume, message: "the SFU answered the FAST join without reconnected=true", code: "not_resumed"),
+                AttemptFailure(
+                    step: .resume, message: "the SFU answered the FAST join without reconnected=true", code: "not_resumed",
+                    sessionUnknown: true),
                 unitRandom: 0, now: now)
         }
         inFlight = nil
@@ -242,7 +244,14 @@ extension Reconnector {
             state = next == .migrate ? .migrating : .reconnecting
             actions.append(.setState(state))
         }
-        // Every retry waits, whatever the strategy: two nodes answering each other's
+        if plan.strategy == .fast, next == .rejoin, failure.sessionUnknown {
+            // The SFU answered that it no longer knows the session: the REJOIN that needs
+            // is not a second try of the same thing and has nothing to wait for (LiveKit's
+            // first retry is at 0 ms). It still takes its place in the reconnect caps.
+            self.recovery = recovery
+            return actions + startAttempt(now: now)
+        }
+        // Every other retry waits, whatever the strategy: two nodes answering each other's
         // strategy hints must not turn into a tight loop of connections.
         recovery.retries += 1
         let backoff = RejoinBackoff(initial: policy.backoffInitial, maximum: policy.backoffMaximum)

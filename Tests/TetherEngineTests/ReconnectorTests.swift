@@ -96,6 +96,40 @@ import TetherEvents
             fromNodeIndex: nil, trigger: .connectionLost))])
     }
 
+    /// A FAST the SFU refuses because it forgot the session (Stream's
+    /// PARTICIPANT_RECONNECT_FAILED, Janus's 458) is no failed try of the same thing: the
+    /// REJOIN starts in the same step, with no backoff and no retry counted.
+    @Test func aFastRefusedAsUnknownRejoinsAtOnce() {
+        var machine = joined()
+        _ = lose(&machine, at: 0)
+        let failure = Reconnector.AttemptFailure(step: .join, message: "PARTICIPANT_RECONNECT_FAILED", sessionUnknown: true)
+        let actions = machine.attemptFailed(failure, unitRandom: 0.9, now: at(5))
+        #expect(!actions.contains { if case .armTimer(.retry, _) = $0 { true } else { false } }, "no backoff: \(actions)")
+        #expect(actions.contains(.emit(.strategyEscalated(from: .fast, to: .rejoin, reason: failure.step.rawValue))))
+        guard case .startAttempt(_, let plan) = actions.last else {
+            Issue.record("expected the REJOIN at once: \(actions)")
+            return
+        }
+        #expect(plan.strategy == .rejoin && plan.attempt == 2)
+        // A REJOIN that fails in its turn waits the first backoff: retries of the same
+        // strategy are still damped.
+        let rejoinFailed = machine.attemptFailed(
+            Reconnector.AttemptFailure(step: .connect, message: "refused"), unitRandom: 0.9, now: at(10))
+        #expect(rejoinFailed.last == .armTimer(.retry, at: at(10 + 180)))
+    }
+
+    @Test func aFastAnsweredWithoutReconnectedRejoinsAtOnce() {
+        var machine = joined()
+        _ = lose(&machine, at: 0)
+        let actions = machine.attemptSucceeded(
+            JoinAnswer(sfuSessionID: "s1", reconnected: false, fastReconnectWindow: nil, participantCount: 1), now: at(3))
+        guard case .startAttempt(_, let plan) = actions.last else {
+            Issue.record("expected the REJOIN at once: \(actions)")
+            return
+        }
+        #expect(plan.strategy == .rejoin)
+    }
+
     @Test func fastAnsweredWithoutReconnectedEscalates() {
         var machine = joined()
         _ = lose(&machine, at: 0)
