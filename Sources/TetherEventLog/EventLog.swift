@@ -98,6 +98,8 @@ public final class EventLog: Service, Sendable {
         var wake: CheckedContinuation<Void, Never>?
         var stopping = false
         var failure: String?
+        /// When the write in flight was sent to the store; nil between writes.
+        var writeStartedAt: ContinuousClock.Instant?
         var writeErrors = 0
         var droppedTotal = 0
         /// Events not kept since the last recovery, per session.
@@ -231,10 +233,22 @@ public final class EventLog: Service, Sendable {
     public var isFailing: Bool { state.withLock { $0.failure != nil } }
 
     public var health: Health {
-        state.withLock {
-            Health(failure: $0.failure, queuedWrites: $0.pending.count, writeErrors: $0.writeErrors, droppedEvents: $0.droppedTotal)
+        let now = ContinuousClock.now
+        return state.withLock {
+            // A write that does not return (a database gone silent, a connection that
+            // took the query and never answers) is a failure as much as one that throws:
+            // nothing it holds is confirmed, and no flush can be.
+            var failure = $0.failure
+            if failure == nil, let started = $0.writeStartedAt, now - started > Self.stalledWrite {
+                failure = "a history write has not returned for \(now - started)"
+            }
+            return Health(failure: failure, queuedWrites: $0.pending.count, writeErrors: $0.writeErrors, droppedEvents: $0.droppedTotal)
         }
     }
+
+    /// How long one write may run before readiness reports the writer as failing: past
+    /// the API's 4 s flush bound.
+    public static let stalledWrite: Duration = .seconds(5)
 
     /// Waits until every write queued before this call is committed, at most `timeout`.
     public func flush(within timeout: Duration = .seconds(4)) async throws(StorageUnavailable) {
@@ -422,7 +436,9 @@ public final class EventLog: Service, Sendable {
         var backoff = Duration.milliseconds(100)
         var stopDeadline: ContinuousClock.Instant?
         while true {
+            state.withLock { $0.writeStartedAt = .now }
             do {
+                defer { state.withLock { $0.writeStartedAt = nil } }
                 (stored, clock) = try await store.write(batch, clock: clock, monotonicNow: monotonicNow)
                 break
             } catch {

@@ -18,6 +18,17 @@ extension PostgresStore {
         let logger = logger
         let fence = fence
         let (stored, clock, stale) = try await pools.writer.withTransaction(logger: logger) { connection in
+            // A connection the server dropped can take a query and never answer it
+            // (postgres-nio; seen with `pg_ctl -m immediate` under load): the writer would
+            // wait forever and nothing queued would ever land. Past a silence no healthy
+            // batch comes near, the connection is closed, which fails the query; the batch
+            // is kept and written again once the database answers.
+            let watchdog = Task {
+                try await Task.sleep(for: Self.writeSilence)
+                logger.error("a history write got no answer for \(Self.writeSilence); closing its connection")
+                try? await connection.close()
+            }
+            defer { watchdog.cancel() }
             var clock = clock
             // A fleet instance writes a session only while the row says it owns it,
             // under the epoch the write carries; the rows stay locked to the commit.
@@ -111,6 +122,10 @@ extension PostgresStore {
         fence?.report(stale.sorted { $0.sessionID < $1.sessionID })
         return (stored, clock)
     }
+
+    /// How long a batch's transaction may go without finishing before its connection is
+    /// closed: a batch of 20,000 events commits in well under a second.
+    static let writeSilence: Duration = .seconds(15)
 
     /// The advisory lock that orders event ids with commits across a fleet ("tether" in ASCII).
     static let eventOrderLock: Int64 = 0x74_65_74_68_65_72
