@@ -143,6 +143,24 @@ import TetherTestSupport
                 // Healed, b is serving again within a few seconds under a new incarnation.
                 proxy.signal(SIGUSR2)
                 try await fleet.waitForServing(["b"], via: "a", timeout: .seconds(20))
+
+                // A drained instance stays draining through a fence: cut off again, it
+                // rejoins under a new incarnation, draining, not serving.
+                let (drain, drained) = try await callURL(.POST, fleet.base("b") + "/v1/drain", json: ["instance_id": "b"])
+                #expect(drain == 202, "\(drained)")
+                let before = try #require(try await fleet.instances(via: "a")["b"]?["incarnation"] as? Int)
+                proxy.signal(SIGUSR1)
+                _ = try await pollUntil(timeout: Self.ttl + .seconds(10)) {
+                    try await fleet.instances(via: "a")["b"]?["state"] as? String == "fenced" ? true : nil
+                }
+                proxy.signal(SIGUSR2)
+                // (Its registration says serving for the moment before it marks itself draining.)
+                _ = try await pollUntil(timeout: .seconds(20)) { () async throws -> Bool? in
+                    guard let b = try await fleet.instances(via: "a")["b"], b["incarnation"] as? Int ?? 0 > before else { return nil }
+                    return b["state"] as? String == "draining" ? true : nil
+                }
+                let (created, placed) = try await callURL(.POST, fleet.base("b") + "/v1/sessions", json: createBody(urls: [fleet.sfu.url]))
+                #expect(created == 201 && placed["owner_instance"] as? String == "a", "a drained instance places creates elsewhere: \(placed)")
             } catch {
                 await proxy.stop()
                 throw error
