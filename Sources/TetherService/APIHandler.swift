@@ -105,6 +105,10 @@ struct APIHandler: APIProtocol {
         ])
         try Self.nonNegative(input.query.since, "since")
         try Self.nonNegative(input.query.until, "until")
+        // openapi.yaml's maxItems: each type is one more index range to read.
+        if let types = input.query._type, types.count > Self.maxTypeFilters {
+            throw APIError.badRequest("type is repeatable at most \(Self.maxTypeFilters) times, got \(types.count)", code: "invalid_filter")
+        }
         try await log.flush()
         let store = log.store
         let events = try await bounded { try await store.events(EventQuery(
@@ -196,6 +200,8 @@ struct APIHandler: APIProtocol {
     /// create request allows, so a longer one could match nothing; refused rather than
     /// carried into a query.
     static let filterLengths = ["session_id": 256, "call_id": 256, "user_id": 256, "sfu_url": 2048, "reason": 200]
+
+    static let maxTypeFilters = 16
 
     static func boundedFilters(_ filters: [(name: String, value: String?)]) throws(APIError) {
         for (name, value) in filters {
