@@ -58,9 +58,11 @@ public struct PostgresStore: HistoryStore {
 
     /// Connects (the pools reconnect by themselves afterwards), applies
     /// `migrations-postgres/*.sql` not yet applied, and returns the store. Throws when
-    /// the database cannot be reached within `connectTimeout`.
+    /// the database cannot be reached within `connectTimeout`, or the migrations do not
+    /// finish within `migrationTimeout`.
     public static func open(
-        url: PostgresURL, connectTimeout: Duration = .seconds(10), leaseTimeout: Duration = .seconds(3),
+        url: PostgresURL, connectTimeout: Duration = .seconds(10), migrationTimeout: Duration = .seconds(600),
+        leaseTimeout: Duration = .seconds(3),
         writerConnections: Int = 4, readerConnections: Int = 16,
         logger: Logger = Logger(label: "tether.postgres")
     ) async throws -> PostgresStore {
@@ -81,10 +83,16 @@ public struct PostgresStore: HistoryStore {
             leaseTimeout: leaseTimeout)
         let store = PostgresStore(pools: pools, webhooks: nil, fence: nil, location: url.redacted, logger: logger)
         do {
+            // Reaching the database is bounded by the connect timeout; the migrations
+            // that follow by their own, longer bound: on a large history (or a busy
+            // machine) they take longer than a connection may, and are still progress.
             try await withDeadline(connectTimeout, "connecting to \(url.redacted)") {
-                try await store.migrate()
                 // Both pools hold a connection before the first request needs one.
+                try await pools.writer.query("SELECT 1", leaseTimeout: connectTimeout)
                 try await pools.reader.query("SELECT 1", leaseTimeout: connectTimeout)
+            }
+            try await withDeadline(migrationTimeout, "migrating \(url.redacted)") {
+                try await store.migrate()
             }
         } catch {
             pools.shutdown()
