@@ -27,7 +27,9 @@ final class ServeProcess: @unchecked Sendable {
         try process.run()
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
-            if let line = seen.first(containing: "listening on"), let address = line.split(separator: " ").last {
+            // The banner, as a text line or a JSON object's message.
+            if let line = seen.first(containing: "tether serve listening on"),
+                let address = line.firstMatch(of: /listening on (http:\/\/[^\s"]+)/)?.1 {
                 return ServeProcess(process: process, base: String(address))
             }
             guard process.isRunning else { break }

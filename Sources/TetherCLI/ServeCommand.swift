@@ -3,8 +3,10 @@ import Foundation
 import Logging
 import NIOPosix
 import ServiceLifecycle
+import TetherBuildInfo
 import TetherEngine
 import TetherEvents
+import TetherLogging
 import TetherService
 import UnixSignals
 
@@ -167,6 +169,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Log level for stderr. (env TETHER_LOG_LEVEL, default info)")
     var logLevel: Logger.Level?
 
+    @Option(help: "Log lines as text, or as one JSON object per line on stdout and stderr. (env TETHER_LOG_FORMAT, default text on a terminal, json otherwise)")
+    var logFormat: LogFormat?
+
     /// Flag, then environment, then default.
     func resolved() throws -> ServiceConfiguration {
         let env = ProcessInfo.processInfo.environment
@@ -263,15 +268,36 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let configuration: ServiceConfiguration
+        let env = ProcessInfo.processInfo.environment
+        let format: LogFormat
         do {
-            configuration = try resolved()
-            try configuration.validate()
+            format = try LogFormat.resolve(flag: logFormat, environment: env["TETHER_LOG_FORMAT"], standardErrorIsTerminal: isatty(STDERR_FILENO) == 1)
         } catch {
             FileHandle.standardError.write(Data("tether serve: \(error)\n".utf8))
             throw ExitCode(64)
         }
-        bootstrapLogging(level: logLevel ?? ProcessInfo.processInfo.environment["TETHER_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info)
+        let console = ConsoleLine(format: format)
+        var resolvedConfiguration: ServiceConfiguration
+        do {
+            resolvedConfiguration = try resolved()
+            try resolvedConfiguration.validate()
+        } catch {
+            console.fail("tether serve: \(error)")
+            throw ExitCode(64)
+        }
+        var metadata: Logger.Metadata = [:]
+        if case .postgres = try? resolvedConfiguration.storeLocation() {
+            // Named here rather than by the service, so every line of this process
+            // (the banner's too) carries the name the fleet knows it by.
+            let instanceID = resolvedConfiguration.instanceID ?? ServiceConfiguration.generatedInstanceID()
+            resolvedConfiguration.instanceID = instanceID
+            metadata["instance_id"] = "\(instanceID)"
+        }
+        let configuration = resolvedConfiguration
+        let processMetadata = metadata
+        bootstrapLogging(
+            level: logLevel ?? env["TETHER_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info,
+            format: format, metadata: processMetadata)
         let logger = Logger(label: "tether")
         if let limit = FileDescriptorLimit.raiseToHardLimit() {
             // About one descriptor per session and per API connection, plus the database's.
@@ -285,10 +311,15 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             app = try await buildApplication(configuration: configuration, logger: logger) { port in
                 let host = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
-                FileHandle.standardOutput.write(Data("tether serve listening on http://\(host):\(port)\n".utf8))
+                let address = "http://\(host):\(port)"
+                var banner = processMetadata
+                banner["address"] = "\(address)"
+                banner["version"] = "\(BuildInfo.version)"
+                banner["commit"] = "\(BuildInfo.commit)"
+                console.announce("tether serve listening on \(address)", metadata: banner)
             }
         } catch {
-            FileHandle.standardError.write(Data("tether serve: \(error)\n".utf8))
+            console.fail("tether serve: \(error)")
             throw ExitCode(1)
         }
         var groupConfiguration = ServiceGroupConfiguration(
@@ -302,7 +333,7 @@ struct ServeCommand: AsyncParsableCommand {
             for await _ in await UnixSignalsSequence(trapping: .sigterm, .sigint) {
                 // Cancelled (the normal end) means the shutdown finished in time.
                 guard (try? await Task.sleep(for: grace + .milliseconds(1500))) != nil else { return }
-                FileHandle.standardError.write(Data("tether serve: shutdown took longer than --shutdown-grace \(grace); exiting\n".utf8))
+                console.fail("tether serve: shutdown took longer than --shutdown-grace \(grace); exiting")
                 Foundation.exit(1)
             }
         }

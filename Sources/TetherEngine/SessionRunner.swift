@@ -50,7 +50,8 @@ public actor SessionRunner {
         self.clock = clock
         self.random = random
         var logger = logger
-        logger[metadataKey: "session"] = "\(configuration.id)"
+        logger[metadataKey: "session_id"] = "\(configuration.id)"
+        logger[metadataKey: "call_id"] = "\(configuration.callID)"
         self.logger = logger
         self.sink = sink
     }
@@ -213,7 +214,11 @@ public actor SessionRunner {
             }
         }
         update.snapshot = machine.takeSnapshotIfChanged()
-        if !update.isEmpty, !relinquished { sink(update) }
+        guard !update.isEmpty, !relinquished else { return }
+        for event in update.events {
+            if let line = event.logLine() { logger.log(level: line.level, "\(line.message)", metadata: line.metadata) }
+        }
+        sink(update)
     }
 
     private func startAttempt(_ id: AttemptID, _ plan: Reconnector.AttemptPlan) {

@@ -1,6 +1,7 @@
 import Foundation
 import OpenAPIRuntime
 import TetherAPI
+import TetherBuildInfo
 import TetherEngine
 import TetherEventLog
 import TetherEvents
@@ -169,7 +170,8 @@ struct APIHandler: APIProtocol {
     }
 
     func getHealth(_ input: Operations.getHealth.Input) async throws -> Operations.getHealth.Output {
-        .ok(.init(body: .json(.init(status: "ok"))))
+        let version = Components.Schemas.BuildVersion(version: BuildInfo.version, commit: BuildInfo.commit, build_date: BuildInfo.buildDate)
+        return .ok(.init(body: .json(.init(status: "ok", version: version))))
     }
 
     func getReadiness(_ input: Operations.getReadiness.Input) async throws -> Operations.getReadiness.Output {

@@ -102,7 +102,6 @@ public func buildApplication(
     let fleetContext = fleetSetup.map {
         FleetContext(fleet: $0.fleet, signals: FleetSignals(), capacity: configuration.sessionCapacity, permit: ActingPermit())
     }
-    if fleetContext != nil { metrics.registerFleetCounters() }
     var webhooks: WebhookDispatcher?
     if !webhookEndpoints.isEmpty {
         let dispatcher = WebhookDispatcher(
@@ -140,6 +139,8 @@ public func buildApplication(
 
     // HEAD answers from the GET handlers (so a read token's HEAD works too).
     let router = Router(context: TetherRequestContext.self, options: .autoGenerateHeadEndpoints)
+    // Outermost: it sees the status the client gets, errors mapped.
+    router.add(middleware: HTTPMetricsMiddleware(metrics: metrics))
     router.add(middleware: APIErrorMiddleware(logger: logger))
     // Before anything reads the request: a DNS-rebound or cross-site browser request
     // changes nothing, whichever route it names.

@@ -72,7 +72,7 @@ extension SessionRegistry {
             metrics.fleet("tether_fleet_ownership_lost_total")
             logger.warning(
                 "lost ownership of a session (another instance adopted it); leaving its SFU",
-                metadata: ["session": "\(write.sessionID)", "epoch": "\(write.epoch)"])
+                metadata: ["session_id": "\(write.sessionID)", "epoch": "\(write.epoch)"])
             if let runner = session.runner { Task { await runner.relinquish(leaving: "ownership_lost") } }
         }
     }

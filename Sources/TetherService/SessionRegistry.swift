@@ -123,7 +123,7 @@ public actor SessionRegistry: Service {
             }
             dialect = known
         } catch {
-            logger.error("cannot resume session: unreadable row", metadata: ["session": "\(record.id)", "error": "\(error)"])
+            logger.error("cannot resume session: unreadable row", metadata: ["session_id": "\(record.id)", "error": "\(error)"])
             end(record, .reconnectFailed(reason: "unreadable_row"))
             return nil
         }
@@ -180,7 +180,7 @@ public actor SessionRegistry: Service {
         // dial's problem (it retries under the deadline, checking again).
         if let refusal = await addressRefusal(urls, resolver: resolver, timeout: policy.connectTimeout),
            refusal.code == ConnectFailure.Kind.addressNotAllowed.rawValue {
-            logger.warning("not resuming session: \(refusal.message)", metadata: ["session": "\(record.id)"])
+            logger.warning("not resuming session: \(refusal.message)", metadata: ["session_id": "\(record.id)"])
             await runner.refuseResume(sfuSessionID: record.sfuSessionID, sfuURL: record.sfuURL, reason: refusal.code, counters: counters)
             return
         }

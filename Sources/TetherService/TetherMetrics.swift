@@ -12,6 +12,20 @@ public final class TetherMetrics: Sendable {
     private let factory: PrometheusMetricsFactory
     private let stateCounts = Mutex([String: Int]())
     private let reportedWriteErrors = Mutex(0)
+    /// The HTTP series made so far: a lookup in the factory takes its lock and sorts
+    /// labels on every call, too much for each request.
+    private let httpSeries = Mutex<[HTTPSeriesKey: HTTPSeries]>([:])
+
+    private struct HTTPSeriesKey: Hashable {
+        var method: String
+        var route: String
+        var status: Int
+    }
+
+    private struct HTTPSeries {
+        var requests: CoreMetrics.Counter
+        var duration: Metrics.Timer
+    }
 
     public init() {
         registry = PrometheusCollectorRegistry()
@@ -20,8 +34,57 @@ public final class TetherMetrics: Sendable {
             .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
             .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(5), .seconds(10), .seconds(30),
         ]
+        factory.durationHistogramBuckets["tether_http_request_duration_seconds"] = [
+            .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+            .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(5), .seconds(10),
+        ]
         self.factory = factory
+        registerAtZero()
+    }
+
+    /// Every series a dashboard queries exists from the start (at zero), in every mode:
+    /// a panel shows 0, not "no data", and the dashboard test can check each name.
+    private func registerAtZero() {
         for state in SessionState.allCases { gauge(state.rawValue).record(0) }
+        for reason in LossReason.allCases {
+            Counter(label: "tether_losses_total", dimensions: [("reason", reason.rawValue)], factory: factory).increment(by: 0)
+        }
+        for strategy in ReconnectStrategy.allCases {
+            for outcome in ["succeeded", "attempt_failed"] {
+                Counter(label: "tether_reconnects_total", dimensions: [("strategy", strategy.rawValue), ("outcome", outcome)], factory: factory)
+                    .increment(by: 0)
+            }
+            _ = Metrics.Timer(label: "tether_reconnect_duration_seconds", dimensions: [("strategy", strategy.rawValue)], factory: factory)
+        }
+        // The engine's reasons for giving up; a refused resume adds its own when it happens.
+        for reason in ["deadline_exceeded", "flapping"] {
+            Counter(label: "tether_reconnects_failed_total", dimensions: [("reason", reason)], factory: factory).increment(by: 0)
+        }
+        for outcome in ["delivered", "retried", "rejected", "gone", "failed"] {
+            Counter(label: "tether_webhook_deliveries_total", dimensions: [("outcome", outcome)], factory: factory).increment(by: 0)
+        }
+        CoreMetrics.Gauge(label: "tether_webhook_pending_deliveries", factory: factory).record(0)
+        CoreMetrics.Gauge(label: "tether_event_queue_depth", factory: factory).record(0)
+        Counter(label: "tether_event_write_errors_total", factory: factory).increment(by: 0)
+        registerFleetCounters()
+    }
+
+    /// One answered HTTP request.
+    func httpRequest(method: String, route: String, status: Int, duration: Duration) {
+        let key = HTTPSeriesKey(method: method, route: route, status: status)
+        let series = httpSeries.withLock { series in
+            if let existing = series[key] { return existing }
+            let made = HTTPSeries(
+                requests: Counter(
+                    label: "tether_http_requests_total", dimensions: [("method", method), ("route", route), ("status", "\(status)")],
+                    factory: factory),
+                duration: Metrics.Timer(label: "tether_http_request_duration_seconds", dimensions: [("method", method), ("route", route)], factory: factory)
+            )
+            series[key] = made
+            return made
+        }
+        series.requests.increment()
+        series.duration.recordNanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
     }
 
     /// Counts what an event says about losses and reconnects.
@@ -63,6 +126,8 @@ public final class TetherMetrics: Sendable {
     /// Each endpoint's backlog, oldest pending age, state and overflow total, read at
     /// scrape time from the outbox's own counts (kept with every change, never a scan).
     func recordWebhooks(_ endpoints: [WebhookEndpointStatus], nowMs: Int64) {
+        // All endpoints together, unlabeled: present with no endpoint configured too.
+        CoreMetrics.Gauge(label: "tether_webhook_pending_deliveries", factory: factory).record(endpoints.reduce(0) { $0 + $1.backlog })
         for endpoint in endpoints {
             let label = [("endpoint", endpoint.id)]
             CoreMetrics.Gauge(label: "tether_webhook_backlog", dimensions: label, factory: factory).record(endpoint.backlog)
@@ -102,8 +167,8 @@ public final class TetherMetrics: Sendable {
         Counter(label: label, dimensions: dimensions, factory: factory).increment(by: amount)
     }
 
-    /// Registers the fleet counters at zero, so a dashboard finds them before the first loss.
-    func registerFleetCounters() {
+    /// Registers the fleet counters at zero (a single-owner store shows them at zero too).
+    private func registerFleetCounters() {
         for label in ["tether_fleet_ownership_lost_total", "tether_fleet_stale_events_dropped_total", "tether_fleet_fenced_total"] {
             fleet(label, by: 0)
         }

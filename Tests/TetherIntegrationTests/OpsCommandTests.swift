@@ -41,8 +41,7 @@ import TetherTestSupport
             let sfuLine = try await sfu.waitForLine { $0.contains("listening on") }
             let url = String(try #require(sfuLine.split(separator: " ").first { $0.hasPrefix("ws://") }))
             let admin = String(try #require(sfuLine.split(separator: " ").first { $0.hasPrefix("http://") }))
-            let serveLine = try await serve.waitForLine { $0.contains("listening on") }
-            let base = String(try #require(serveLine.split(separator: " ").last))
+            let base = try await serve.waitForServeAddress()
             var request = URLRequest(url: URL(string: base + "/v1/sessions")!)
             request.httpMethod = "POST"
             request.setValue("Bearer \(Self.apiToken)", forHTTPHeaderField: "Authorization")

@@ -26,8 +26,7 @@ import TetherTestSupport
             "serve", "--port", "0", "--db", try Self.withPassword(database), "--log-level", "debug", "--api-token", Self.apiToken,
         ], capturesStandardError: true)
         do {
-            let line = try await serve.waitForLine { $0.hasPrefix("tether serve listening on") }
-            let base = String(try #require(line.split(separator: " ").last))
+            let base = try await serve.waitForServeAddress()
             for path in ["/healthz", "/readyz", "/metrics", "/v1/sessions", "/v1/events", "/v1/stats", "/v1/webhooks/endpoints", "/v1/webhooks/deliveries"] {
                 var request = URLRequest(url: URL(string: base + path)!)
                 request.setValue("Bearer \(Self.apiToken)", forHTTPHeaderField: "Authorization")

@@ -15,8 +15,7 @@ import TetherTestSupport
             // once the killed one's lease expired and resumes what that one ran.
             "--instance-id", "crash-test", "--lease-ttl", "4s",
         ], currentDirectory: folder)
-        let line = try await serve.waitForLine { $0.contains("listening on") }
-        let base = String(try #require(line.split(separator: " ").last))
+        let base = try await serve.waitForServeAddress()
         return (serve, base)
     }
 
@@ -177,9 +176,10 @@ import TetherTestSupport
 }
 
 /// One request to a service run as a process (not a ``LiveService``): its status and JSON body.
-func callURL(_ method: HTTPMethod, _ url: String, json: [String: Any]? = nil) async throws -> (Int, [String: Any]) {
+func callURL(_ method: HTTPMethod, _ url: String, json: [String: Any]? = nil, headers: [(String, String)] = []) async throws -> (Int, [String: Any]) {
     var request = HTTPClientRequest(url: url)
     request.method = method
+    for (name, value) in headers { request.headers.add(name: name, value: value) }
     if let json {
         request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: json)))
         request.headers.add(name: "Content-Type", value: "application/json")

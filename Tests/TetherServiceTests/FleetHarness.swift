@@ -71,8 +71,7 @@ final class FleetHarness: @unchecked Sendable {
             "--log-level", "notice",
             "--disconnection-timeout", "30s", "--shutdown-grace", "15s",
         ] + extra, capturesStandardError: true)
-        let line = try await process.waitForLine(timeout: .seconds(30)) { $0.contains("tether serve listening on") }
-        members[id] = Member(process: process, base: String(try #require(line.split(separator: " ").last)))
+        members[id] = Member(process: process, base: try await process.waitForServeAddress(timeout: .seconds(30)))
     }
 
     /// Starts instance `id` under Debian's `faketime` with its clock `offset` (e.g.
@@ -84,8 +83,7 @@ final class FleetHarness: @unchecked Sendable {
             "--log-level", "notice",
             "--disconnection-timeout", "30s", "--shutdown-grace", "15s",
         ], executable: URL(fileURLWithPath: "/usr/bin/faketime"), capturesStandardError: true)
-        let line = try await process.waitForLine(timeout: .seconds(30)) { $0.contains("tether serve listening on") }
-        members[id] = Member(process: process, base: String(try #require(line.split(separator: " ").last)))
+        members[id] = Member(process: process, base: try await process.waitForServeAddress(timeout: .seconds(30)))
         let child = try #require(Self.children(of: process.pid).first, "faketime's child")
         helperPIDs.append(child)
         return child

@@ -110,8 +110,7 @@ import TetherTestSupport
             "--health-check-interval", "1s", "--health-check-timeout", "5s",
         ], currentDirectory: folder)
         do {
-            let line = try await serve.waitForLine { $0.contains("listening on") }
-            let base = String(try #require(line.split(separator: " ").last))
+            let base = try await serve.waitForServeAddress()
             let (status, session) = try await callURL(.POST, base + "/v1/sessions", json: createBody(urls: [sfu.url]))
             #expect(status == 201)
             let id = try #require(session["id"] as? String)

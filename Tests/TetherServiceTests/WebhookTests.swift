@@ -139,8 +139,7 @@ import TetherTestSupport
                 "--health-check-interval", "500ms", "--health-check-timeout", "2s",
                 "--webhook-url", receiver.url, "--webhook-secret", Self.secret,
             ], currentDirectory: folder)
-            let line = try await process.waitForLine { $0.contains("listening on") }
-            return (process, String(try #require(line.split(separator: " ").last)))
+            return (process, try await process.waitForServeAddress())
         }
         var (process, base) = try await serve()
         let crash = CrashRecoveryTests()

@@ -85,6 +85,17 @@ public final class ChildProcess: Sendable {
         throw CancellationError()
     }
 
+    /// `tether serve`'s base URL, from its start-up banner (a text line or, with
+    /// `--log-format json`, an object whose message holds it).
+    public func waitForServeAddress(timeout: Duration = .seconds(15), sourceLocation: SourceLocation = #_sourceLocation) async throws -> String {
+        let line = try await waitForLine(timeout: timeout, sourceLocation: sourceLocation) { $0.contains("tether serve listening on") }
+        return try #require(Self.serveAddress(in: line), "no address in the banner: \(line)", sourceLocation: sourceLocation)
+    }
+
+    public static func serveAddress(in line: String) -> String? {
+        line.firstMatch(of: /listening on (http:\/\/[^\s"]+)/).map { String($0.1) }
+    }
+
     public func waitForEvent(_ type: String, count: Int = 1, timeout: Duration = .seconds(15), sourceLocation: SourceLocation = #_sourceLocation) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
