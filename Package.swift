@@ -25,6 +25,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/hummingbird-project/swift-websocket.git", from: "1.6.2"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
+        // OTLP/HTTP only: the gRPC exporter's dependencies would double the first build.
+        .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
     ],
     targets: [
         // The typed events and value types every layer shares: session states, loss
@@ -55,6 +58,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 // The stale-session janitor is a Service.
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                // A reconnection is a span, its attempts child spans (no-ops unless bootstrapped).
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ]
         ),
         // A `stream`-dialect SFU with fault controls, for tests, demos and load.
@@ -123,6 +128,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             // The ops console's page, style and script, compiled into the binary.
             resources: [.embedInCode("Console")]
@@ -167,6 +173,10 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
+                // --otel-endpoint: OTLP/HTTP export of traces and metrics.
+                .product(name: "OTel", package: "swift-otel"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]

@@ -172,6 +172,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Log lines as text, or as one JSON object per line on stdout and stderr. (env TETHER_LOG_FORMAT, default text on a terminal, json otherwise)")
     var logFormat: LogFormat?
 
+    @Option(name: .customLong("otel-endpoint"), help: "Export traces and metrics over OTLP/HTTP to this base URL (/v1/traces and /v1/metrics are appended), e.g. http://collector:4318. (env OTEL_EXPORTER_OTLP_ENDPOINT; OTEL_SERVICE_NAME names the service, default tether; default: off)")
+    var otelEndpoint: String?
+
     /// Flag, then environment, then default.
     func resolved() throws -> ServiceConfiguration {
         let env = ProcessInfo.processInfo.environment
@@ -299,6 +302,13 @@ struct ServeCommand: AsyncParsableCommand {
             level: logLevel ?? env["TETHER_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info,
             format: format, metadata: processMetadata)
         let logger = Logger(label: "tether")
+        let export: OpenTelemetryExport?
+        do {
+            export = try OpenTelemetryExport.bootstrap(endpoint: otelEndpoint, environment: env, logger: Logger(label: "tether.otel"))
+        } catch {
+            console.fail("tether serve: \(error)")
+            throw ExitCode(64)
+        }
         if let limit = FileDescriptorLimit.raiseToHardLimit() {
             // About one descriptor per session and per API connection, plus the database's.
             logger.notice("open-file limit \(limit.soft) (hard \(limit.hard)): room for about \(max(0, Int(clamping: limit.soft) - configuration.maxConnections - 64)) sessions")
@@ -309,7 +319,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let app: TetherApplication
         do {
-            app = try await buildApplication(configuration: configuration, logger: logger) { port in
+            app = try await buildApplication(configuration: configuration, logger: logger, telemetry: export?.telemetry) { port in
                 let host = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
                 let address = "http://\(host):\(port)"
                 var banner = processMetadata
@@ -322,8 +332,9 @@ struct ServeCommand: AsyncParsableCommand {
             console.fail("tether serve: \(error)")
             throw ExitCode(1)
         }
+        // The exporters first, so they stop last: the application's final spans flush.
         var groupConfiguration = ServiceGroupConfiguration(
-            services: [app.application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            services: (export?.services ?? []) + [app.application], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         groupConfiguration.maximumGracefulShutdownDuration = configuration.shutdownGrace
         // The promise that the process exits: a service that ignores cancellation (a
         // write stuck in the kernel, a socket that will not close) must not keep it

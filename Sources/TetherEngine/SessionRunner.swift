@@ -33,6 +33,7 @@ public actor SessionRunner {
     private var leaveClose: Task<Void, Never>?
     /// Ownership moved away (``relinquish(leaving:)``): nothing more goes to `sink`.
     private var relinquished = false
+    private var trace: ReconnectTrace
     private var settledWaiters: [CheckedContinuation<Void, Never>] = []
     private var terminalWaiters: [CheckedContinuation<SessionState, Never>] = []
 
@@ -53,6 +54,7 @@ public actor SessionRunner {
         logger[metadataKey: "session_id"] = "\(configuration.id)"
         logger[metadataKey: "call_id"] = "\(configuration.callID)"
         self.logger = logger
+        self.trace = ReconnectTrace(sessionID: configuration.id)
         self.sink = sink
     }
 
@@ -181,6 +183,8 @@ public actor SessionRunner {
 
     private func execute(_ actions: [Reconnector.Action]) {
         var update = SessionUpdate(events: [], snapshot: nil, credentials: nil)
+        var attemptsStarted: [Reconnector.AttemptPlan] = []
+        var attemptCancelled = false
         for action in actions {
             switch action {
             case .emit(let kind):
@@ -199,8 +203,10 @@ public actor SessionRunner {
                 }
             case .startAttempt(let id, let plan):
                 startAttempt(id, plan)
+                attemptsStarted.append(plan)
             case .cancelAttempt(let id):
                 attempts.removeValue(forKey: id)?.cancel()
+                attemptCancelled = true
             case .armTimer(let timer, let instant):
                 arm(timer, at: instant)
             case .cancelTimer(let timer):
@@ -214,11 +220,18 @@ public actor SessionRunner {
             }
         }
         update.snapshot = machine.takeSnapshotIfChanged()
-        guard !update.isEmpty, !relinquished else { return }
+        guard !relinquished else { return }
+        // The events first (they open and close reconnections), then what the attempts
+        // did (a started attempt belongs to the reconnection its batch opened).
         for event in update.events {
             if let line = event.logLine() { logger.log(level: line.level, "\(line.message)", metadata: line.metadata) }
+            trace.record(event)
         }
-        sink(update)
+        if attemptCancelled { trace.attemptCancelled() }
+        for plan in attemptsStarted {
+            trace.attemptStarted(strategy: plan.strategy, attempt: plan.attempt, url: machine.nodes[plan.nodeIndex])
+        }
+        if !update.isEmpty { sink(update) }
     }
 
     private func startAttempt(_ id: AttemptID, _ plan: Reconnector.AttemptPlan) {

@@ -5,6 +5,7 @@ import TetherBuildInfo
 import TetherEngine
 import TetherEventLog
 import TetherEvents
+import Tracing
 
 /// Implements the operations of `openapi.yaml` (all but the SSE stream). Errors are
 /// thrown as ``APIError`` and shaped into JSON by ``APIErrorMiddleware``.
@@ -24,8 +25,15 @@ struct APIHandler: APIProtocol {
         guard case .json(let body) = input.body else { throw APIError.badRequest("the body must be JSON") }
         let request = try CreateSessionRequest(
             validating: body, idempotencyKey: input.headers.Idempotency_hyphen_Key, configuration: configuration)
-        try await registry.checkAddresses(of: request)
-        let record = try await registry.create(request)
+        // From the request to `joined` (or the refusal), a child of the request's span.
+        let record = try await withSpan("tether.session.create") { span in
+            span.attributes["tether.call_id"] = request.callID
+            try await registry.checkAddresses(of: request)
+            let record = try await registry.create(request)
+            span.attributes["tether.session_id"] = record.id
+            span.attributes["tether.state"] = record.state
+            return record
+        }
         return .created(.init(
             headers: .init(Location: "/v1/sessions/\(record.id)"),
             body: .json(.init(record, currentAttempt: 0))))

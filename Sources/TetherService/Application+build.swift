@@ -32,6 +32,7 @@ public func buildApplication(
     eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
     sseHeartbeat: Duration = .seconds(15),
     historyBatchSize: Int = 20_000,
+    telemetry: Telemetry? = nil,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) async throws -> TetherApplication {
     try configuration.validate()
@@ -97,7 +98,7 @@ public func buildApplication(
         store: store, batchSize: historyBatchSize, instanceID: fleetSetup?.fleet.instanceID,
         liveSource: fleetSetup == nil ? .ownCommits : .sharedHistory, logger: logger)
     let feed = fleetSetup.map { _ in FleetEventFeed(log: log, logger: logger) }
-    let metrics = TetherMetrics()
+    let metrics = TetherMetrics(exportingTo: telemetry?.metricsFactory)
     let boundAddress = BoundAddress(configured: configuration.advertisedAddress, host: configuration.host, port: configuration.port)
     let fleetContext = fleetSetup.map {
         FleetContext(fleet: $0.fleet, signals: FleetSignals(), capacity: configuration.sessionCapacity, permit: ActingPermit())
@@ -141,6 +142,8 @@ public func buildApplication(
     let router = Router(context: TetherRequestContext.self, options: .autoGenerateHeadEndpoints)
     // Outermost: it sees the status the client gets, errors mapped.
     router.add(middleware: HTTPMetricsMiddleware(metrics: metrics))
+    // A span per request (the bootstrapped tracer's), parent of what the handler traces.
+    if telemetry?.tracesRequests == true { router.add(middleware: TracingMiddleware()) }
     router.add(middleware: APIErrorMiddleware(logger: logger))
     // Before anything reads the request: a DNS-rebound or cross-site browser request
     // changes nothing, whichever route it names.

@@ -9,7 +9,8 @@ import TetherEvents
 /// own (no global bootstrap, so several services can live in one test process).
 public final class TetherMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
-    private let factory: PrometheusMetricsFactory
+    /// Prometheus's, or it and an OpenTelemetry exporter's together.
+    private let factory: any MetricsFactory
     private let stateCounts = Mutex([String: Int]())
     private let reportedWriteErrors = Mutex(0)
     /// The HTTP series made so far: a lookup in the factory takes its lock and sorts
@@ -27,7 +28,8 @@ public final class TetherMetrics: Sendable {
         var duration: Metrics.Timer
     }
 
-    public init() {
+    /// `exportingTo`: a second factory every metric also records to (OpenTelemetry).
+    public init(exportingTo export: (any MetricsFactory)? = nil) {
         registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.durationHistogramBuckets["tether_reconnect_duration_seconds"] = [
@@ -38,7 +40,7 @@ public final class TetherMetrics: Sendable {
             .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
             .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(5), .seconds(10),
         ]
-        self.factory = factory
+        self.factory = export.map { MultiplexMetricsHandler(factories: [factory, $0]) } ?? factory
         registerAtZero()
     }
 

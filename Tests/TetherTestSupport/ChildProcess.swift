@@ -21,11 +21,13 @@ public final class ChildProcess: Sendable {
     /// `capturesStandardError`: stderr joins `output` (logs, startup errors), instead of
     /// going to the test's own stderr.
     public init(
-        _ arguments: [String], executable: URL = ChildProcess.tetherBinary, currentDirectory: URL? = nil, capturesStandardError: Bool = false
+        _ arguments: [String], executable: URL = ChildProcess.tetherBinary, currentDirectory: URL? = nil, capturesStandardError: Bool = false,
+        environment: [String: String] = [:]
     ) throws {
         process = Process()
         process.executableURL = executable
         process.arguments = arguments
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         if let currentDirectory { process.currentDirectoryURL = currentDirectory }
         let output = Pipe()
         process.standardOutput = output
