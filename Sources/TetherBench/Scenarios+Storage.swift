@@ -191,7 +191,9 @@ extension Scenarios {
     /// With `postgres` (a server's maintenance URL), the GET run is repeated on a
     /// PostgreSQL-backed service (a database of its own made there) in the same run, and
     /// set against the SQLite figure.
-    public static func api(duration: Int, connections: Int, floor: MachineFloor, postgres: PostgresURL? = nil) async throws -> BenchReport {
+    public static func api(
+        duration: Int, connections: Int, floor: MachineFloor, postgres: PostgresURL? = nil, telemetry: Telemetry? = nil
+    ) async throws -> BenchReport {
         var report = BenchReport(scenario: "api", parameters: "wrk, \(duration) s per run, \(connections) connections for GET")
         guard Wrk.isInstalled else {
             throw BenchError("wrk is not installed (apt-get install wrk)")
@@ -201,13 +203,13 @@ extension Scenarios {
         defer { try? FileManager.default.removeItem(at: folder) }
         let sqliteGet = try await apiRun(
             db: folder.appendingPathComponent("api.sqlite").path, storeName: "SQLite", duration: duration, connections: connections,
-            floor: floor, folder: folder, into: &report)
+            floor: floor, folder: folder, telemetry: telemetry, into: &report)
         if let postgres {
             let url = try await PostgresBench.createDatabase(on: postgres)
             do {
                 let get = try await apiRun(
                     db: url.redacted, password: url.password, storeName: "PostgreSQL", duration: duration, connections: connections,
-                    floor: floor, folder: folder, into: &report)
+                    floor: floor, folder: folder, telemetry: telemetry, into: &report)
                 report.add(
                     "GET /v1/sessions/{id} req/s, PostgreSQL ÷ SQLite", FloorRatio.percent(get.requestsPerSecond, of: sqliteGet.requestsPerSecond),
                     target: "≥ 80 % (within 20 %)")
@@ -222,7 +224,8 @@ extension Scenarios {
 
     /// One live service on `db`: the GET run, then the create/delete cycle.
     static func apiRun(
-        db: String, password: String? = nil, storeName: String, duration: Int, connections: Int, floor: MachineFloor, folder: URL, into report: inout BenchReport
+        db: String, password: String? = nil, storeName: String, duration: Int, connections: Int, floor: MachineFloor, folder: URL,
+        telemetry: Telemetry?, into report: inout BenchReport
     ) async throws -> WrkResult {
         var result: WrkResult?
         var rows: [(String, String, String)] = []
@@ -236,7 +239,7 @@ extension Scenarios {
                     configuration.databasePassword = password
                     return configuration
                 }(),
-                logger: logger) { continuation.yield($0) }
+                logger: logger, telemetry: telemetry) { continuation.yield($0) }
             let group = ServiceGroup(configuration: .init(services: [app.application], logger: logger))
             let running = Task { try await group.run() }
             var port = 0

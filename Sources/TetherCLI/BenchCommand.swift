@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import ServiceLifecycle
 import TetherBench
 import TetherPostgresStore
 
@@ -129,8 +130,22 @@ struct BenchCommand: AsyncParsableCommand {
         }
     }
 
+    @Option(name: .customLong("otel-endpoint"), help: "Trace (and export metrics) as `tether serve --otel-endpoint` does, to this OTLP/HTTP base URL: detection, recovery and api then measure tracing's cost.")
+    var otelEndpoint: String?
+
     func run() async throws {
         bootstrapLogging(level: .error)
+        let export: OpenTelemetryExport?
+        do {
+            export = try OpenTelemetryExport.bootstrap(endpoint: otelEndpoint, environment: [:], logger: Logger(label: "tether.otel"))
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        // The exporters' work runs for the whole command; cancelled at its end.
+        let exporters = export.map { export in
+            Task { try await ServiceGroup(configuration: .init(services: export.services, logger: Logger(label: "tether.otel"))).run() }
+        }
+        defer { exporters?.cancel() }
         let chosen = scenario == .all ? Scenario.allCases.filter { $0 != .all && ($0 != .fleet || db != nil) } : [scenario]
         if scenario == .fleet, db == nil { throw ValidationError("fleet needs --db: a PostgreSQL server the instances share") }
         // Sizes the floor shares with the scenarios it is compared with.
@@ -186,7 +201,8 @@ struct BenchCommand: AsyncParsableCommand {
                 report = try await Scenarios.events(
                     total: eventCount, sessions: eventSessions, queries: smoke ? 20 : 1000, floor: floor, postgres: postgres)
             case .api:
-                report = try await Scenarios.api(duration: wrkDuration, connections: wrkConnections, floor: floor, postgres: postgres)
+                report = try await Scenarios.api(
+                    duration: wrkDuration, connections: wrkConnections, floor: floor, postgres: postgres, telemetry: export?.telemetry)
             case .webhooks:
                 report = try await Scenarios.webhooks(
                     pending: (smoke ? "0,500" : webhookPending).split(separator: ",").compactMap { Int($0) },
