@@ -224,7 +224,7 @@ public actor SessionRunner {
         // The events first (they open and close reconnections), then what the attempts
         // did (a started attempt belongs to the reconnection its batch opened).
         for event in update.events {
-            if let line = event.logLine() { logger.log(level: line.level, "\(line.message)", metadata: line.metadata) }
+            if let line = event.logLine(atLeast: logger.logLevel) { logger.log(level: line.level, "\(line.message)", metadata: line.metadata) }
             trace.record(event)
         }
         if attemptCancelled { trace.attemptCancelled() }
