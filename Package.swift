@@ -185,6 +185,8 @@ let package = Package(
             name: "TetherEngineTests",
             dependencies: [
                 "TetherEngine", "TetherEvents", "StreamSFUProtocol",
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),

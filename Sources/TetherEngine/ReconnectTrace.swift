@@ -8,20 +8,23 @@ import Tracing
 /// then the attempts it starts; with no tracer bootstrapped the spans are no-ops.
 ///
 /// A reconnection is its own trace (a top-level span): it belongs to no request.
-struct ReconnectTrace {
+public struct ReconnectTrace {
     let sessionID: String
+    /// The process's bootstrapped tracer unless a test gives its own.
+    private let tracer: any Tracer
     private var reconnect: (any Span)?
     private var attempt: (any Span)?
 
-    init(sessionID: String) {
+    public init(sessionID: String, tracer: any Tracer = InstrumentationSystem.tracer) {
         self.sessionID = sessionID
+        self.tracer = tracer
     }
 
-    mutating func record(_ event: SessionEvent) {
+    public mutating func record(_ event: SessionEvent) {
         switch event.kind {
         case .reconnectStarted(let strategy, let trigger):
             finish(outcome: "superseded")
-            let span = startSpan("tether.reconnect", context: .topLevel)
+            let span = tracer.startSpan("tether.reconnect", context: .topLevel)
             span.attributes["tether.session_id"] = sessionID
             span.attributes["tether.strategy"] = strategy.rawValue
             span.attributes["tether.trigger"] = trigger.rawValue
@@ -65,17 +68,17 @@ struct ReconnectTrace {
 
     /// An attempt the machine started: a child of the open reconnection (the first
     /// join's attempts belong to no reconnection and are not traced here).
-    mutating func attemptStarted(strategy: ReconnectStrategy, attempt number: Int, url: String) {
+    public mutating func attemptStarted(strategy: ReconnectStrategy, attempt number: Int, url: String) {
         guard let reconnect else { return }
         attempt?.end()
-        let span = startSpan("tether.reconnect.attempt", context: reconnect.context)
+        let span = tracer.startSpan("tether.reconnect.attempt", context: reconnect.context)
         span.attributes["tether.strategy"] = strategy.rawValue
         span.attributes["tether.attempt"] = number
         span.attributes["tether.sfu_url"] = url
         attempt = span
     }
 
-    mutating func attemptCancelled() {
+    public mutating func attemptCancelled() {
         attempt?.attributes["tether.outcome"] = "cancelled"
         attempt?.end()
         attempt = nil
