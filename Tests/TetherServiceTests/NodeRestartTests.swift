@@ -4,10 +4,20 @@ import TetherEvents
 import TetherTestSupport
 @testable import TetherService
 import TetherSFUSimulator
+import TetherService
 
 /// A node that forgot every session (what an SFU restart does): a few refused resumes
 /// teach the service, and the node's other sessions skip FAST.
 @Suite(.serialized, .timeLimit(.minutes(3))) struct NodeRestartTests {
+    /// One reconnection in flight, and a deadline no busy machine reaches: 8 sessions
+    /// rejoin one after another, which on 2 loaded cores once took longer than the
+    /// test policy's 5 s (a session ended `deadline_exceeded`). These tests are about
+    /// which strategy each session uses, not about time.
+    static func oneAtATime(_ configuration: inout ServiceConfiguration) {
+        configuration.maxReconnectsInFlight = 1
+        configuration.defaultPolicy.disconnectionTimeout = .seconds(120)
+    }
+
     func has(_ events: [[String: Any]], _ type: String, _ key: String, _ value: String) -> Bool {
         events.contains { $0["type"] as? String == type && $0[key] as? String == value }
     }
@@ -15,7 +25,7 @@ import TetherSFUSimulator
     @Test func threeRefusedResumesMarkTheNodeAndTheOtherSessionsSkipFast() async throws {
         // One reconnect attempt at a time: each result is known before the next dials,
         // so exactly the threshold (3) of FAST attempts is spent.
-        try await withService(configure: { $0.maxReconnectsInFlight = 1 }) { service, sfus in
+        try await withService(configure: Self.oneAtATime) { service, sfus in
             var ids: [String] = []
             for _ in 0..<8 {
                 let created = try await service.json(.POST, "/v1/sessions", createBody(urls: [sfus[0].url]))
@@ -53,7 +63,7 @@ import TetherSFUSimulator
     }
 
     @Test func aNodeThatStillKnowsItsSessionsIsNeverMarked() async throws {
-        try await withService(configure: { $0.maxReconnectsInFlight = 1 }) { service, sfus in
+        try await withService(configure: Self.oneAtATime) { service, sfus in
             var ids: [String] = []
             for _ in 0..<4 {
                 let created = try await service.json(.POST, "/v1/sessions", createBody(urls: [sfus[0].url]))

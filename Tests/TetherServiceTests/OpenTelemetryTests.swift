@@ -20,8 +20,7 @@ import TetherTestSupport
         let sfu = try await Simulator.start()
         defer { Task { try? await sfu.simulator.stop() } }
         let serve = try ChildProcess(
-            ["serve", "--port", "0", "--db", database, "--log-level", "warning", "--otel-endpoint", "http://127.0.0.1:\(port)",
-             "--health-check-interval", "500ms", "--health-check-timeout", "2s"],
+            ["serve", "--port", "0", "--db", database, "--log-level", "warning", "--otel-endpoint", "http://127.0.0.1:\(port)"],
             // Exports within a second rather than the SDK's 5 s (spans) and 60 s (metrics).
             environment: ["OTEL_BSP_SCHEDULE_DELAY": "200", "OTEL_METRIC_EXPORT_INTERVAL": "500", "OTEL_SERVICE_NAME": "tether-under-test"])
         let base = try await serve.waitForServeAddress()

@@ -25,7 +25,6 @@ import TetherTestSupport
             "serve", "--port", "0", "--db", "history.sqlite", "--log-level", "debug",
             "--api-token", apiToken, "--read-token", readToken, "--allow-sfu-host", "127.0.0.1",
             "--webhook-url", "http://127.0.0.1:9/hooks", "--webhook-secret", webhookSecret,
-            "--health-check-interval", "500ms", "--health-check-timeout", "2s",
         ]
         if let format { arguments += ["--log-format", format] }
         let serve = try ChildProcess(arguments, currentDirectory: folder, capturesStandardError: true)
