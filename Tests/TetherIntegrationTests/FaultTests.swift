@@ -139,10 +139,7 @@ import TetherTestSupport
     @Test func anErrorNamingRejoinRejoins() async throws {
         // About the sequence, not timing: a 1 s join timeout on a busy CI machine once
         // failed the REJOIN's first try and added a reconnect_attempt_failed.
-        var policy = steadyTestPolicy
-        policy.connectTimeout = .seconds(10)
-        policy.joinTimeout = .seconds(10)
-        try await withJoinedSession(policy: policy) { _, recorder, nodes in
+        try await withJoinedSession(policy: patientTestPolicy) { _, recorder, nodes in
             try await nodes[0].inject("error", "code=204&strategy=rejoin&message=rejoin%20please")
             try await recorder.waitFor("reconnected")
             #expect(recorder.types == ["session_created", "joined", "sfu_error", "reconnect_started", "reconnected"])

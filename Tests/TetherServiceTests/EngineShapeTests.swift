@@ -21,7 +21,9 @@ import TetherTestSupport
     @Test(arguments: 0...8)
     func aCrashBetweenAnyTwoCommitsLeavesEachRowAgreeingWithItsHistory(commits: Int) async throws {
         // One write per transaction: every boundary between two writes is a place to crash.
-        try await withService(historyBatchSize: 1) { service, sfus in
+        // Patient timeouts: the FAST and the REJOIN must each succeed at once, which a
+        // 1 s join timeout on a loaded CI machine once did not.
+        try await withService(policy: patientTestPolicy, historyBatchSize: 1) { service, sfus in
             let created = try await service.json(.POST, "/v1/sessions", createBody(urls: [sfus[0].url]))
             let id = try #require(created.json["id"] as? String)
             service.app.log.store.writeFaults.arm(commits: commits)

@@ -20,3 +20,15 @@ public let steadyTestPolicy = ReconnectPolicy(
     disconnectionTimeout: .seconds(5),
     backoffInitial: .milliseconds(50),
     backoffMaximum: .milliseconds(200))
+
+/// For tests about which path a session takes (strategies, sequences, what reaches the
+/// file), not how fast: a busy 2-core CI machine can stall a join past 1 s, which fails
+/// an attempt the test did not mean to fail.
+public let patientTestPolicy = ReconnectPolicy(
+    healthCheckInterval: .milliseconds(500),
+    healthCheckTimeout: .seconds(5),
+    connectTimeout: .seconds(10),
+    joinTimeout: .seconds(10),
+    disconnectionTimeout: .seconds(120),
+    backoffInitial: .milliseconds(50),
+    backoffMaximum: .milliseconds(200))
