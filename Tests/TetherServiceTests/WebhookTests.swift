@@ -11,7 +11,7 @@ import TetherTestSupport
     static let secret = "webhook-secret-for-tests"
 
     func withWebhooks(
-        store: StoreKind = .sqlite, answering script: [Int] = [], policy: ReconnectPolicy = servicePolicy, credentials: Bool = false, alsoStalling: Bool = false,
+        store: StoreKind = .sqlite, answering script: [Int] = [], policy: ReconnectPolicy = patientTestPolicy, credentials: Bool = false, alsoStalling: Bool = false,
         _ body: (LiveService, Simulator, WebhookReceiver) async throws -> Void
     ) async throws {
         let receiver = try await WebhookReceiver.start(secret: Self.secret, answering: script)
