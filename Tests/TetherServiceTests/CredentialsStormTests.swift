@@ -15,7 +15,7 @@ import TetherTestSupport
     static let cap = 16
     /// 500 refreshes through 16 places at 400 ms each take 12.5 s, and 500 upgrades at
     /// once take more than a second on two busy cores: the deadline (30 s by default)
-    /// and the step timeouts are the defaults' order, not the tests' usual 5 s and 1 s.
+    /// and the step timeouts are the defaults' order, not the tests' usual 5 s and 5 s.
     static let policy = {
         var policy = servicePolicy
         policy.disconnectionTimeout = .seconds(60)

@@ -11,12 +11,14 @@ public let fastTestPolicy = ReconnectPolicy(
     backoffMaximum: .milliseconds(200))
 
 /// For tests that are not about detection: health-check timeouts long enough (2 s)
-/// that a busy 2-core CI machine cannot inject a spurious loss, the rest still fast.
+/// that a busy 2-core CI machine cannot inject a spurious loss, and connect and join
+/// timeouts (5 s) a loaded main pass does not reach (at 1 s, an in-process simulator's
+/// upgrade answered late failed creates); the rest still fast.
 public let steadyTestPolicy = ReconnectPolicy(
     healthCheckInterval: .milliseconds(500),
     healthCheckTimeout: .seconds(2),
-    connectTimeout: .seconds(1),
-    joinTimeout: .seconds(1),
+    connectTimeout: .seconds(5),
+    joinTimeout: .seconds(5),
     disconnectionTimeout: .seconds(5),
     backoffInitial: .milliseconds(50),
     backoffMaximum: .milliseconds(200))
