@@ -81,6 +81,15 @@ public struct PostgresFleet: Sendable {
         }
     }
 
+    /// Both of the store's pools hand out a connection within `limit`. After a partition
+    /// a pool may still be backing off its reconnects (postgres-nio waits up to a minute
+    /// between failed attempts) while the fleet's own connections already answer: an
+    /// instance that rejoined then would say `serving` yet answer 503 to every write.
+    public func storeAnswers(within limit: Duration) async throws {
+        try await store.pools.writer.query("SELECT 1", leaseTimeout: limit)
+        try await store.pools.reader.query("SELECT 1", leaseTimeout: limit)
+    }
+
     /// One statement, whatever the session count: pushes the lease to `now() + ttl` if it
     /// is still this incarnation's and still valid. False: the lease is lost (a peer
     /// declared this instance dead, or a newer incarnation took the id).

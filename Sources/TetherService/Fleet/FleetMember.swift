@@ -98,6 +98,13 @@ actor FleetMember: Service {
 
     /// True once registered.
     private func register() async -> Bool {
+        do {
+            // Rejoining after a fence: only once this instance can write again.
+            if incarnation != nil { try await fleet.storeAnswers(within: statementBound) }
+        } catch {
+            logger.warning("the database answers the fleet, not yet the store's pools; rejoining once they do", metadata: ["error": "\(error)"])
+            return false
+        }
         let sent = ContinuousClock.now
         do {
             switch try await fleet.register(
