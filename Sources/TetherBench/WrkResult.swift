@@ -6,6 +6,8 @@ struct WrkResult: Sendable {
     var p99: Duration
     /// Answers that were neither 2xx nor 3xx; a fast stream of 404s is not a result.
     var non2xxResponses: Int
+    /// Every answer wrk counted (its "N requests in T" line).
+    var requests: Int
 
     /// Reads wrk's own report; nil when it has no request rate or no 99th percentile
     /// (wrk failed, or ran without `--latency`).
@@ -20,6 +22,7 @@ struct WrkResult: Sendable {
         requestsPerSecond = rate
         self.p99 = p99
         non2xxResponses = field("Non-2xx or 3xx responses:").flatMap { Int($0) } ?? 0
+        requests = lines.first { $0.contains(" requests in ") }.flatMap { Int($0.prefix { $0 != " " }) } ?? 0
     }
 
     /// wrk prints latencies as a number and a unit: `562.00us`, `1.20ms`, `1.05s`, `2.00m`.

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import NIOCore
+import Synchronization
 import TetherEvents
 
 /// Runs one session: feeds the ``Reconnector`` what happens (notices, attempt results,
@@ -35,6 +36,9 @@ public actor SessionRunner {
     private var relinquished = false
     private var trace: ReconnectTrace
     private var settledWaiters: [CheckedContinuation<Void, Never>] = []
+    /// The machine's attempt number after the last batch, readable without a hop onto
+    /// this actor: a client polling its session must not queue behind the session's work.
+    private let publishedAttempt = Atomic<Int>(0)
     private var terminalWaiters: [CheckedContinuation<SessionState, Never>] = []
 
     public init(
@@ -59,6 +63,8 @@ public actor SessionRunner {
     }
 
     public var snapshot: SessionSnapshot { machine.snapshot }
+    /// The attempt of the reconnection under way (0 when none), as of the last batch.
+    public nonisolated var currentAttempt: Int { publishedAttempt.load(ordering: .relaxed) }
     public var state: SessionState { machine.state }
     /// The nodes the session may use, primary first (replaced with new credentials).
     public var nodes: [String] { machine.nodes }
@@ -220,6 +226,7 @@ public actor SessionRunner {
             }
         }
         update.snapshot = machine.takeSnapshotIfChanged()
+        publishedAttempt.store(machine.currentAttempt, ordering: .relaxed)
         guard !relinquished else { return }
         // The events first (they open and close reconnections), then what the attempts
         // did (a started attempt belongs to the reconnection its batch opened).

@@ -159,7 +159,8 @@ public func buildApplication(
     let handler = APIHandler(configuration: configuration, registry: registry, log: log, metrics: metrics, webhooks: webhooks, fleetMember: member)
     try handler.registerHandlers(
         on: GuardedRouteTransport(open: router, guarded: guarded),
-        configuration: .init(jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes]))
+        configuration: .init(jsonEncodingOptions: APIJSON.encodingOptions))
+    SessionReadRoute(registry: registry).register(on: guarded)
     ConsoleRoute().register(on: router)
     let eventStreams = EventStreamSlots(limit: configuration.maxEventStreams)
     EventStreamRoute(log: log, heartbeat: sseHeartbeat, streams: eventStreams, buffer: configuration.eventStreamBuffer)

@@ -9,6 +9,7 @@ import OpenAPIRuntime
 ///
 /// Deciding by the operation's declared path (not by the request's raw path) is what
 /// keeps a spelling like `//v1/sessions` from reaching a handler without the check.
+/// One operation, `GET /v1/sessions/{id}`, is left to ``SessionReadRoute``.
 struct GuardedRouteTransport<Context: RequestContext>: ServerTransport {
     static var openPaths: Set<String> { ["/healthz", "/readyz"] }
 
@@ -23,6 +24,8 @@ struct GuardedRouteTransport<Context: RequestContext>: ServerTransport {
         let handler = { @Sendable (request: HTTPRequest, body: HTTPBody?, metadata: ServerRequestMetadata) in
             try await RequestQuery.$raw.withValue(request.path) { try await handler(request, body, metadata) }
         }
+        // Served by ``SessionReadRoute`` (registered beside this transport), not the runtime.
+        if method == SessionReadRoute.method && path == SessionReadRoute.path { return }
         if Self.openPaths.contains(path) {
             try open.register(handler, method: method, path: path)
         } else {

@@ -50,15 +50,14 @@ extension SessionRegistry {
     /// the session will be adopted later), or nil to close only (a hand-over: the next
     /// owner takes the same SFU session over at once).
     func relinquishAll(leaving reason: String?) async -> [String] {
-        let sessions = live
-        live = [:]
-        for session in sessions.values { metrics.sessionGone(from: session.currentRecord.state) }
+        let sessions = live.removeAll()
+        for session in sessions { metrics.sessionGone(from: session.currentRecord.state) }
         await withTaskGroup(of: Void.self) { group in
-            for runner in sessions.values.compactMap(\.runner) {
+            for runner in sessions.compactMap(\.runner) {
                 group.addTask { await runner.relinquish(leaving: reason) }
             }
         }
-        return sessions.keys.sorted()
+        return sessions.map(\.id).sorted()
     }
 
     /// The writer found sessions whose row no longer names this instance under the epoch

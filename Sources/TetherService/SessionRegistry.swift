@@ -24,7 +24,8 @@ public actor SessionRegistry: Service {
     let addressResolver: SFUAddressResolver
     /// The CAs `wss://` SFUs are verified against (`--sfu-ca-file`).
     let tls: TLSTrust
-    var live: [String: LiveSession] = [:]
+    /// Read without a hop onto this actor; changed only by it.
+    nonisolated let live = LiveSessions()
     /// Keys of creates: held from the first request, remembered with the session.
     let idempotencyKeys: IdempotencyKeys
     /// `--credentials-url`, when configured.
@@ -189,7 +190,7 @@ public actor SessionRegistry: Service {
     }
 
     func leaveAll(reason: String) async {
-        let runners = live.values.compactMap(\.runner)
+        let runners = live.all.compactMap(\.runner)
         await withTaskGroup(of: Void.self) { group in
             for runner in runners { group.addTask { await runner.leave(reason: reason) } }
         }
@@ -291,11 +292,21 @@ public actor SessionRegistry: Service {
     func session(id: String) async throws -> (record: SessionRecord, currentAttempt: Int)? {
         try await log.flush()
         if let session = live[id] {
-            let attempt = await session.runner?.snapshot.currentAttempt ?? 0
-            return (session.currentRecord, attempt)
+            return (session.currentRecord, session.runner?.currentAttempt ?? 0)
         }
         guard let record = try await log.store.session(id: id) else { return nil }
         return (record, 0)
+    }
+
+    /// `GET /v1/sessions/{id}`'s body: a live session's from its cache, any other's
+    /// encoded from its row. Nil when no such session exists.
+    nonisolated func sessionBody(id: String) async throws -> ByteBuffer? {
+        try await log.flush()
+        if let session = live[id] {
+            return try session.responseBody(currentAttempt: session.runner?.currentAttempt ?? 0)
+        }
+        guard let record = try await log.store.session(id: id) else { return nil }
+        return try SessionBody.encode(record, currentAttempt: 0)
     }
 
     /// Leaves cleanly; false when no such session ever existed. With storage failing it
@@ -365,7 +376,7 @@ public actor SessionRegistry: Service {
     func drain(sfuURL: String, to targetURL: String?) async throws -> (moved: [String], skipped: [String]) {
         var moved: [String] = []
         var skipped: [String] = []
-        for session in live.values.sorted(by: { $0.id < $1.id }) {
+        for session in live.all.sorted(by: { $0.id < $1.id }) {
             guard let runner = session.runner else { continue }
             switch await runner.migrate(to: targetURL == sfuURL ? nil : targetURL, onlyFrom: sfuURL) {
             case .started, .merged:
@@ -383,7 +394,7 @@ public actor SessionRegistry: Service {
     func currentAttempts(for ids: [String]) async -> [String: Int] {
         var attempts: [String: Int] = [:]
         for id in ids {
-            if let runner = live[id]?.runner { attempts[id] = await runner.snapshot.currentAttempt }
+            if let runner = live[id]?.runner { attempts[id] = runner.currentAttempt }
         }
         return attempts
     }

@@ -2,7 +2,7 @@
 """An OTLP/HTTP receiver for Tether's tests: decodes what an exporter POSTs with the
 OpenTelemetry protobuf definitions (PyPI `opentelemetry-proto`).
 
-    python3 otlp_receiver.py
+    python3 otlp_receiver.py [--quiet]
 
 Listens on a free loopback port and prints `listening <port>`, then one JSON line per
 span received on /v1/traces:
@@ -11,9 +11,14 @@ span received on /v1/traces:
 and one per metric received on /v1/metrics: {"metric": name, "service"}.
 Answers 200 with an empty export response; 400 to a body it cannot decode, 404 to any
 other path. Stops on SIGTERM.
+
+--quiet decodes every body but prints nothing past the port: a benchmark's receiver,
+whose cost on shared cores should be the decoding a collector does, not a JSON line
+per span.
 """
 import json
 import signal
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -21,6 +26,7 @@ from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 lock = threading.Lock()
+quiet = "--quiet" in sys.argv[1:]
 
 
 def value_of(any_value):
@@ -36,6 +42,8 @@ def service_of(resource):
 
 
 def emit(record):
+    if quiet:
+        return
     with lock:
         print(json.dumps(record), flush=True)
 
@@ -46,7 +54,7 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if self.path == "/v1/traces":
                 request = trace_service_pb2.ExportTraceServiceRequest.FromString(body)
-                for resource_spans in request.resource_spans:
+                for resource_spans in () if quiet else request.resource_spans:
                     service = service_of(resource_spans.resource)
                     for scope_spans in resource_spans.scope_spans:
                         for span in scope_spans.spans:
@@ -59,7 +67,7 @@ class Handler(BaseHTTPRequestHandler):
                 reply = trace_service_pb2.ExportTraceServiceResponse()
             elif self.path == "/v1/metrics":
                 request = metrics_service_pb2.ExportMetricsServiceRequest.FromString(body)
-                for resource_metrics in request.resource_metrics:
+                for resource_metrics in () if quiet else request.resource_metrics:
                     service = service_of(resource_metrics.resource)
                     for scope_metrics in resource_metrics.scope_metrics:
                         for metric in scope_metrics.metrics:

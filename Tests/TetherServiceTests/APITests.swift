@@ -64,6 +64,44 @@ func withService(
         }
     }
 
+    /// `GET /v1/sessions/{id}` answers from its own route with a cached body: it must say
+    /// what the runtime-encoded listing says, after every change, live or ended.
+    @Test(arguments: StoreKind.allCases) func aSessionReadByIdMatchesTheListingThroughEveryChange(store: StoreKind) async throws {
+        try await withService(store: store) { service, sfus in
+            let created = try await service.json(.POST, "/v1/sessions", createBody(urls: [sfus[0].url], extra: ["metadata": ["tenant": "acme"]]))
+            let id = try #require(created.json["id"] as? String)
+            func readsAsListed(_ expectedState: String) async throws -> [String: Any] {
+                let fetched = try await service.request(.GET, "/v1/sessions/\(id)")
+                #expect(fetched.status == 200)
+                #expect(fetched.headers.first(name: "Content-Type") == "application/json; charset=utf-8")
+                let listed = try await service.request(.GET, "/v1/sessions?limit=100").json["sessions"] as? [[String: Any]] ?? []
+                let entry = try #require(listed.first { $0["id"] as? String == id })
+                #expect(NSDictionary(dictionary: fetched.json).isEqual(to: entry), "\(fetched.text) vs \(entry)")
+                #expect(fetched.json["state"] as? String == expectedState)
+                return fetched.json
+            }
+            let first = try await readsAsListed("joined")
+            #expect(try await readsAsListed("joined")["updated_at_ms"] as? Int == first["updated_at_ms"] as? Int, "a quiet session reads the same")
+
+            // A drop and its recovery change the row: the next read shows the new one.
+            try await sfus[0].inject("drop")
+            _ = try await pollUntil(timeout: .seconds(30)) { () async throws -> Bool? in
+                let now = try await service.request(.GET, "/v1/sessions/\(id)").json
+                return (now["counters"] as? [String: Int])?["reconnects"] == 1 && now["state"] as? String == "joined" ? true : nil
+            }
+            let recovered = try await readsAsListed("joined")
+            #expect((recovered["generation"] as? Int ?? 0) > (first["generation"] as? Int ?? 0))
+
+            #expect(try await service.request(.DELETE, "/v1/sessions/\(id)").status == 204)
+            _ = try await readsAsListed("left")
+
+            let head = try await service.request(.HEAD, "/v1/sessions/\(id)")
+            #expect(head.status == 200 && head.body.isEmpty)
+            let missing = try await service.request(.GET, "/v1/sessions/no-such-session")
+            #expect(missing.status == 404 && missing.errorCode == "session_not_found", "\(missing.text)")
+        }
+    }
+
     @Test(arguments: StoreKind.allCases) func theSameIdempotencyKeyReturnsTheSameSession(store: StoreKind) async throws {
         try await withService(store: store) { service, sfus in
             let body = createBody(urls: [sfus[0].url])

@@ -42,6 +42,8 @@ import TetherTestSupport
         Row(method: .GET, path: "/v1/%73essions", expected: [404, 404, 404]),
         Row(method: .GET, path: "/./v1/sessions", expected: [404, 404, 404]),
         Row(method: .GET, path: "/v1/sessions/nope", expected: [401, 404, 404]),
+        Row(method: .GET, path: "//v1/sessions/nope", expected: [401, 404, 404]),
+        Row(method: .HEAD, path: "/v1/sessions/nope", expected: [401, 404, 404]),
         Row(method: .GET, path: "//v1/sessions/nope/events", expected: [401, 404, 404]),
         Row(method: .POST, path: "/v1/sessions", body: refusedCreate, expected: [401, 403, 422]),
         Row(method: .POST, path: "//v1/sessions", body: refusedCreate, expected: [401, 403, 422]),
