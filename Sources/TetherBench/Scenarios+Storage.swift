@@ -245,7 +245,10 @@ extension Scenarios {
             var port = 0
             for await bound in ports { port = bound; break }
             let base = "http://127.0.0.1:\(port)"
-            let body = #"{"call_id":"default:bench","user_id":"agent-1","sfu":{"dialect":"stream","urls":["\#(simulator.url)"],"token":"\#(Fleet.token(call: "default:bench", user: "agent-1"))"}}"#
+            func createBody(agent: Int) -> String {
+                #"{"call_id":"default:bench","user_id":"agent-\#(agent)","sfu":{"dialect":"stream","urls":["\#(simulator.url)"],"token":"\#(Fleet.token(call: "default:bench", user: "agent-\(agent)"))"}}"#
+            }
+            let body = createBody(agent: 1)
             var request = HTTPClientRequest(url: base + "/v1/sessions")
             request.method = .POST
             request.headers.add(name: "Content-Type", value: "application/json")
@@ -270,6 +273,19 @@ extension Scenarios {
                 "GET /v1/sessions/{id} (\(storeName)) req/s ÷ trivial route req/s",
                 FloorRatio.percent(get.requestsPerSecond, of: floor.trivialRoute?.requestsPerSecond), "≥ 60 %"))
             rows.append(("GET /v1/sessions/{id} (\(storeName)) p99 / trivial route p99", FloorRatio.times(get.p99, over: floor.trivialRoute?.p99), ""))
+
+            // The two ops listings, a page of 100 each: 99 more sessions, so each page is full.
+            for agent in 2...100 {
+                var more = request
+                more.body = .bytes(ByteBuffer(string: createBody(agent: agent)))
+                let created = try await HTTPClient.shared.execute(more, timeout: .seconds(10))
+                _ = try await created.body.collect(upTo: 1 << 20)
+                guard created.status == .created else { throw BenchError("a create for the listings answered \(created.status)") }
+            }
+            for (name, path) in [("GET /v1/sessions?limit=100", "/v1/sessions?limit=100"), ("GET /v1/events?limit=100", "/v1/events?limit=100")] {
+                let page = try await Wrk.run(Wrk.getArguments(url: base + path, connections: connections, duration: duration), duration: duration)
+                rows.append(("\(name) (\(storeName), 100 sessions, \(connections) connections)", page.summary, "p99 ≤ 10 ms"))
+            }
 
             let script = folder.appendingPathComponent("cycle.lua")
             try """

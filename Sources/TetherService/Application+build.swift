@@ -143,7 +143,7 @@ public func buildApplication(
     // Outermost: it sees the status the client gets, errors mapped.
     router.add(middleware: HTTPMetricsMiddleware(metrics: metrics))
     // A span per request (the bootstrapped tracer's), parent of what the handler traces.
-    if telemetry?.tracesRequests == true { router.add(middleware: TracingMiddleware()) }
+    if telemetry?.tracesRequests == true { router.add(middleware: RequestSpanMiddleware()) }
     router.add(middleware: APIErrorMiddleware(logger: logger))
     // Before anything reads the request: a DNS-rebound or cross-site browser request
     // changes nothing, whichever route it names.

@@ -75,6 +75,9 @@ import TetherTestSupport
         let request = try #require(spans.first { $0["span_id"] as? String == create["parent_span_id"] as? String }, "no parent span for \(create)")
         #expect(request["kind"] as? Int == 2, "a SERVER span: \(request)")
         #expect(request["trace_id"] as? String == create["trace_id"] as? String)
+        #expect(request["span"] as? String == "/v1/sessions", "named by the matched route: \(request)")
+        #expect(attributes(request)["http.request.method"] as? String == "POST" && attributes(request)["http.route"] as? String == "/v1/sessions")
+        #expect(attributes(request)["http.response.status_code"] as? Int == 201, "\(request)")
 
         let metrics = try await pollUntil(timeout: .seconds(20)) { () -> Set<String>? in
             let names = Set(receiver.jsonLines.compactMap { $0["metric"] as? String })
