@@ -5,13 +5,27 @@ import TetherEngine
 import TetherEvents
 import TetherPostgresStore
 
+/// A row's stored JSON parts (node list, metadata, policy, Janus options), decoded once
+/// per distinct text: listing a page of sessions again decodes nothing. Texts longer than
+/// 4 KiB (large metadata) are decoded every time rather than kept.
+private enum StoredParts {
+    static let urls = DecodedMemo<String, [String]>(capacity: 2048)
+    static let metadata = DecodedMemo<String, [String: String]>(capacity: 2048)
+    static let policy = DecodedMemo<String, PolicyDocument>(capacity: 2048)
+    static let janus = DecodedMemo<String, JanusOptions?>(capacity: 2048)
+
+    static func decode<Value: Sendable & Decodable>(_ text: String, _ memo: DecodedMemo<String, Value>, otherwise: Value) -> Value {
+        let derive = { (text: String) in (try? JSONDecoder().decode(Value.self, from: Data(text.utf8))) ?? otherwise }
+        return text.utf8.count <= 4096 ? memo.value(for: text, derive: derive) : derive(text)
+    }
+}
+
 extension Components.Schemas.Session {
     init(_ record: SessionRecord, currentAttempt: Int) {
-        let decoder = JSONDecoder()
-        let urls = (try? decoder.decode([String].self, from: Data(record.sfuURLs.utf8))) ?? []
-        let metadata = (try? decoder.decode([String: String].self, from: Data(record.metadata.utf8))) ?? [:]
-        let policy = (try? decoder.decode(PolicyDocument.self, from: Data(record.policy.utf8))) ?? PolicyDocument(.default)
-        let janus = record.dialectOptions.flatMap { try? decoder.decode(JanusOptions.self, from: Data($0.utf8)) }
+        let urls = StoredParts.decode(record.sfuURLs, StoredParts.urls, otherwise: [])
+        let metadata = StoredParts.decode(record.metadata, StoredParts.metadata, otherwise: [:])
+        let policy = StoredParts.decode(record.policy, StoredParts.policy, otherwise: PolicyDocument(.default))
+        let janus = record.dialectOptions.flatMap { StoredParts.decode($0, StoredParts.janus, otherwise: nil) }
         self.init(
             id: record.id,
             state: Components.Schemas.SessionState(rawValue: record.state) ?? .failed,
@@ -58,8 +72,18 @@ extension Components.Schemas.Instance {
 extension Components.Schemas.Event {
     /// The stored JSON and the API's schema share field names, so a round trip converts.
     init(_ event: SessionEvent) throws {
-        let data = try JSONEncoder().encode(event)
-        self = try JSONDecoder().decode(Components.Schemas.Event.self, from: data)
+        self = try JSONDecoder().decode(Components.Schemas.Event.self, from: try JSONEncoder().encode(event))
+    }
+
+    /// A committed event never changes: its API form is kept by its id (in `memo`, one per
+    /// service: ids are only unique within one history), so a page read again (a console
+    /// polling the latest events) converts nothing.
+    init(_ event: SessionEvent, memo: DecodedMemo<Int64, Components.Schemas.Event>) throws {
+        guard let id = event.id else {
+            try self.init(event)
+            return
+        }
+        self = try memo.value(for: id) { _ in try Components.Schemas.Event(event) }
     }
 }
 

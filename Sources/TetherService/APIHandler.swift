@@ -18,6 +18,8 @@ struct APIHandler: APIProtocol {
     let webhooks: WebhookDispatcher?
     /// Nil on SQLite: no fleet.
     let fleetMember: FleetMember?
+    /// Committed events in their API form, by id: pages read again convert nothing.
+    let eventForms = DecodedMemo<Int64, Components.Schemas.Event>(capacity: 8192)
 
     static let defaultLimit = 100
 
@@ -102,7 +104,7 @@ struct APIHandler: APIProtocol {
         try await log.flush()
         guard try await log.store.session(id: input.path.id) != nil else { throw APIError.notFound(session: input.path.id) }
         let events = try await log.store.events(EventQuery(sessionID: input.path.id, afterID: after, limit: limit))
-        return .ok(.init(body: .json(try Self.page(events, limit: limit))))
+        return .ok(.init(body: .json(try page(events, limit: limit))))
     }
 
     func listEvents(_ input: Operations.listEvents.Input) async throws -> Operations.listEvents.Output {
@@ -125,7 +127,7 @@ struct APIHandler: APIProtocol {
             callID: input.query.call_id, userID: input.query.user_id, sfuURL: input.query.sfu_url,
             reason: input.query.reason, strategy: input.query.strategy?.rawValue,
             sinceMs: input.query.since, untilMs: input.query.until, afterID: after, limit: limit)) }
-        return .ok(.init(body: .json(try Self.page(events, limit: limit))))
+        return .ok(.init(body: .json(try page(events, limit: limit))))
     }
 
     func getStats(_ input: Operations.getStats.Input) async throws -> Operations.getStats.Output {
@@ -226,8 +228,8 @@ struct APIHandler: APIProtocol {
         if let value, value < 0 { throw APIError.badRequest("\(name) must be a time in ms since 1970, got \(value)", code: "invalid_time") }
     }
 
-    static func page(_ events: [SessionEvent], limit: Int) throws -> Components.Schemas.EventPage {
+    func page(_ events: [SessionEvent], limit: Int) throws -> Components.Schemas.EventPage {
         let next = events.count == limit ? events.last?.id.map { Cursor.encode($0) } : nil
-        return .init(events: try events.map(Components.Schemas.Event.init), next_cursor: next)
+        return .init(events: try events.map { try Components.Schemas.Event($0, memo: eventForms) }, next_cursor: next)
     }
 }

@@ -9,6 +9,8 @@ public final class ChildProcess: Sendable {
     private let process: Process
     private let lines = NIOLockedValueBox<[String]>([])
     private let partial = NIOLockedValueBox<String>("")
+    /// The reader has seen the end of the output.
+    private let drained = NIOLockedValueBox(false)
 
     /// The `tether` executable built next to this test bundle.
     public static let tetherBinary: URL = {
@@ -34,10 +36,18 @@ public final class ChildProcess: Sendable {
         process.standardError = capturesStandardError ? output : FileHandle.standardError
         let lines = self.lines
         let partial = self.partial
+        let drained = self.drained
         output.fileHandleForReading.readabilityHandler = { handle in
             let data = handle.availableData
             guard !data.isEmpty else {
                 handle.readabilityHandler = nil
+                // End of output: a last line without its newline counts too.
+                let rest = partial.withLockedValue { buffer -> String in
+                    defer { buffer = "" }
+                    return buffer
+                }
+                if !rest.isEmpty { lines.withLockedValue { $0.append(rest) } }
+                drained.withLockedValue { $0 = true }
                 return
             }
             let text = String(decoding: data, as: UTF8.self)
@@ -121,7 +131,18 @@ public final class ChildProcess: Sendable {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
+        await waitForOutputEnd()
         return process.terminationStatus
+    }
+
+    /// The exit can be seen before the reader has taken the last output from the pipe:
+    /// a test reading `output` right after must find all of it. Bounded, in case
+    /// something the process started still holds the pipe open.
+    private func waitForOutputEnd() async {
+        let deadline = ContinuousClock.now + .seconds(5)
+        while !drained.withLockedValue({ $0 }), ContinuousClock.now < deadline {
+            do { try await Task.sleep(for: .milliseconds(10)) } catch { break }
+        }
     }
 
     /// Stops the process by PID if it still runs.
@@ -130,5 +151,6 @@ public final class ChildProcess: Sendable {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
+        await waitForOutputEnd()
     }
 }
