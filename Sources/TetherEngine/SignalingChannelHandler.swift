@@ -24,7 +24,9 @@ final class SignalingChannelHandler: ChannelInboundHandler {
     private var context: ChannelHandlerContext?
     private var joinPromise: EventLoopPromise<JoinAnswer>?
     private var joinTimer: Scheduled<Void>?
-    private var healthTimer: Scheduled<Void>?
+    /// The next health-check wake-up, in this event loop's shared wheel.
+    private var healthTimer: (token: HealthTickWheel.Token, tick: NIODeadline)?
+    private var wheel: HealthTickWheel?
     private var closeFrameSent = false
     /// Caps the SFU notices this connection records per second.
     private var noticeBudget = NoticeBudget()
@@ -268,18 +270,29 @@ final class SignalingChannelHandler: ChannelInboundHandler {
 
     /// Health-check wake-ups land on a 20 ms grid: thousands of connections on one event
     /// loop then share each wake-up instead of each waking the loop alone (measured:
-    /// the context switches were the largest cost at 10,000 sessions).
+    /// the context switches were the largest cost at 10,000 sessions), and share one
+    /// scheduled task through the loop's ``HealthTickWheel``.
     static let healthTickGrid: Int64 = 20_000_000
+
+    /// The first grid tick at or after `deadline`: never earlier, less than one tick
+    /// later. So a health-check timeout is detected at most `timeout + 1 tick` after the
+    /// last answer (the monitor's wake-up is the timeout's own instant).
+    static func onTickGrid(_ deadline: NIODeadline) -> NIODeadline {
+        let grid = UInt64(healthTickGrid)
+        return .uptimeNanoseconds((deadline.uptimeNanoseconds + grid - 1) / grid * grid)
+    }
 
     private func scheduleHealthTick() {
         guard let context, let monitor else { return }
         let delay = monitor.nextWakeUp - ContinuousClock.now
-        let target = (NIODeadline.now() + delay.timeAmount).uptimeNanoseconds
-        let grid = UInt64(Self.healthTickGrid)
-        let aligned = NIODeadline.uptimeNanoseconds((target + grid - 1) / grid * grid)
-        healthTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: aligned) { [self] in
+        let aligned = Self.onTickGrid(NIODeadline.now() + delay.timeAmount)
+        let wheel = self.wheel ?? HealthTickWheel.on(context.eventLoop)
+        self.wheel = wheel
+        let token = wheel.schedule(at: aligned) { [self] in
+            self.healthTimer = nil
             self.healthTick()
         }
+        healthTimer = (token, aligned)
     }
 
     private func healthTick() {
@@ -332,7 +345,7 @@ final class SignalingChannelHandler: ChannelInboundHandler {
     }
 
     private func cancelTimers() {
-        healthTimer?.cancel()
+        if let healthTimer { wheel?.cancel(healthTimer.token, at: healthTimer.tick) }
         healthTimer = nil
         noticeWindowTimer?.cancel()
         noticeWindowTimer = nil

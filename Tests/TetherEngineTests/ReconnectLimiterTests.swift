@@ -43,13 +43,18 @@ import Testing
     }
 
     @Test func aCallerCancelledWhileWaitingForItsStartSlotReleasesItsPlace() async throws {
-        // One start per second: the second caller has its place but waits ~1 s to start.
+        // Slots of 1 s, reserved in call order with jitter inside each: four callers at
+        // once take the next four slots, so a fifth's start is at least four slots after
+        // the first call, whatever the jitter — seconds of margin for the cancel below,
+        // even on a loaded machine (one caller alone could be due within milliseconds).
         let limiter = ReconnectLimiter(maxInFlight: 5, perSecond: 2)
-        try await limiter.acquire()
-        let second = Task { try await limiter.acquire() }
-        try await eventually("the second caller holds a place") { await limiter.inFlightCount == 2 }
-        second.cancel()
-        await #expect(throws: CancellationError.self) { try await second.value }
-        #expect(await limiter.inFlightCount == 1, "the cancelled caller gave its place back")
+        let early = (0..<4).map { _ in Task { try await limiter.acquire() } }
+        try await eventually("four callers hold places") { await limiter.inFlightCount == 4 }
+        let waiting = Task { try await limiter.acquire() }
+        try await eventually("the fifth caller holds a place") { await limiter.inFlightCount == 5 }
+        waiting.cancel()
+        await #expect(throws: CancellationError.self) { try await waiting.value }
+        #expect(await limiter.inFlightCount == 4, "the cancelled caller gave its place back")
+        for task in early { task.cancel() }
     }
 }
