@@ -56,13 +56,15 @@ struct APIHandler: APIProtocol {
             state: input.query.state?.rawValue, callID: input.query.call_id, userID: input.query.user_id,
             sfuURL: input.query.sfu_url, createdSinceMs: input.query.created_since, createdUntilMs: input.query.created_until,
             metadata: metadata, beforeSeq: before, limit: limit)) }
-        let attempts = await registry.currentAttempts(for: records.map(\.id))
+        let attempts = registry.currentAttempts(for: records.map(\.id))
         let next = records.count == limit ? records.last?.seq.map { Cursor.encode($0) } : nil
         return .ok(.init(body: .json(.init(
             sessions: records.map { .init($0, currentAttempt: attempts[$0.id] ?? 0) },
             next_cursor: next))))
     }
 
+    /// Not reached through the router: `SessionReadRoute` serves this operation from each
+    /// session's cached body. Kept complete (the generated protocol requires it).
     func getSession(_ input: Operations.getSession.Input) async throws -> Operations.getSession.Output {
         guard let (record, attempt) = try await registry.session(id: input.path.id) else {
             throw APIError.notFound(session: input.path.id)

@@ -289,7 +289,7 @@ public actor SessionRegistry: Service {
     }
 
     /// The session's row (fresh for a live one) and its current attempt; nil when unknown.
-    func session(id: String) async throws -> (record: SessionRecord, currentAttempt: Int)? {
+    nonisolated func session(id: String) async throws -> (record: SessionRecord, currentAttempt: Int)? {
         try await log.flush()
         if let session = live[id] {
             return (session.currentRecord, session.runner?.currentAttempt ?? 0)
@@ -391,7 +391,7 @@ public actor SessionRegistry: Service {
         return (moved, skipped)
     }
 
-    func currentAttempts(for ids: [String]) async -> [String: Int] {
+    nonisolated func currentAttempts(for ids: [String]) -> [String: Int] {
         var attempts: [String: Int] = [:]
         for id in ids {
             if let runner = live[id]?.runner { attempts[id] = runner.currentAttempt }
