@@ -1,9 +1,12 @@
 import Foundation
+import GRDB
 
 extension EventStore {
     struct Migration: Sendable {
         var name: String
         var sql: String
+        /// Work in Swift after the SQL, in the same transaction.
+        var then: (@Sendable (Database) throws -> Void)? = nil
     }
 
     /// `migrations/*.sql` (add each new file here; a test checks none is missing), compiled into the binary (SwiftPM `embedInCode`) so the shipped
@@ -20,5 +23,8 @@ extension EventStore {
         Migration(name: "0009_resume_state", sql: String(decoding: PackageResources._009_resume_state_sql, as: UTF8.self)),
         Migration(name: "0010_webhook_queues", sql: String(decoding: PackageResources._010_webhook_queues_sql, as: UTF8.self)),
         Migration(name: "0011_ownership", sql: String(decoding: PackageResources._011_ownership_sql, as: UTF8.self)),
+        Migration(
+            name: "0012_stats_rollups", sql: String(decoding: PackageResources._012_stats_rollups_sql, as: UTF8.self),
+            then: { db in try EventStore.backfillRollups(in: db) }),
     ]
 }

@@ -84,6 +84,7 @@ public struct EventStore: HistoryStore {
         for migration in Self.embeddedMigrations {
             migrator.registerMigration(migration.name) { db in
                 try db.execute(sql: migration.sql)
+                try migration.then?(db)
             }
         }
         return migrator
@@ -149,6 +150,8 @@ public struct EventStore: HistoryStore {
                     try Self.probe(in: db)
                 }
             }
+            // The stats rollups count the batch in its own transaction: a crash keeps both or neither.
+            if let first = stored.first?.id, let last = stored.last?.id { try Self.rollUp(ids: first...last, in: db) }
             // After the batch's session rows: a webhook carries the session as stored now.
             if let webhooks, !outgoing.isEmpty {
                 try Self.enqueueDeliveries(outgoing, routing: webhooks, in: db)
@@ -177,6 +180,7 @@ public struct EventStore: HistoryStore {
                 await Task.yield()
             }
         }
+        try await database.write { db in try Self.pruneRollups(before: cutoffMs, in: db) }
         return removed
     }
 }

@@ -30,3 +30,9 @@ public struct StatsQuery: Sendable, Equatable {
         self.groupBy = groupBy
     }
 }
+
+extension StatsQuery {
+    /// Whether the rollups can answer (they are per node): not for a call's or a
+    /// user's figures, nor per call.
+    public var usesRollups: Bool { callID == nil && userID == nil && groupBy != .callID }
+}

@@ -10,7 +10,10 @@ extension PostgresStore {
                 DELETE FROM events WHERE id IN (SELECT id FROM events WHERE time_ms < \(cutoffMs) ORDER BY id LIMIT \(batch)) RETURNING id
                 """, logger: logger).collect().count
             removed += deleted
-            if deleted < batch { return removed }
+            if deleted < batch {
+                try await pruneRollups(before: cutoffMs)
+                return removed
+            }
             await Task.yield()
         }
     }

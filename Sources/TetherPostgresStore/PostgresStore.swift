@@ -109,12 +109,17 @@ public struct PostgresStore: HistoryStore {
     struct Migration: Sendable {
         var name: String
         var sql: String
+        /// Work in Swift after the SQL, in the same transaction.
+        var then: (@Sendable (PostgresConnection, Logger) async throws -> Void)? = nil
     }
 
     /// `migrations-postgres/*.sql`, compiled into the binary; add each new file here.
     static let migrations: [Migration] = [
         Migration(name: "0001_init", sql: String(decoding: PackageResources._001_init_sql, as: UTF8.self)),
         Migration(name: "0002_fleet", sql: String(decoding: PackageResources._002_fleet_sql, as: UTF8.self)),
+        Migration(
+            name: "0003_stats_rollups", sql: String(decoding: PackageResources._003_stats_rollups_sql, as: UTF8.self),
+            then: { connection, logger in try await PostgresStore.backfillRollups(on: connection, logger: logger) }),
     ]
 
     /// Applies what is missing, each migration in its own transaction, under a
@@ -139,6 +144,7 @@ public struct PostgresStore: HistoryStore {
                 for statement in Self.statements(of: migration.sql) {
                     try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
                 }
+                try await migration.then?(connection, logger)
                 let now = Int64(Date().timeIntervalSince1970 * 1000)
                 try await connection.query("INSERT INTO tether_migrations (name, applied_at_ms) VALUES (\(migration.name), \(now))", logger: logger)
             }

@@ -179,8 +179,11 @@ extension Components.Schemas.JanusRoom {
 }
 
 extension Components.Schemas.Percentiles {
-    /// From nearest-rank percentiles keyed 50, 95, 99 (empty when `count` is 0).
+    /// From nearest-rank percentiles keyed 50, 95, 99 (empty when `count` is 0), read
+    /// from the fine recovery buckets.
     init(count: Int, percentiles: [Int: Int64]) {
-        self.init(count: count, p50_ms: percentiles[50], p95_ms: percentiles[95], p99_ms: percentiles[99])
+        self.init(
+            count: count, relative_error: RecoveryBuckets.relativeError, p50_ms: percentiles[50], p95_ms: percentiles[95],
+            p99_ms: percentiles[99])
     }
 }

@@ -656,6 +656,9 @@ def run(args, tether, artefacts, workdir, procs, checks, browser_log, driver_hol
         if hist is not None:
             assert [b["count"] for b in hist] == state["bars"], f"bars {state['bars']} differ from recovery_histogram {hist}"
         assert count(driver, "svg#histogram .pct") >= 1, "no percentile line on the histogram"
+        precision = driver.execute_script("const p = document.querySelector('#overview-precision'); return p && [p.textContent, p.dataset.relativeError];")
+        assert precision and precision[0] == "percentiles from rollups, ±2 %" and float(precision[1]) == stats["recovery_time"]["relative_error"], \
+            f"the overview should say its percentiles come from the rollups within 2 %: {precision!r}"
         shot(driver, artefacts, "console-overview.png")
         return f"{len(state['bars'])} bars summing to {total} = recovery_time.count for [{state['since']}, {state['until']})"
 

@@ -236,6 +236,7 @@ func withService(
             let recovery = try #require(stats["recovery_time"] as? [String: Any])
             #expect(recovery["count"] as? Int == 2)
             #expect(recovery["p50_ms"] is Int && recovery["p99_ms"] is Int)
+            #expect(recovery["relative_error"] as? Double == 0.02, "the percentiles state their error bound")
             let empty = try await service.request(.GET, "/v1/stats?since=0&until=1").json
             #expect((empty["recovery_time"] as? [String: Any])?["count"] as? Int == 0)
 

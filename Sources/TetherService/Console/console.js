@@ -1256,7 +1256,9 @@
       el('thead', {}, el('tr', {},
         el('th', { text: 'SFU node' }), el('th', { class: 'num', text: 'Losses' }), el('th', { class: 'num', text: 'Reconnects' }),
         el('th', { class: 'num', text: 'Recovered' }), el('th', { class: 'num', text: 'Gave up' }),
-        el('th', { class: 'num', text: 'p50' }), el('th', { class: 'num', text: 'p95' }), el('th', { class: 'num', text: 'p99' }))),
+        el('th', { class: 'num', text: 'p50', title: 'From the rollups: within 2 % (relative_error)' }),
+        el('th', { class: 'num', text: 'p95', title: 'From the rollups: within 2 % (relative_error)' }),
+        el('th', { class: 'num', text: 'p99', title: 'From the rollups: within 2 % (relative_error)' }))),
       el('tbody', {}, groups.map((g) => {
         const rt = g.recovery_time || {};
         return el('tr', { data: { key: g.key } },
@@ -1345,6 +1347,11 @@
       $('#overview-p50').textContent = fmtDuration(rt.p50_ms);
       $('#overview-p95').textContent = fmtDuration(rt.p95_ms);
       $('#overview-p99').textContent = fmtDuration(rt.p99_ms);
+      // The percentiles come from the rollups' log-scale buckets: say how close they are.
+      const bound = typeof rt.relative_error === 'number' ? `±${Math.round(rt.relative_error * 100)} %` : 'exact';
+      const precision = $('#overview-precision');
+      precision.textContent = `percentiles from rollups, ${bound}`;
+      precision.dataset.relativeError = rt.relative_error != null ? rt.relative_error : '';
       this.last = { stats, since, until };
       this.drawHistogram();
       const groups = Array.isArray(stats.groups) ? stats.groups : null;
