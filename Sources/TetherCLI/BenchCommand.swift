@@ -22,7 +22,7 @@ struct BenchCommand: AsyncParsableCommand {
 
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure detection, recovery, scale, storm, events, api, webhooks and fleet on loopback, and print a table.",
+        abstract: "Measure detection, recovery, scale, storm, events, stats, api, webhooks and fleet on loopback, and print a table.",
         discussion: """
             Scenarios run real processes: `tether sfu` is started from this binary on a free \
             port and stopped afterwards; sessions run in this process on the engine (or on \
@@ -42,7 +42,10 @@ struct BenchCommand: AsyncParsableCommand {
             against sessions ÷ cap plus that floor, its insert and request rates as a \
             percentage of the raw SQLite and trivial-route floors. webhooks has no floor: it \
             reports delivery throughput at each --webhook-pending size and a healthy \
-            endpoint's lateness beside one that never answers, against a local sink. fleet \
+            endpoint's lateness beside one that never answers, against a local sink. stats \
+            spreads --events over --stats-days of event time, times the console's overview \
+            and narrower /v1/stats windows, then drops the rollups and times the migration \
+            that fills them again at start (no floor: its targets are absolute). fleet \
             (with --db) runs --fleet-instances real `tether serve` processes on a database of \
             its own, --fleet-sessions each, kills one with kill -9 and times the adoption of \
             its sessions, counting SFU connections per adopted session, overlaps at the \
@@ -51,10 +54,10 @@ struct BenchCommand: AsyncParsableCommand {
     )
 
     enum Scenario: String, ExpressibleByArgument, CaseIterable {
-        case detection, recovery, scale, storm, events, api, webhooks, fleet, all
+        case detection, recovery, scale, storm, events, stats, api, webhooks, fleet, all
     }
 
-    @Argument(help: "detection, recovery, scale, storm, events, api, webhooks, fleet (needs --db), or all (fleet only with --db).")
+    @Argument(help: "detection, recovery, scale, storm, events, stats, api, webhooks, fleet (needs --db), or all (fleet only with --db).")
     var scenario: Scenario
 
     @Option(help: "Sessions for detection, recovery and storm.")
@@ -71,6 +74,9 @@ struct BenchCommand: AsyncParsableCommand {
 
     @Option(help: "Events to insert for events.")
     var events = 1_000_000
+
+    @Option(help: "Days of event time stats spreads its --events over (every minute of them holds events).")
+    var statsDays = 7
 
     @Option(help: "Reconnect cap per second for storm.")
     var perSecond = 1000
@@ -126,7 +132,7 @@ struct BenchCommand: AsyncParsableCommand {
         case .detection, .recovery, .storm, .scale: .webSocket
         case .events: .sqliteInserts
         case .api: .trivialRoute
-        case .webhooks, .fleet, .all: []
+        case .stats, .webhooks, .fleet, .all: []
         }
     }
 
@@ -200,6 +206,9 @@ struct BenchCommand: AsyncParsableCommand {
             case .events:
                 report = try await Scenarios.events(
                     total: eventCount, sessions: eventSessions, queries: smoke ? 20 : 1000, floor: floor, postgres: postgres)
+            case .stats:
+                report = try await Scenarios.stats(
+                    total: eventCount, days: smoke ? 1 : statsDays, sessions: eventSessions, queries: smoke ? 5 : 200, postgres: postgres)
             case .api:
                 report = try await Scenarios.api(
                     duration: wrkDuration, connections: wrkConnections, floor: floor, postgres: postgres, telemetry: export?.telemetry)

@@ -144,11 +144,11 @@ extension EventStore {
     /// The smallest id of `segment` whose time is at or after `timeMs`, or the segment's
     /// end when every event in it is older.
     static func firstID(atOrAfter timeMs: Int64, in segment: Range<Int64>, db: Database) throws -> Int64 {
+        // Cached: a search is some twenty seeks, and preparing the statement for each
+        // cost more than the seek (GRDB's authorizer runs at every prepare).
+        let statement = try db.cachedStatement(sql: "SELECT id, time_ms FROM events WHERE id >= ? AND id < ? ORDER BY id LIMIT 1")
         func next(atOrAfter id: Int64) throws -> (id: Int64, time: Int64)? {
-            try Row.fetchOne(
-                db, sql: "SELECT id, time_ms FROM events WHERE id >= ? AND id < ? ORDER BY id LIMIT 1",
-                arguments: [id, segment.upperBound]
-            ).map { ($0["id"], $0["time_ms"]) }
+            try Row.fetchOne(statement, arguments: [id, segment.upperBound]).map { ($0["id"], $0["time_ms"]) }
         }
         var low = segment.lowerBound
         var high = segment.upperBound

@@ -1,10 +1,9 @@
+import Foundation
 import GRDB
 
 extension EventStore {
-    static let upsertRollupSQL = """
-        INSERT INTO stats_rollups (span_ms, start_ms, sfu_url, metric, label, n) VALUES (?, ?, ?, ?, ?, ?)
-        ON CONFLICT (span_ms, start_ms, sfu_url, metric, label) DO UPDATE SET n = n + excluded.n
-        """
+    static let readCellSQL = "SELECT cell FROM stats_rollups WHERE span_ms = ? AND start_ms = ? AND sfu_url = ?"
+    static let writeCellSQL = "INSERT OR REPLACE INTO stats_rollups (span_ms, start_ms, sfu_url, cell) VALUES (?, ?, ?, ?)"
 
     /// Adds the events with ids in `ids` to the rollups. The events' nodes are read
     /// back as stored (an event without one takes its session's), so the rollups count
@@ -13,12 +12,11 @@ extension EventStore {
         var rollup = StatsRollup()
         let types = StatsTally.countedTypes.map { "'\($0.type)'" }.joined(separator: ", ")
         let rows = try Row.fetchCursor(
-            db,
-            sql: """
+            db.cachedStatement(sql: """
                 SELECT time_ms, sfu_url, type, reason, strategy, duration_ms, COUNT(*) AS n FROM events
                 WHERE id BETWEEN ? AND ? AND type IN (\(types))
                 GROUP BY time_ms / 60000, sfu_url, type, reason, strategy, duration_ms
-                """,
+                """),
             arguments: [ids.lowerBound, ids.upperBound])
         while let row = try rows.next() {
             rollup.add(
@@ -28,12 +26,18 @@ extension EventStore {
         try store(rollup, in: db)
     }
 
+    /// Merges each of the batch's cells into its stored row (the only writer holds the
+    /// write lock: read, merge, write back).
     static func store(_ rollup: StatsRollup, in db: Database) throws {
         guard !rollup.isEmpty else { return }
-        let statement = try db.cachedStatement(sql: upsertRollupSQL)
-        for (key, count) in rollup.sortedRows {
-            statement.setUncheckedArguments([key.spanMs, key.startMs, key.node, key.metric, key.label, count])
-            try statement.execute()
+        let read = try db.cachedStatement(sql: readCellSQL)
+        let write = try db.cachedStatement(sql: writeCellSQL)
+        for (key, added) in rollup.cells {
+            var cell = added
+            if let stored = try Data.fetchOne(read, arguments: [key.spanMs, key.startMs, key.node]) {
+                cell.merge(try RollupCell(decoding: [UInt8](stored)))
+            }
+            try write.execute(arguments: [key.spanMs, key.startMs, key.node, Data(cell.encoded())])
         }
     }
 
@@ -64,16 +68,16 @@ extension EventStore {
     static func rollupTally(_ parts: [RollupWindow.Part], sfuURL: String?, byNode: Bool, in db: Database) throws -> StatsTally {
         var tally = StatsTally()
         for part in parts {
-            var sql = "SELECT sfu_url, metric, label, SUM(n) AS n FROM stats_rollups WHERE span_ms = ? AND start_ms >= ? AND start_ms < ?"
+            var sql = "SELECT sfu_url, cell FROM stats_rollups WHERE span_ms = ? AND start_ms >= ? AND start_ms < ?"
             var arguments: StatementArguments = [part.spanMs, part.fromMs, part.untilMs]
             if let sfuURL {
                 sql += " AND sfu_url = ?"
                 arguments += [sfuURL]
             }
-            sql += " GROUP BY sfu_url, metric, label"
-            let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
+            let rows = try Row.fetchCursor(db.cachedStatement(sql: sql), arguments: arguments)
             while let row = try rows.next() {
-                StatsRollup.add(metric: row["metric"], label: row["label"], node: row["sfu_url"], count: row["n"], byNode: byNode, to: &tally)
+                let cell: Data = row["cell"]
+                try RollupCell.add([UInt8](cell), group: byNode ? row["sfu_url"] : "", to: &tally)
             }
         }
         return tally

@@ -52,16 +52,16 @@ extension EventStore {
         for counted in StatsTally.countedTypes {
             let label = counted.labelColumn.map { "COALESCE(\($0), 'unknown')" } ?? "''"
             let rows = try Row.fetchCursor(
-                db,
-                sql: "SELECT \(group) AS key, \(label) AS label, COUNT(*) AS n FROM events WHERE \(type) = ? AND \(filterSQL) GROUP BY 1, 2",
+                db.cachedStatement(
+                    sql: "SELECT \(group) AS key, \(label) AS label, COUNT(*) AS n FROM events WHERE \(type) = ? AND \(filterSQL) GROUP BY 1, 2"),
                 arguments: [counted.type] + filter)
             while let row = try rows.next() {
                 tally.add(group: row["key"], type: counted.type, label: row["label"], count: row["n"])
             }
         }
         let recoveries = try Row.fetchCursor(
-            db,
-            sql: "SELECT \(group) AS key, duration_ms, COUNT(*) AS n FROM events WHERE \(type) = 'reconnected' AND \(filterSQL) GROUP BY 1, 2",
+            db.cachedStatement(
+                sql: "SELECT \(group) AS key, duration_ms, COUNT(*) AS n FROM events WHERE \(type) = 'reconnected' AND \(filterSQL) GROUP BY 1, 2"),
             arguments: filter)
         while let row = try recoveries.next() {
             tally.addRecoveries(group: row["key"], bucket: RecoveryBuckets.index(of: row["duration_ms"]), count: row["n"])

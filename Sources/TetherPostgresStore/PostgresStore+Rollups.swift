@@ -2,23 +2,30 @@ import PostgresNIO
 import TetherEventLog
 
 extension PostgresStore {
-    /// Adds `rollup` to the stored rows in one statement (rows in one order for every
-    /// writer, so two instances lock them alike and never deadlock).
+    /// Merges `rollup`'s cells into the stored rows: the stored ones are read and
+    /// locked (`FOR UPDATE`, in one order for every writer), merged here, written back
+    /// in one statement. A fleet's writers also hold the event-order lock by then, so
+    /// two never merge the same new row at once.
     static func store(_ rollup: StatsRollup, on connection: PostgresConnection, logger: Logger) async throws {
         guard !rollup.isEmpty else { return }
-        var spans: [Int64] = [], starts: [Int64] = [], nodes: [String] = [], metrics: [String] = [], labels: [String] = [], counts: [Int64] = []
-        for (key, count) in rollup.sortedRows {
-            spans.append(key.spanMs)
-            starts.append(key.startMs)
-            nodes.append(key.node)
-            metrics.append(key.metric)
-            labels.append(key.label)
-            counts.append(Int64(count))
+        let sorted = rollup.sortedCells
+        let spans = sorted.map(\.key.spanMs), starts = sorted.map(\.key.startMs), nodes = sorted.map(\.key.node)
+        var cells = Dictionary(uniqueKeysWithValues: sorted.map { ($0.key, $0.cell) })
+        let stored = try await connection.query("""
+            SELECT r.span_ms, r.start_ms, r.sfu_url, r.cell FROM stats_rollups r
+            JOIN UNNEST(\(spans)::bigint[], \(starts)::bigint[], \(nodes)::text[]) AS k(span_ms, start_ms, sfu_url)
+              ON r.span_ms = k.span_ms AND r.start_ms = k.start_ms AND r.sfu_url = k.sfu_url
+            ORDER BY 1, 2, 3 FOR UPDATE OF r
+            """, logger: logger)
+        for try await (span, start, node, bytes) in stored.decode((Int64, Int64, String, ByteBuffer).self) {
+            let key = StatsRollup.Key(spanMs: span, startMs: start, node: node)
+            cells[key]?.merge(try RollupCell(decoding: Array(bytes.readableBytesView)))
         }
+        let blobs = sorted.map { ByteBuffer(bytes: cells[$0.key]!.encoded()) }
         try await connection.query("""
-            INSERT INTO stats_rollups (span_ms, start_ms, sfu_url, metric, label, n)
-            SELECT * FROM UNNEST(\(spans)::bigint[], \(starts)::bigint[], \(nodes)::text[], \(metrics)::text[], \(labels)::text[], \(counts)::bigint[])
-            ON CONFLICT (span_ms, start_ms, sfu_url, metric, label) DO UPDATE SET n = stats_rollups.n + EXCLUDED.n
+            INSERT INTO stats_rollups (span_ms, start_ms, sfu_url, cell)
+            SELECT * FROM UNNEST(\(spans)::bigint[], \(starts)::bigint[], \(nodes)::text[], \(blobs)::bytea[])
+            ON CONFLICT (span_ms, start_ms, sfu_url) DO UPDATE SET cell = EXCLUDED.cell
             """, logger: logger)
     }
 
@@ -60,17 +67,23 @@ extension PostgresStore {
     func rollupTally(_ parts: [RollupWindow.Part], sfuURL: String?, byNode: Bool) async throws -> StatsTally {
         var tally = StatsTally()
         for part in parts {
-            var sql = SQL("SELECT sfu_url, metric, label, SUM(n)::bigint FROM stats_rollups WHERE span_ms = ")
+            var sql = SQL("SELECT sfu_url, cell FROM stats_rollups WHERE span_ms = ")
             sql.append(sql.bind(part.spanMs))
             sql.append(" AND start_ms >= \(sql.bind(part.fromMs)) AND start_ms < \(sql.bind(part.untilMs))")
             if let sfuURL { sql.append(" AND sfu_url = \(sql.bind(sfuURL))") }
-            sql.append(" GROUP BY 1, 2, 3")
-            for (node, metric, label, count) in try await pools.reader.query(sql.query, logger: logger)
-                .decode((String, String, String, Int64).self)
-            {
-                StatsRollup.add(metric: metric, label: label, node: node, count: Int(count), byNode: byNode, to: &tally)
+            for (node, cell) in try await pools.reader.query(sql.query, logger: logger).decode((String, ByteBuffer).self) {
+                try RollupCell.add(Array(cell.readableBytesView), group: byNode ? node : "", to: &tally)
             }
         }
         return tally
+    }
+}
+
+extension PostgresStore {
+    /// For `tether bench stats`: the database as today's release left it before the
+    /// rollups (their table and their migration's record gone).
+    public func dropRollupsForBench() async throws {
+        try await pools.writer.query("DROP TABLE stats_rollups", logger: logger)
+        try await pools.writer.query("DELETE FROM tether_migrations WHERE name = '0003_stats_rollups'", logger: logger)
     }
 }

@@ -10,7 +10,7 @@ import TetherTestSupport
         let status = await bench.waitForExit(timeout: .seconds(180))
         #expect(status == 0, "output: \(bench.output.suffix(20))")
         let output = bench.output.joined(separator: "\n")
-        for scenario in ["detection", "recovery", "scale", "storm", "events", "api", "webhooks"] {
+        for scenario in ["detection", "recovery", "scale", "storm", "events", "stats", "api", "webhooks"] {
             #expect(output.contains("### \(scenario) ("), "no \(scenario) table")
         }
         #expect(output.contains("| failures | 0 | 0 |"), "the storm lost sessions")
@@ -26,11 +26,12 @@ import TetherTestSupport
         }
         #expect(!output.contains("no floor measured"), "a ratio had no floor to divide by")
         #expect(!output.contains("n/a"), "a scenario measured nothing")
+        #expect(output.contains("| start on a file without rollups: migration 0012 fills them |"), "stats did not time the upgrade")
     }
 
     @Test func theStoreScenariosRunOnPostgreSQLToo() async throws {
         let server = try PostgresCluster.maintenanceURL()
-        for scenario in ["events", "api", "fleet"] {
+        for scenario in ["events", "stats", "api", "fleet"] {
             let bench = try ChildProcess(["bench", scenario, "--smoke", "--db", server])
             let status = await bench.waitForExit(timeout: .seconds(180))
             #expect(status == 0, "output: \(bench.output.suffix(20))")
@@ -39,6 +40,8 @@ import TetherTestSupport
             if scenario == "events" {
                 #expect(output.contains("### events (PostgreSQL: "), "no PostgreSQL events table")
                 #expect(output.contains("| inserts/s ÷ raw postgres-nio floor |"), "no floor ratio")
+            } else if scenario == "stats" {
+                #expect(output.contains("| start on a database without rollups: migration 0003 fills them |"), "stats did not time the upgrade")
             } else if scenario == "api" {
                 #expect(output.contains("| GET /v1/sessions/{id} req/s, PostgreSQL ÷ SQLite |"), "no store ratio")
             } else {

@@ -30,6 +30,26 @@ struct StatsRollupTests {
         #expect(RecoveryBuckets.upperBounds.count < 600, "a few hundred buckets")
     }
 
+    @Test func aCellReadsBackAsWrittenAndRefusesBytesItDidNotWrite() throws {
+        var cell = RollupCell()
+        cell.add(type: "connection_lost", label: "unexpected_close", count: 3)
+        cell.add(type: "reconnect_failed", label: "ünïcode \u{0} reason", count: 1 << 40)
+        cell.addRecovery(bucket: 0, count: 2)
+        cell.addRecovery(bucket: RecoveryBuckets.index(of: 12_345), count: 7)
+        cell.addRecovery(bucket: RecoveryBuckets.overflow, count: 1)
+        let bytes = cell.encoded()
+        #expect(try RollupCell(decoding: bytes) == cell)
+        #expect(throws: RollupCell.Malformed.self) { try RollupCell(decoding: []) }
+        #expect(throws: RollupCell.Malformed.self) { try RollupCell(decoding: [2] + bytes.dropFirst()) }
+        for cut in 1..<bytes.count {
+            #expect(throws: RollupCell.Malformed.self) { try RollupCell(decoding: Array(bytes.prefix(cut))) }
+        }
+        #expect(throws: RollupCell.Malformed.self) { try RollupCell(decoding: bytes + [0]) }
+        // A length that runs past the end, and a varint that never ends.
+        #expect(throws: RollupCell.Malformed.self) { try RollupCell(decoding: [1, 1, 0xFF, 0xFF, 0xFF, 0x0F]) }
+        #expect(throws: RollupCell.Malformed.self) { try RollupCell(decoding: [1] + Array(repeating: 0xFF, count: 12)) }
+    }
+
     @Test func aWindowSplitsIntoWholeBucketsAndPartialMinutesThatCoverItOnce() {
         var random = SeededRandom(seed: 11)
         for _ in 0..<2_000 {
