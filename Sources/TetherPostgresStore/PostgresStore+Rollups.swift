@@ -66,14 +66,16 @@ extension PostgresStore {
     /// The rollups' figures over `parts` (whole buckets), on one node or all, per node when asked.
     func rollupTally(_ parts: [RollupWindow.Part], sfuURL: String?, byNode: Bool) async throws -> StatsTally {
         var tally = StatsTally()
-        for part in parts {
-            var sql = SQL("SELECT sfu_url, cell FROM stats_rollups WHERE span_ms = ")
-            sql.append(sql.bind(part.spanMs))
-            sql.append(" AND start_ms >= \(sql.bind(part.fromMs)) AND start_ms < \(sql.bind(part.untilMs))")
-            if let sfuURL { sql.append(" AND sfu_url = \(sql.bind(sfuURL))") }
-            for (node, cell) in try await pools.reader.query(sql.query, logger: logger).decode((String, ByteBuffer).self) {
-                try RollupCell.add(Array(cell.readableBytesView), group: byNode ? node : "", to: &tally)
-            }
+        guard !parts.isEmpty else { return tally }
+        // Every part in one statement: one round trip.
+        var sql = SQL("SELECT sfu_url, cell FROM stats_rollups WHERE (")
+        let partClauses = parts.map { part in
+            "(span_ms = \(sql.bind(part.spanMs)) AND start_ms >= \(sql.bind(part.fromMs)) AND start_ms < \(sql.bind(part.untilMs)))"
+        }
+        sql.append(partClauses.joined(separator: " OR ") + ")")
+        if let sfuURL { sql.append(" AND sfu_url = \(sql.bind(sfuURL))") }
+        for (node, cell) in try await pools.reader.query(sql.query, logger: logger).decode((String, ByteBuffer).self) {
+            try RollupCell.add(Array(cell.readableBytesView), group: byNode ? node : "", to: &tally)
         }
         return tally
     }
