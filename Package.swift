@@ -20,6 +20,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-openapi-runtime.git", from: "1.13.4"),
         .package(url: "https://github.com/hummingbird-project/swift-openapi-hummingbird.git", from: "2.1.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        // Deque for the reconnect limiter's queue (already in the graph through swift-nio).
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
@@ -56,6 +58,7 @@ let package = Package(
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
                 // The stale-session janitor is a Service.
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 // A reconnection is a span, its attempts child spans (no-ops unless bootstrapped).
@@ -184,7 +187,7 @@ let package = Package(
         .testTarget(
             name: "TetherEngineTests",
             dependencies: [
-                "TetherEngine", "TetherEvents", "StreamSFUProtocol",
+                "TetherEngine", "TetherEvents", "StreamSFUProtocol", "TetherTestSupport",
                 .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "NIOCore", package: "swift-nio"),

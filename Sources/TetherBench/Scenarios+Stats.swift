@@ -97,8 +97,12 @@ extension Scenarios {
         try await log.flush(within: .seconds(3600))
         let seconds = (ContinuousClock.now - t0).inSeconds
         report.add("inserts through the writer, rollups included", String(format: "%.0f events/s (%d in %.1f s)", Double(total) / seconds, total, seconds))
-        let segments = try await store.events(EventQuery(types: ["clock_jump"], limit: 1)).count
-        precondition(segments == 0, "the writer saw clock jumps: the windows would not be what they seem")
+        // Events less than a second apart must show no jump; farther apart (--smoke's few
+        // events over a day) each is a forward jump, recorded and harmless.
+        if span / Int64(max(1, total)) < 1_000 {
+            let jumps = try await store.events(EventQuery(types: ["clock_jump"], limit: 1)).count
+            precondition(jumps == 0, "the writer saw clock jumps: the windows would not be what they seem")
+        }
         try await timeQueries(store: store, total: total, days: days, queries: queries, label: "", into: &report)
         // The writer ends cleanly (its last probe written), so the file is left alone for the upgrade.
         log.stop()

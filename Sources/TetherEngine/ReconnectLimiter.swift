@@ -1,3 +1,4 @@
+import DequeModule
 import Synchronization
 
 /// Caps reconnect attempts service-wide: at most `maxInFlight` at once, and starts
@@ -12,7 +13,9 @@ public final class ReconnectLimiter: Sendable {
         var schedule: AdmissionSchedule
         var inFlight = 0
         var peak = 0
-        var waiters: [(id: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []
+        /// A deque: a storm queues thousands, and handing a place over takes the oldest
+        /// (an array's removeFirst moved every other waiter, under the lock, per release).
+        var waiters = Deque<(id: UInt64, continuation: CheckedContinuation<Void, any Error>)>()
         var nextWaiter: UInt64 = 0
     }
 

@@ -2,6 +2,7 @@ import Foundation
 import StreamSFUProtocol
 import SwiftProtobuf
 import Testing
+import TetherTestSupport
 @testable import TetherEngine
 import TetherEvents
 
@@ -195,21 +196,4 @@ import TetherEvents
         }
         return "{" + fields.shuffled(using: &random).joined(separator: ",") + "}"
     }
-}
-
-/// A small seeded generator (SplitMix64): the same seed replays the same inputs.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// A number in 0..<bound.
-    mutating func next(_ bound: Int) -> Int { bound <= 0 ? 0 : Int(next() % UInt64(bound)) }
 }

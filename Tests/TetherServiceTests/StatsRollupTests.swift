@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Testing
+import TetherTestSupport
 @testable import TetherEventLog
 import TetherEvents
 @testable import TetherPostgresStore
@@ -15,7 +16,7 @@ struct StatsRollupTests {
     static let day: Int64 = 86_400_000
 
     @Test func everyDurationIsReportedWithinTheBoundAndExactUpTo100ms() {
-        var random = SeededRandom(seed: 7)
+        var random = SplitMix64(seed: 7)
         var samples = Array(Int64(0)...5_000)
         for _ in 0..<20_000 { samples.append(Int64.random(in: 0...RecoveryBuckets.capMs, using: &random)) }
         for value in samples {
@@ -51,7 +52,7 @@ struct StatsRollupTests {
     }
 
     @Test func aWindowSplitsIntoWholeBucketsAndPartialMinutesThatCoverItOnce() {
-        var random = SeededRandom(seed: 11)
+        var random = SplitMix64(seed: 11)
         for _ in 0..<2_000 {
             let since = Int64.random(in: 0...(30 * Self.day), using: &random)
             let until = since + Int64.random(in: 0...(9 * Self.day), using: &random)
@@ -81,7 +82,7 @@ struct StatsRollupTests {
         let history = Self.history(seed: 3, events: 3_000, days: 3)
         try await kind.withStore { store in
             try await Self.write(history, to: store)
-            var random = SeededRandom(seed: 5)
+            var random = SplitMix64(seed: 5)
             var windows: [(Int64, Int64)] = [(0, 4 * Self.day), (Self.day + 1, 2 * Self.day - 1), (1_234_567, 1_234_567 + 3_600_000 * 30 + 61_001)]
             for _ in 0..<25 {
                 let since = Int64.random(in: 0...(3 * Self.day), using: &random)
@@ -152,7 +153,7 @@ struct StatsRollupTests {
     // MARK: - History and the expected figures
 
     static func history(seed: UInt64, events: Int, days: Int64) -> [SessionEvent] {
-        var random = SeededRandom(seed: seed)
+        var random = SplitMix64(seed: seed)
         let reasons: [LossReason] = [.unexpectedClose, .error, .healthCheckTimeout]
         let strategies: [ReconnectStrategy] = [.fast, .rejoin, .migrate]
         return (0..<events).map { _ in
@@ -249,18 +250,5 @@ struct StatsRollupTests {
         for (group, exact) in zip(actual.groups, expected.groups) {
             #expect(close(group.recoveryPercentilesMs, exact.recoveryPercentilesMs), "\(group.key): \(what)")
         }
-    }
-}
-
-/// A seeded generator: the same history on every run and on both stores.
-struct SeededRandom: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
