@@ -40,7 +40,7 @@ import TetherTestSupport
     @Test(arguments: StoreKind.allCases) func aDeliveryRefusedTwiceArrivesOnTheThirdTryOnceAndInOrder(store: StoreKind) async throws {
         try await withWebhooks(store: store, answering: [500, 500]) { service, sfu, receiver in
             let created = try await service.json(.POST, "/v1/sessions", createBody(urls: [sfu.url], extra: ["metadata": ["tenant": "acme"]]))
-            let id = try #require(created.json["id"] as? String)
+            let id = try #require(created.json["id"] as? String, "the create answered \(created.status): \(created.text)")
             #expect(try await service.request(.DELETE, "/v1/sessions/\(id)").status == 204)
             _ = try await pollUntil(timeout: .seconds(20)) { receiver.delivered.count >= 2 ? true : nil }
             let hooks = receiver.hooks
