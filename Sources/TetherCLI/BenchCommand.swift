@@ -114,7 +114,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "WebSocket samples for the machine floor: this many one at a time, and at least as many in bursts of 100.")
     var floorSamples = 200
 
-    @Option(help: "A PostgreSQL server (postgres://user[:password]@host[:port]/dbname) for events and api to run on as well: each run makes a database of its own there (the role needs CREATEDB) and drops it. events then measures the PostgreSQL store against a raw postgres-nio floor; api sets its GET figure against SQLite's in the same run. The password may also come from PGPASSWORD.")
+    @Option(help: "A PostgreSQL server (postgres://user[:password]@host[:port]/dbname) for events, stats and api to run on as well: each run makes a database of its own there (the role needs CREATEDB) and drops it. events then measures the PostgreSQL store against a raw postgres-nio floor; api sets its GET figure against SQLite's in the same run. The password may also come from PGPASSWORD.")
     var db: String?
 
     @Flag(help: "Tiny sizes, for the test suite: proves each scenario still runs.")
