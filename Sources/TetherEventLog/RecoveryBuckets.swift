@@ -45,10 +45,6 @@ public enum RecoveryBuckets {
         return low
     }
 
-    /// The bucket whose upper bound is `bound` (as stored in a rollup row), or the one
-    /// holding it should the bounds ever change.
-    public static func index(ofUpperBound bound: Int64?) -> Int { index(of: bound) }
-
     /// What a percentile falling in bucket `index` is reported as: the middle of the
     /// bucket (its only value up to 100 ms).
     public static func representative(of index: Int) -> Int64 {

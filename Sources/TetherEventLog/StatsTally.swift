@@ -30,14 +30,17 @@ public struct StatsTally: Sendable, Equatable {
 
     /// The label an event is counted under: its reason or strategy column, `unknown`
     /// when that is missing, "" for a type counted by nothing.
+    /// Called for every event a batch writes: a lookup, not a walk of ``countedTypes``.
     public static func label(type: String, reason: String?, strategy: String?) -> String? {
-        guard let counted = countedTypes.first(where: { $0.type == type }) else { return nil }
-        switch counted.labelColumn {
+        switch labelColumnByType[type] {
+        case nil: return nil
         case "reason": return reason ?? "unknown"
         case "strategy": return strategy ?? "unknown"
         default: return ""
         }
     }
+
+    private static let labelColumnByType = Dictionary(uniqueKeysWithValues: countedTypes.map { ($0.type, $0.labelColumn) })
 
     /// The types a group's figures count: a group is listed when it has one of them.
     static let groupTypes: Set<String> = ["joined", "connection_lost", "reconnect_started", "reconnected", "reconnect_failed"]

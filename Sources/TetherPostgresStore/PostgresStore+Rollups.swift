@@ -2,6 +2,20 @@ import PostgresNIO
 import TetherEventLog
 
 extension PostgresStore {
+    /// The rollup of the rows a batch inserts, keyed by their values as stored: cleaned
+    /// of NUL as the insert cleans them, so two nodes that differ only there are one
+    /// key (one row may not be upserted twice in a statement).
+    static func rollup(of rows: [EventRow]) -> StatsRollup {
+        var rollup = StatsRollup()
+        for row in rows {
+            let (reason, strategy, duration) = row.event.statsColumns
+            rollup.add(
+                timeMs: row.event.timeMs, node: row.sfuURL.map(PostgresText.clean), type: row.event.type,
+                reason: reason.map(PostgresText.clean), strategy: strategy.map(PostgresText.clean), durationMs: duration)
+        }
+        return rollup
+    }
+
     /// Merges `rollup`'s cells into the stored rows: the stored ones are read and
     /// locked (`FOR UPDATE`, in one order for every writer), merged here, written back
     /// in one statement. A fleet's writers also hold the event-order lock by then, so

@@ -101,14 +101,7 @@ extension PostgresStore {
             }
             try await Self.insertEvents(rows, on: connection, logger: logger)
             // The stats rollups count the batch in its own transaction: both or neither land.
-            var rollup = StatsRollup()
-            for row in rows {
-                let (reason, strategy, duration) = row.event.statsColumns
-                rollup.add(
-                    timeMs: row.event.timeMs, node: row.sfuURL.map(PostgresText.clean), type: row.event.type,
-                    reason: reason.map(PostgresText.clean), strategy: strategy.map(PostgresText.clean), durationMs: duration)
-            }
-            try await Self.store(rollup, on: connection, logger: logger)
+            try await Self.store(Self.rollup(of: rows), on: connection, logger: logger)
             for index in segmentStarts {
                 try await connection.query("INSERT INTO clock_segments (first_id) VALUES (\(ids[index])) ON CONFLICT DO NOTHING", logger: logger)
             }
