@@ -12,10 +12,15 @@ import TetherService
     /// One reconnection in flight, and timeouts no busy machine reaches: 8 sessions
     /// rejoin one after another, which on 2 loaded cores once took longer than the
     /// test policy's 5 s deadline, and once a 1 s join timeout failed a REJOIN's first
-    /// try. These tests are about which strategy each session uses, not about time.
+    /// try. The detector's windows are wide for the same reason: with the default 2 s
+    /// evidence window, three refusals one after another on a loaded CI machine once
+    /// spread over more than 2 s, the first expired and a fourth FAST was spent; and
+    /// the 10 s verdict could run out before the eighth session reconnects. These
+    /// tests are about which strategy each session uses, not about time.
     static func oneAtATime(_ configuration: inout ServiceConfiguration) {
         configuration.maxReconnectsInFlight = 1
         configuration.defaultPolicy = patientTestPolicy
+        configuration.nodeRestart = .init(evidenceWindow: .seconds(120), verdictLifetime: .seconds(300))
     }
 
     func has(_ events: [[String: Any]], _ type: String, _ key: String, _ value: String) -> Bool {
