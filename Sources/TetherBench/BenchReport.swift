@@ -65,6 +65,21 @@ enum ProcessUsage {
         (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? 0
     }
 
+    /// User plus system CPU time of another process, from `/proc/PID/stat` (fields 14
+    /// and 15, in clock ticks; counted after the command name's closing parenthesis,
+    /// since the name itself may hold spaces).
+    static func cpuTime(pid: String) throws -> Duration {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { throw BenchError("no /proc/\(pid)/stat: the process is gone") }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        // After ")": state is field 3, so utime (14) and stime (15) are at 11 and 12.
+        guard fields.count > 12, let user = Int64(fields[11]), let system = Int64(fields[12]) else {
+            throw BenchError("unreadable /proc/\(pid)/stat")
+        }
+        let ticksPerSecond = Int64(sysconf(Int32(_SC_CLK_TCK)))
+        return .milliseconds((user + system) * 1000 / max(ticksPerSecond, 1))
+    }
+
     /// User plus system CPU time of this process.
     static func cpuTime() -> Duration {
         var usage = rusage()

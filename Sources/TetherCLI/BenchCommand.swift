@@ -22,7 +22,7 @@ struct BenchCommand: AsyncParsableCommand {
 
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Measure detection, recovery, scale, storm, events, stats, api, webhooks and fleet on loopback, and print a table.",
+        abstract: "Measure detection, recovery, scale, serve, storm, events, stats, api, webhooks and fleet on loopback, and print a table.",
         discussion: """
             Scenarios run real processes: `tether sfu` is started from this binary on a free \
             port and stopped afterwards; sessions run in this process on the engine (or on \
@@ -49,18 +49,21 @@ struct BenchCommand: AsyncParsableCommand {
             (with --db) runs --fleet-instances real `tether serve` processes on a database of \
             its own, --fleet-sessions each, kills one with kill -9 and times the adoption of \
             its sessions, counting SFU connections per adopted session, overlaps at the \
-            simulator, and the rows the leases update in a steady window.
+            simulator, and the rows the leases update in a steady window. serve starts a \
+            whole `tether serve` (SQLite file, loopback) and two simulator processes, creates \
+            --sessions through its API and reports its RSS growth per session and its CPU \
+            over --steady seconds once they are joined (no floor: per-session figures).
             """
     )
 
     enum Scenario: String, ExpressibleByArgument, CaseIterable {
-        case detection, recovery, scale, storm, events, stats, api, webhooks, fleet, all
+        case detection, recovery, scale, serve, storm, events, stats, api, webhooks, fleet, all
     }
 
-    @Argument(help: "detection, recovery, scale, storm, events, stats, api, webhooks, fleet (needs --db), or all (fleet only with --db).")
+    @Argument(help: "detection, recovery, scale, serve, storm, events, stats, api, webhooks, fleet (needs --db), or all (fleet only with --db).")
     var scenario: Scenario
 
-    @Option(help: "Sessions for detection, recovery and storm.")
+    @Option(help: "Sessions for detection, recovery, serve and storm.")
     var sessions = 1000
 
     @Option(help: "Rounds of faults for detection and recovery.")
@@ -69,7 +72,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Session counts for scale, comma-separated.")
     var scale = "1000,5000,10000"
 
-    @Option(help: "Steady-state window for scale, seconds.")
+    @Option(help: "Steady-state window for scale and serve, seconds.")
     var steady = 15
 
     @Option(help: "Events to insert for events.")
@@ -132,7 +135,7 @@ struct BenchCommand: AsyncParsableCommand {
         case .detection, .recovery, .storm, .scale: .webSocket
         case .events: .sqliteInserts
         case .api: .trivialRoute
-        case .stats, .webhooks, .fleet, .all: []
+        case .serve, .stats, .webhooks, .fleet, .all: []
         }
     }
 
@@ -199,6 +202,9 @@ struct BenchCommand: AsyncParsableCommand {
                     }
                 }
                 continue
+            case .serve:
+                report = try await Scenarios.serve(
+                    sessions: smoke ? 20 : sessions, steady: .seconds(smoke ? 1 : steady), settle: smoke ? .milliseconds(500) : .seconds(5))
             case .storm:
                 report = try await Scenarios.storm(
                     sessions: smoke ? 20 : sessions, perSecond: smoke ? 50 : perSecond, inFlight: smoke ? 8 : inFlight,
