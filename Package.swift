@@ -218,6 +218,7 @@ let package = Package(
                 "TetherTestSupport",
                 "TetherLogging",
                 "TetherService",
+                "TetherAPI",
                 "TetherEventLog",
                 "TetherPostgresStore",
                 "TetherEngine",

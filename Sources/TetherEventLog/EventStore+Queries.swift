@@ -31,7 +31,7 @@ extension EventStore {
 
     // MARK: - Reads
 
-    public func events(_ query: EventQuery) async throws -> [SessionEvent] {
+    public func storedEvents(_ query: EventQuery) async throws -> [StoredEvent] {
         try await database.read { db in
             let types = Array(Set(query.types)).sorted()
             guard types.count > 1 else {
@@ -40,12 +40,12 @@ extension EventStore {
             // One seek per type, each already in id order and limited, then merged: a
             // `type IN (...)` would have SQLite gather every match and sort it.
             let merged = try types.flatMap { try Self.fetchEvents(query, type: $0, in: db) }
-            return Array(merged.sorted { ($0.id ?? 0) < ($1.id ?? 0) }.prefix(query.limit))
+            return Array(merged.sorted { $0.id < $1.id }.prefix(query.limit))
         }
     }
 
     /// The events matching `query` with at most one `type`, oldest first.
-    static func fetchEvents(_ query: EventQuery, type: String?, in db: Database) throws -> [SessionEvent] {
+    static func fetchEvents(_ query: EventQuery, type: String?, in db: Database) throws -> [StoredEvent] {
         // Equality filters from the most to the least selective. The first present one
         // drives the query through its `(column, id)` index; the others are written
         // `+column`, which SQLite cannot serve from an index, so its planner (which has
@@ -71,15 +71,8 @@ extension EventStore {
         if let after = query.afterID { clauses.append("id > ?"); arguments += [after] }
         let whereSQL = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
         arguments += [query.limit]
-        let decoder = JSONDecoder()
         return try Row.fetchAll(db, sql: "SELECT id, time_ms, payload FROM events \(whereSQL) ORDER BY id LIMIT ?", arguments: arguments)
-            .map { row in
-                var event = try decoder.decode(SessionEvent.self, from: Data((row["payload"] as String).utf8))
-                event.id = row["id"]
-                // The stored time, which the writer keeps from going backwards.
-                event.timeMs = row["time_ms"]
-                return event
-            }
+            .map { row in StoredEvent(id: row["id"], timeMs: row["time_ms"], payload: row["payload"]) }
     }
 
     /// A call's or a user's sessions, which are few: `session_id IN (their ids)`. When

@@ -1,3 +1,4 @@
+import Foundation
 import TetherEvents
 
 /// Where the history lives: sessions, events, idempotency keys and the webhook outbox.
@@ -33,7 +34,9 @@ public protocol HistoryStore: Sendable {
 
     // MARK: History reads
 
-    func events(_ query: EventQuery) async throws -> [SessionEvent]
+    /// The events matching `query`, oldest first, as stored (see ``events(_:)`` for them
+    /// decoded).
+    func storedEvents(_ query: EventQuery) async throws -> [StoredEvent]
     /// The largest event id stored (0 when none).
     func lastEventID() async throws -> Int64
     func session(id: String) async throws -> SessionRecord?
@@ -79,6 +82,12 @@ public protocol HistoryStore: Sendable {
 }
 
 extension HistoryStore {
+    /// The events matching `query`, oldest first.
+    public func events(_ query: EventQuery) async throws -> [SessionEvent] {
+        let decoder = JSONDecoder()
+        return try await storedEvents(query).map { try $0.decoded(with: decoder) }
+    }
+
     public func stats(sinceMs: Int64, untilMs: Int64) async throws -> EventStats {
         try await stats(StatsQuery(sinceMs: sinceMs, untilMs: untilMs))
     }

@@ -2,7 +2,7 @@ import GRDB
 import TetherEvents
 
 /// One row of `sessions`: what a session is, where it is, and how it has fared.
-public struct SessionRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+public struct SessionRecord: Codable, Sendable, Hashable, FetchableRecord, PersistableRecord {
     public static let databaseTableName = "sessions"
 
     public var seq: Int64?

@@ -4,7 +4,7 @@ import TetherEvents
 import TetherEventLog
 
 extension PostgresStore {
-    public func events(_ query: EventQuery) async throws -> [SessionEvent] {
+    public func storedEvents(_ query: EventQuery) async throws -> [StoredEvent] {
         var sql = SQL("SELECT id, time_ms, payload FROM events")
         var clauses: [String] = []
         let types = Array(Set(query.types)).sorted()
@@ -26,13 +26,9 @@ extension PostgresStore {
         if let after = query.afterID { clauses.append("id > \(sql.bind(after))") }
         if !clauses.isEmpty { sql.append(" WHERE " + clauses.joined(separator: " AND ")) }
         sql.append(" ORDER BY id LIMIT \(sql.bind(Int64(query.limit)))")
-        let decoder = JSONDecoder()
-        var events: [SessionEvent] = []
+        var events: [StoredEvent] = []
         for (id, timeMs, payload) in try await pools.reader.query(sql.query, logger: logger).decode((Int64, Int64, String).self) {
-            var event = try decoder.decode(SessionEvent.self, from: Data(payload.utf8))
-            event.id = id
-            event.timeMs = timeMs
-            events.append(event)
+            events.append(StoredEvent(id: id, timeMs: timeMs, payload: payload))
         }
         return events
     }

@@ -74,17 +74,6 @@ extension Components.Schemas.Event {
     init(_ event: SessionEvent) throws {
         self = try JSONDecoder().decode(Components.Schemas.Event.self, from: try JSONEncoder().encode(event))
     }
-
-    /// A committed event never changes: its API form is kept by its id (in `memo`, one per
-    /// service: ids are only unique within one history), so a page read again (a console
-    /// polling the latest events) converts nothing.
-    init(_ event: SessionEvent, memo: DecodedMemo<Int64, Components.Schemas.Event>) throws {
-        guard let id = event.id else {
-            try self.init(event)
-            return
-        }
-        self = try memo.value(for: id) { _ in try Components.Schemas.Event(event) }
-    }
 }
 
 extension CreateSessionRequest {

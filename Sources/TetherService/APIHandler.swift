@@ -18,8 +18,8 @@ struct APIHandler: APIProtocol {
     let webhooks: WebhookDispatcher?
     /// Nil on SQLite: no fleet.
     let fleetMember: FleetMember?
-    /// Committed events in their API form, by id: pages read again convert nothing.
-    let eventForms = DecodedMemo<Int64, Components.Schemas.Event>(capacity: 8192)
+    /// The listing pages' bytes, from each row's JSON kept between requests.
+    let pages = ListingPageWriter()
 
     static let defaultLimit = 100
 
@@ -58,6 +58,11 @@ struct APIHandler: APIProtocol {
             metadata: metadata, beforeSeq: before, limit: limit)) }
         let attempts = registry.currentAttempts(for: records.map(\.id))
         let next = records.count == limit ? records.last?.seq.map { Cursor.encode($0) } : nil
+        if let slot = PreencodedBody.slot {
+            slot.fill(try pages.sessionPage(
+                records.map { .init(record: $0, currentAttempt: attempts[$0.id] ?? 0) }, nextCursor: next))
+            return .ok(.init(body: .json(.init(sessions: []))))
+        }
         return .ok(.init(body: .json(.init(
             sessions: records.map { .init($0, currentAttempt: attempts[$0.id] ?? 0) },
             next_cursor: next))))
@@ -105,7 +110,7 @@ struct APIHandler: APIProtocol {
         let after = try input.query.cursor.map { cursor throws(APIError) in try Cursor.decode(cursor) }
         try await log.flush()
         guard try await log.store.session(id: input.path.id) != nil else { throw APIError.notFound(session: input.path.id) }
-        let events = try await log.store.events(EventQuery(sessionID: input.path.id, afterID: after, limit: limit))
+        let events = try await log.store.storedEvents(EventQuery(sessionID: input.path.id, afterID: after, limit: limit))
         return .ok(.init(body: .json(try page(events, limit: limit))))
     }
 
@@ -124,7 +129,7 @@ struct APIHandler: APIProtocol {
         }
         try await log.flush()
         let store = log.store
-        let events = try await bounded { try await store.events(EventQuery(
+        let events = try await bounded { try await store.storedEvents(EventQuery(
             sessionID: input.query.session_id, types: (input.query._type ?? []).map(\.rawValue),
             callID: input.query.call_id, userID: input.query.user_id, sfuURL: input.query.sfu_url,
             reason: input.query.reason, strategy: input.query.strategy?.rawValue,
@@ -230,8 +235,14 @@ struct APIHandler: APIProtocol {
         if let value, value < 0 { throw APIError.badRequest("\(name) must be a time in ms since 1970, got \(value)", code: "invalid_time") }
     }
 
-    func page(_ events: [SessionEvent], limit: Int) throws -> Components.Schemas.EventPage {
-        let next = events.count == limit ? events.last?.id.map { Cursor.encode($0) } : nil
-        return .init(events: try events.map { try Components.Schemas.Event($0, memo: eventForms) }, next_cursor: next)
+    /// The page as the transport's slot's bytes (see ``PreencodedBody``) with an empty
+    /// placeholder, or typed when there is no slot.
+    func page(_ events: [StoredEvent], limit: Int) throws -> Components.Schemas.EventPage {
+        let next = events.count == limit ? events.last.map { Cursor.encode($0.id) } : nil
+        if let slot = PreencodedBody.slot {
+            slot.fill(try pages.eventPage(events, nextCursor: next))
+            return .init(events: [])
+        }
+        return .init(events: try events.map { try Components.Schemas.Event($0.decoded()) }, next_cursor: next)
     }
 }

@@ -9,7 +9,8 @@ import OpenAPIRuntime
 ///
 /// Deciding by the operation's declared path (not by the request's raw path) is what
 /// keeps a spelling like `//v1/sessions` from reaching a handler without the check.
-/// One operation, `GET /v1/sessions/{id}`, is left to ``SessionReadRoute``.
+/// One operation, `GET /v1/sessions/{id}`, is left to ``SessionReadRoute``; the listing
+/// pages may answer bytes their handler wrote (``PreencodedBody``).
 struct GuardedRouteTransport<Context: RequestContext>: ServerTransport {
     static var openPaths: Set<String> { ["/healthz", "/readyz"] }
 
@@ -21,8 +22,13 @@ struct GuardedRouteTransport<Context: RequestContext>: ServerTransport {
         method: HTTPRequest.Method,
         path: String
     ) throws {
+        let preencoded = PreencodedBody.wraps(method: method, path: path)
         let handler = { @Sendable (request: HTTPRequest, body: HTTPBody?, metadata: ServerRequestMetadata) in
-            try await RequestQuery.$raw.withValue(request.path) { try await handler(request, body, metadata) }
+            try await RequestQuery.$raw.withValue(request.path) {
+                preencoded
+                    ? try await PreencodedBody.answer(handler, request, body, metadata)
+                    : try await handler(request, body, metadata)
+            }
         }
         // Served by ``SessionReadRoute`` (registered beside this transport), not the runtime.
         if method == SessionReadRoute.method && path == SessionReadRoute.path { return }

@@ -3,6 +3,7 @@ import NIOHTTP1
 import NIOCore
 import NIOPosix
 import Testing
+import TetherAPI
 import TetherEvents
 @testable import TetherEventLog
 @testable import TetherService
@@ -99,6 +100,62 @@ func withService(
             #expect(head.status == 200 && head.body.isEmpty)
             let missing = try await service.request(.GET, "/v1/sessions/no-such-session")
             #expect(missing.status == 404 && missing.errorCode == "session_not_found", "\(missing.text)")
+        }
+    }
+
+    /// The listing pages are written from each row's kept JSON (`ListingPageWriter`), not
+    /// by the runtime: byte for byte they must be what the runtime writes for the typed
+    /// page, with and without a cursor, before and after the rows change, and on a
+    /// second read (from the kept forms).
+    @Test(arguments: StoreKind.allCases) func listingPagesAreWhatTheRuntimeWouldWrite(store: StoreKind) async throws {
+        try await withService(store: store) { service, sfus in
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = APIJSON.outputFormatting
+            func typedEvents(_ query: EventQuery) async throws -> Data {
+                let stored = try await service.app.log.store.storedEvents(query)
+                let next = stored.count == query.limit ? stored.last.map { String($0.id) } : nil
+                return try encoder.encode(Components.Schemas.EventPage(
+                    events: try stored.map { try Components.Schemas.Event($0.decoded()) }, next_cursor: next))
+            }
+            func typedSessions(_ query: SessionQuery) async throws -> Data {
+                let records = try await service.app.log.store.sessions(query)
+                let next = records.count == query.limit ? records.last?.seq.map { String($0) } : nil
+                return try encoder.encode(Components.Schemas.SessionPage(
+                    sessions: records.map { .init($0, currentAttempt: 0) }, next_cursor: next))
+            }
+            func pagesMatch() async throws {
+                for _ in 0..<2 {
+                    try await service.app.log.flush()
+                    for (path, query) in [("/v1/events?limit=100", EventQuery(limit: 100)), ("/v1/events?limit=2", EventQuery(limit: 2))] {
+                        let page = try await service.request(.GET, path)
+                        #expect(page.status == 200 && page.headers.first(name: "Content-Type") == "application/json; charset=utf-8")
+                        #expect(page.text == String(decoding: try await typedEvents(query), as: UTF8.self))
+                    }
+                    let id = try #require(try await service.app.log.store.sessions(.init(limit: 1)).first?.id)
+                    let own = try await service.request(.GET, "/v1/sessions/\(id)/events?limit=3")
+                    #expect(own.text == String(decoding: try await typedEvents(EventQuery(sessionID: id, limit: 3)), as: UTF8.self))
+                    for (path, query) in [("/v1/sessions?limit=100", SessionQuery(limit: 100)), ("/v1/sessions?limit=1", SessionQuery(limit: 1))] {
+                        let page = try await service.request(.GET, path)
+                        #expect(page.status == 200)
+                        #expect(page.text == String(decoding: try await typedSessions(query), as: UTF8.self))
+                    }
+                }
+            }
+            var ids: [String] = []
+            for index in 0..<2 {
+                let created = try await service.json(
+                    .POST, "/v1/sessions", createBody(urls: [sfus[0].url], extra: ["metadata": ["tenant": "acme-\(index)", "path": "a/b\"c"]]))
+                ids.append(try #require(created.json["id"] as? String))
+            }
+            try await pagesMatch()
+            // A drop and recovery change both rows and add events.
+            try await sfus[0].inject("drop")
+            for id in ids { try await service.waitForEvents(of: id, timeout: .seconds(30)) { $0.last == "reconnected" } }
+            try await pagesMatch()
+            #expect(try await service.request(.DELETE, "/v1/sessions/\(ids[0])").status == 204)
+            try await pagesMatch()
+            let empty = try await service.request(.GET, "/v1/events?session_id=no-such-session")
+            #expect(empty.text == #"{"events":[]}"#)
         }
     }
 
