@@ -10,7 +10,7 @@ import TetherTestSupport
         let status = await bench.waitForExit(timeout: .seconds(180))
         #expect(status == 0, "output: \(bench.output.suffix(20))")
         let output = bench.output.joined(separator: "\n")
-        for scenario in ["detection", "recovery", "scale", "storm", "events", "stats", "api", "webhooks"] {
+        for scenario in ["detection", "recovery", "scale", "serve", "storm", "events", "stats", "api", "webhooks"] {
             #expect(output.contains("### \(scenario) ("), "no \(scenario) table")
         }
         #expect(output.contains("| failures | 0 | 0 |"), "the storm lost sessions")
