@@ -283,8 +283,13 @@ extension Scenarios {
                 guard created.status == .created else { throw BenchError("a create for the listings answered \(created.status)") }
             }
             for (name, path) in [("GET /v1/sessions?limit=100", "/v1/sessions?limit=100"), ("GET /v1/events?limit=100", "/v1/events?limit=100")] {
+                let cpuBefore = ProcessUsage.cpuTime()
                 let page = try await Wrk.run(Wrk.getArguments(url: base + path, connections: connections, duration: duration), duration: duration)
+                let cpu = ProcessUsage.cpuTime() - cpuBefore
                 rows.append(("\(name) (\(storeName), 100 sessions, \(connections) connections)", page.summary, "p99 ≤ 10 ms"))
+                rows.append((
+                    "\(name) (\(storeName)): service CPU per page",
+                    page.requests > 0 ? String(format: "%.1f µs", cpu.inSeconds * 1e6 / Double(page.requests)) : "no requests", ""))
             }
 
             let script = folder.appendingPathComponent("cycle.lua")
