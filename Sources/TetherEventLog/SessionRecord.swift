@@ -88,5 +88,40 @@ public struct SessionRecord: Codable, Sendable, Hashable, FetchableRecord, Persi
         self.epoch = 0
     }
 
+    /// Reads a row by column name, as the derived `Decodable` init would, without its
+    /// keyed containers: that init looked each optional column up three times
+    /// (`contains`, `decodeNil`, `decode`) and was 28 % of the CPU of a listing page
+    /// of 100 sessions. A non-optional column that is NULL or missing throws; an
+    /// optional one that is missing reads as nil, as before.
+    public init(row: Row) throws {
+        seq = row["seq"]
+        id = try row.decode(String.self, forColumn: "id")
+        state = try row.decode(String.self, forColumn: "state")
+        callID = try row.decode(String.self, forColumn: "call_id")
+        userID = try row.decode(String.self, forColumn: "user_id")
+        dialect = try row.decode(String.self, forColumn: "dialect")
+        sfuURLs = try row.decode(String.self, forColumn: "sfu_urls")
+        sfuToken = try row.decode(String.self, forColumn: "sfu_token")
+        dialectOptions = row["dialect_options"]
+        policy = try row.decode(String.self, forColumn: "policy")
+        metadata = try row.decode(String.self, forColumn: "metadata")
+        sfuURL = try row.decode(String.self, forColumn: "sfu_url")
+        sfuSessionID = row["sfu_session_id"]
+        resumeState = row["resume_state"]
+        generation = try row.decode(Int64.self, forColumn: "generation")
+        losses = try row.decode(Int.self, forColumn: "losses")
+        reconnects = try row.decode(Int.self, forColumn: "reconnects")
+        failedReconnects = try row.decode(Int.self, forColumn: "failed_reconnects")
+        endReason = row["end_reason"]
+        joinFailureCode = row["join_failure_code"]
+        idempotencyKey = row["idempotency_key"]
+        requestFingerprint = row["request_fingerprint"]
+        createdAtMs = try row.decode(Int64.self, forColumn: "created_at_ms")
+        updatedAtMs = try row.decode(Int64.self, forColumn: "updated_at_ms")
+        endedAtMs = row["ended_at_ms"]
+        ownerInstance = row["owner_instance"]
+        epoch = try row.decode(Int64.self, forColumn: "epoch")
+    }
+
     public var isLive: Bool { !(SessionState(rawValue: state)?.isTerminal ?? true) }
 }
