@@ -25,18 +25,20 @@ final class Fleet: Sendable {
         self.box = box
     }
 
-    /// Creates `count` sessions on `url` and joins them, `concurrency` at a time.
+    /// Creates `count` sessions on `url` in `calls` calls and joins them, `concurrency` at
+    /// a time. Every join is announced to the call's other participants, so the call
+    /// size sets how much the SFU sends (and the engine reads) per join.
     static func join(
         count: Int, url: String, policy: ReconnectPolicy, limiter: ReconnectLimiter? = nil, restartWatch: NodeRestartWatch? = nil,
-        concurrency: Int = 100
+        concurrency: Int = 100, calls: Int = 100
     ) async throws -> Fleet {
         let box = Box()
         var runners: [SessionRunner] = []
         for index in 0..<count {
             runners.append(SessionRunner(
                 configuration: SessionConfiguration(
-                    id: "bench-\(index)", callID: "default:bench-\(index % 100)", userID: "agent-\(index)",
-                    token: Self.token(call: "default:bench-\(index % 100)", user: "agent-\(index)"),
+                    id: "bench-\(index)", callID: "default:bench-\(index % max(calls, 1))", userID: "agent-\(index)",
+                    token: Self.token(call: "default:bench-\(index % max(calls, 1))", user: "agent-\(index)"),
                     sfuURLs: [url], policy: policy),
                 dialect: StreamDialect(),
                 eventLoopGroup: MultiThreadedEventLoopGroup.singleton,

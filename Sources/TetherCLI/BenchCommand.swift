@@ -90,6 +90,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Reconnect cap in flight for storm.")
     var inFlight = 256
 
+    @Option(help: "Calls storm's sessions are spread over (each rejoin is announced to its call's other participants: fewer calls, more notices per rejoin).")
+    var stormCalls = 100
+
     @Option(help: "Pending webhook deliveries for webhooks' throughput runs, comma-separated.")
     var webhookPending = "0,10000,300000"
 
@@ -208,7 +211,7 @@ struct BenchCommand: AsyncParsableCommand {
             case .storm:
                 report = try await Scenarios.storm(
                     sessions: smoke ? 20 : sessions, perSecond: smoke ? 50 : perSecond, inFlight: smoke ? 8 : inFlight,
-                    restartDetection: restartDetection, floor: floor)
+                    restartDetection: restartDetection, calls: smoke ? 4 : stormCalls, floor: floor)
             case .events:
                 report = try await Scenarios.events(
                     total: eventCount, sessions: eventSessions, queries: smoke ? 20 : 1000, floor: floor, postgres: postgres)
