@@ -40,9 +40,13 @@ public enum Scenarios {
     /// loopback and an event loop.
     public static func detection(sessions: Int, rounds: Int, floor: MachineFloor) async throws -> BenchReport {
         var report = BenchReport(scenario: "detection", parameters: "\(sessions) sessions, \(rounds) rounds")
+        var drop = Samples()
         try await withSimulator { simulator in
-            let fleet = try await Fleet.join(count: sessions, url: simulator.url, policy: .default)
-            var drop = Samples()
+            // With `tether serve`'s default reconnect caps: the reconnections a drop sets
+            // off share the cores with the detection of the other sessions' losses, and
+            // serve never lets all of them dial at once.
+            let fleet = try await Fleet.join(
+                count: sessions, url: simulator.url, policy: .default, limiter: ReconnectLimiter(maxInFlight: 256, perSecond: 1000))
             for _ in 0..<rounds {
                 let before = fleet.count("reconnected", since: .now - .seconds(3600))
                 let t0 = ContinuousClock.now
@@ -65,6 +69,14 @@ public enum Scenarios {
             report.add("samples", "\(drop.count)")
             await fleet.leaveAll()
         }
+        // The same number of closes at once with nothing on top: raw TCP, server and
+        // clients in this process.
+        let rawCloses = try await DropFloor.measure(count: sessions, rounds: rounds)
+        report.add("floor: raw TCP, \(sessions) closed at once by the server → each client sees its close, p50", rawCloses.ms(50))
+        report.add("floor: … p99", rawCloses.ms(99))
+        report.add(
+            "loss recorded p99 / raw close p99 (\(sessions) at once)", FloorRatio.times(drop.percentile(99), over: rawCloses.percentile(99)),
+            target: "≤ 1×")
         // Health-check timeout: 100 ms checks, 500 ms timeout, then the SFU goes silent.
         try await withSimulator { simulator in
             let policy = ReconnectPolicy(healthCheckInterval: .milliseconds(100), healthCheckTimeout: .milliseconds(500))
