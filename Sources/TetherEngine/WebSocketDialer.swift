@@ -71,6 +71,7 @@ struct WebSocketDialer: Sendable {
             // peer "not reading": what Tether queues for one SFU stays bounded.
             .channelOption(.writeBufferWaterMark, value: .init(
                 low: SignalingChannelHandler.unsentLowWaterMark, high: SignalingChannelHandler.unsentHighWaterMark))
+            .channelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65536))
         let tls: NIOSSLContext? = url.secure ? try self.tls.makeContext() : nil
         let maxFrameSize = self.maxFrameSize
 
