@@ -28,7 +28,9 @@ public actor SessionRunner {
     /// The admission of a FAST ruled out after it was admitted, for the attempt the
     /// machine starts next.
     private var handedOverAdmission: AdmissionTicket?
-    private var noticeTask: Task<Void, Never>?
+    /// What the transport reports, drained onto this actor only while notices wait.
+    private let mailbox = NoticeMailbox()
+    private var listening = false
     private var refreshTask: Task<Void, Never>?
     /// The socket close a leave waits for: every DELETE answers after the same one.
     private var leaveClose: Task<Void, Never>?
@@ -143,10 +145,18 @@ public actor SessionRunner {
     // MARK: - Inputs
 
     private func listen() {
-        guard noticeTask == nil else { return }
-        noticeTask = Task { [transport] in
-            for await notice in transport.notices { self.handle(notice) }
+        guard !listening else { return }
+        listening = true
+        let mailbox = self.mailbox
+        // Weak: the transport keeps this receiver until the session releases it.
+        transport.deliverNotices { [weak self] notice in
+            guard mailbox.post(notice) else { return }
+            Task { await self?.drainNotices() }
         }
+    }
+
+    private func drainNotices() {
+        while let notice = mailbox.take() { handle(notice) }
     }
 
     func handle(_ notice: GenerationNotice) {
@@ -311,7 +321,7 @@ public actor SessionRunner {
         attempts.removeAll()
         refreshTask?.cancel()
         transport.finish()
-        noticeTask?.cancel()
+        mailbox.close()
         let state = machine.state
         for waiter in terminalWaiters { waiter.resume(returning: state) }
         terminalWaiters.removeAll()

@@ -11,11 +11,12 @@ import TetherEvents
 /// generation counts: the ``Reconnector`` does, and the runner tells the client which
 /// one to close. A late success of a cancelled attempt therefore never displaces, let
 /// alone aborts, the generation the session accepted. What generations report after
-/// their join arrives on ``notices``, tagged with the generation.
+/// their join goes to the receiver set with ``deliverNotices(to:)``, tagged with the
+/// generation.
 public final class SignalingClient: SignalingTransport {
     public let dialect: any SignalingDialect
-    public let notices: AsyncStream<GenerationNotice>
-    private let continuation: AsyncStream<GenerationNotice>.Continuation
+    /// Nil before ``deliverNotices(to:)`` and after ``finish()``.
+    private let receiver = NIOLockedValueBox<(@Sendable (GenerationNotice) -> Void)?>(nil)
     private let dialer: WebSocketDialer
     private let resolver: SFUAddressResolver
     private let policy: ReconnectPolicy
@@ -39,14 +40,17 @@ public final class SignalingClient: SignalingTransport {
         self.resolver = SFUAddressResolver(policy: addressPolicy)
         self.policy = policy
         self.dialer = WebSocketDialer(eventLoopGroup: eventLoopGroup, tls: tls)
-        (notices, continuation) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
+    }
+
+    public func deliverNotices(to receiver: @escaping @Sendable (GenerationNotice) -> Void) {
+        self.receiver.withLockedValue { $0 = receiver }
     }
 
     public func connect(_ number: GenerationID, to url: String, joining parameters: JoinParameters) async throws -> JoinAnswer {
         let target = try SignalingURL(url)
         let dialect = self.dialect
         let policy = self.policy
-        let continuation = self.continuation
+        let receiver = self.receiver
         let (channel, handler) = try await dialer.dial(
             target, resolver: resolver, subprotocol: dialect.webSocketSubprotocol, connectTimeout: policy.connectTimeout
         ) { _ in
@@ -55,7 +59,7 @@ public final class SignalingClient: SignalingTransport {
                 codec: dialect.makeCodec(),
                 healthCheckInterval: policy.healthCheckInterval,
                 healthCheckTimeout: policy.healthCheckTimeout,
-                notify: { continuation.yield($0) })
+                notify: { notice in receiver.withLockedValue { $0 }?(notice) })
         }
         let generation = ConnectionGeneration(number: number, channel: channel, handler: handler)
         do {
@@ -102,6 +106,6 @@ public final class SignalingClient: SignalingTransport {
             return Array(state.open.keys)
         }
         for number in open { close(number, leaving: nil) }
-        continuation.finish()
+        receiver.withLockedValue { $0 = nil }
     }
 }

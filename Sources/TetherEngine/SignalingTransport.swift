@@ -2,8 +2,10 @@
 /// join over it, close one, and hear what generations report. ``SignalingClient`` is
 /// the real one (WebSockets); tests drive the runner with a fake.
 public protocol SignalingTransport: Sendable {
-    /// Everything every generation reports after its join, tagged with its generation.
-    var notices: AsyncStream<GenerationNotice> { get }
+    /// Sets where everything every generation reports after its join goes, tagged with
+    /// its generation, in the order each generation reports it. Set once, before the
+    /// first connect; nothing is delivered after ``finish()``.
+    func deliverNotices(to receiver: @escaping @Sendable (GenerationNotice) -> Void)
     /// Opens `generation` to `url` and joins. Throws ``ConnectFailure`` or the SFU's
     /// ``SFUError``; a failed generation leaves nothing open. Cancelling the calling
     /// task closes the socket at once.
@@ -13,6 +15,6 @@ public protocol SignalingTransport: Sendable {
     func close(_ generation: GenerationID, leaving: SignalRequest?)
     /// Returns once `generation`'s socket is closed (at once when it is not open).
     func waitUntilClosed(_ generation: GenerationID) async
-    /// Closes every open generation and ends ``notices``; once the session is over.
+    /// Closes every open generation and stops delivering notices; once the session is over.
     func finish()
 }

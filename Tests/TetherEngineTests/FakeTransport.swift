@@ -21,12 +21,20 @@ final class FakeTransport: SignalingTransport {
         var ignoresCancellation = false
     }
 
-    let notices: AsyncStream<GenerationNotice>
-    private let continuation: AsyncStream<GenerationNotice>.Continuation
+    /// The runner's receiver, and what the test sent before there was one (delivered
+    /// when it is set, as a stream would have buffered it).
+    private let delivery = NIOLockedValueBox<(receiver: (@Sendable (GenerationNotice) -> Void)?, early: [GenerationNotice])>((nil, []))
     private let state = NIOLockedValueBox(State())
 
-    init() {
-        (notices, continuation) = AsyncStream.makeStream()
+    init() {}
+
+    func deliverNotices(to receiver: @escaping @Sendable (GenerationNotice) -> Void) {
+        let early = delivery.withLockedValue { delivery -> [GenerationNotice] in
+            delivery.receiver = receiver
+            defer { delivery.early = [] }
+            return delivery.early
+        }
+        for notice in early { receiver(notice) }
     }
 
     func connect(_ generation: GenerationID, to url: String, joining parameters: JoinParameters) async throws -> JoinAnswer {
@@ -63,7 +71,13 @@ final class FakeTransport: SignalingTransport {
         state.withLockedValue { $0.finished = true }
     }
 
-    func send(_ notice: GenerationNotice) { continuation.yield(notice) }
+    func send(_ notice: GenerationNotice) {
+        let receiver = delivery.withLockedValue { delivery -> (@Sendable (GenerationNotice) -> Void)? in
+            if delivery.receiver == nil { delivery.early.append(notice) }
+            return delivery.receiver
+        }
+        receiver?(notice)
+    }
 
     func ignoreCancellation() { state.withLockedValue { $0.ignoresCancellation = true } }
 

@@ -6,7 +6,7 @@ import TetherEvents
 @Suite(.timeLimit(.minutes(1))) struct StaleSessionJanitorTests {
     /// A node that never answers: every connect is refused at once.
     final class Refusing: SignalingTransport {
-        let notices = AsyncStream<GenerationNotice> { $0.finish() }
+        func deliverNotices(to receiver: @escaping @Sendable (GenerationNotice) -> Void) {}
         let tries = NIOLockedValueBox(0)
         func connect(_ generation: GenerationID, to url: String, joining parameters: JoinParameters) async throws -> JoinAnswer {
             tries.withLockedValue { $0 += 1 }
