@@ -9,14 +9,17 @@ import TetherPostgresStore
 /// per distinct text: listing a page of sessions again decodes nothing. Texts longer than
 /// 4 KiB (large metadata) are decoded every time rather than kept.
 private enum StoredParts {
-    static let urls = DecodedMemo<String, [String]>(capacity: 2048)
-    static let metadata = DecodedMemo<String, [String: String]>(capacity: 2048)
-    static let policy = DecodedMemo<String, PolicyDocument>(capacity: 2048)
-    static let janus = DecodedMemo<String, JanusOptions?>(capacity: 2048)
+    static func memo<Value: Sendable>() -> DecodedMemo<String, Value> {
+        DecodedMemo(capacity: 2048) { $0.utf8.count <= 4096 }
+    }
+
+    static let urls: DecodedMemo<String, [String]> = memo()
+    static let metadata: DecodedMemo<String, [String: String]> = memo()
+    static let policy: DecodedMemo<String, PolicyDocument> = memo()
+    static let janus: DecodedMemo<String, JanusOptions?> = memo()
 
     static func decode<Value: Sendable & Decodable>(_ text: String, _ memo: DecodedMemo<String, Value>, otherwise: Value) -> Value {
-        let derive = { (text: String) in (try? JSONDecoder().decode(Value.self, from: Data(text.utf8))) ?? otherwise }
-        return text.utf8.count <= 4096 ? memo.value(for: text, derive: derive) : derive(text)
+        memo.value(for: text) { (try? JSONDecoder().decode(Value.self, from: Data($0.utf8))) ?? otherwise }
     }
 }
 

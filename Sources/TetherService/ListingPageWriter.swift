@@ -17,17 +17,14 @@ final class ListingPageWriter: Sendable {
 
     /// Ids are only unique within one history, so one writer per service.
     private let eventForms = DecodedMemo<Int64, [UInt8]>(capacity: 8192)
-    private let sessionForms = DecodedMemo<SessionForm, [UInt8]>(capacity: 2048)
-
-    static func encoder() -> JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = APIJSON.outputFormatting
-        return encoder
+    /// A row with a long token or large metadata is encoded every time rather than kept.
+    private let sessionForms = DecodedMemo<SessionForm, [UInt8]>(capacity: 2048) {
+        $0.record.sfuToken.utf8.count + $0.record.metadata.utf8.count <= 8192
     }
 
     /// `{"events":[…],"next_cursor":"…"}`; the cursor's key is absent when it is nil.
     func eventPage(_ events: [StoredEvent], nextCursor: String?) throws -> [UInt8] {
-        let encoder = Self.encoder()
+        let encoder = APIJSON.encoder()
         var page = Array(#"{"events":["#.utf8)
         page.reserveCapacity(events.count * 320)
         for (index, event) in events.enumerated() {
@@ -44,20 +41,16 @@ final class ListingPageWriter: Sendable {
 
     /// `{"next_cursor":"…","sessions":[…]}`; the cursor's key is absent when it is nil.
     func sessionPage(_ sessions: [SessionForm], nextCursor: String?) throws -> [UInt8] {
-        let encoder = Self.encoder()
+        let encoder = APIJSON.encoder()
         var page = Array("{".utf8)
         page.reserveCapacity(sessions.count * 900)
         if let nextCursor { page += Array(#""next_cursor":"#.utf8) + Array(try encoder.encode(nextCursor)) + [UInt8(ascii: ",")] }
         page += Array(#""sessions":["#.utf8)
         for (index, form) in sessions.enumerated() {
             if index > 0 { page.append(UInt8(ascii: ",")) }
-            // Texts past the memo's reach (a row with a long token or large metadata)
-            // are encoded every time rather than kept.
-            let derive = { (form: SessionForm) in
+            page += try sessionForms.value(for: form) { form in
                 Array(try encoder.encode(Components.Schemas.Session(form.record, currentAttempt: form.currentAttempt)))
             }
-            page += form.record.sfuToken.utf8.count + form.record.metadata.utf8.count <= 8192
-                ? try sessionForms.value(for: form, derive: derive) : try derive(form)
         }
         page += Array("]}".utf8)
         return page

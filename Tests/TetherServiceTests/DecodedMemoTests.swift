@@ -21,6 +21,21 @@ import Testing
         #expect(value(1) == "v1" && derivations.withLock { $0 } == 5, "a key dropped by the start-over is derived again")
     }
 
+    @Test func aKeyTheMemoDoesNotKeepIsDerivedEveryTime() throws {
+        let memo = DecodedMemo<String, Int>(capacity: 8) { $0.count <= 3 }
+        let derivations = Mutex(0)
+        func value(_ key: String) -> Int {
+            memo.value(for: key) { key in
+                derivations.withLock { $0 += 1 }
+                return key.count
+            }
+        }
+        #expect(value("abc") == 3 && value("abc") == 3)
+        #expect(derivations.withLock { $0 } == 1, "a kept key is derived once")
+        #expect(value("abcd") == 4 && value("abcd") == 4)
+        #expect(derivations.withLock { $0 } == 3, "a refused key is derived each time")
+    }
+
     @Test func aFailedDerivationIsNotKept() throws {
         struct Refused: Error {}
         let memo = DecodedMemo<String, Int>(capacity: 8)
