@@ -37,6 +37,6 @@ public struct StatsRollup: Sendable {
         }
     }
 
-    /// The cells in one order for every writer (so concurrent writers lock rows alike).
-    public var sortedCells: [(key: Key, cell: RollupCell)] { cells.sorted { $0.key < $1.key }.map { ($0.key, $0.value) } }
+    /// The cells' keys in one order for every writer (so concurrent writers lock rows alike).
+    public var sortedKeys: [Key] { cells.keys.sorted() }
 }

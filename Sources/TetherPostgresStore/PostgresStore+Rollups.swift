@@ -22,9 +22,9 @@ extension PostgresStore {
     /// two never merge the same new row at once.
     static func store(_ rollup: StatsRollup, on connection: PostgresConnection, logger: Logger) async throws {
         guard !rollup.isEmpty else { return }
-        let sorted = rollup.sortedCells
-        let spans = sorted.map(\.key.spanMs), starts = sorted.map(\.key.startMs), nodes = sorted.map(\.key.node)
-        var cells = Dictionary(uniqueKeysWithValues: sorted.map { ($0.key, $0.cell) })
+        let keys = rollup.sortedKeys
+        let spans = keys.map(\.spanMs), starts = keys.map(\.startMs), nodes = keys.map(\.node)
+        var cells = rollup.cells
         let stored = try await connection.query("""
             SELECT r.span_ms, r.start_ms, r.sfu_url, r.cell FROM stats_rollups r
             JOIN UNNEST(\(spans)::bigint[], \(starts)::bigint[], \(nodes)::text[]) AS k(span_ms, start_ms, sfu_url)
@@ -35,7 +35,7 @@ extension PostgresStore {
             let key = StatsRollup.Key(spanMs: span, startMs: start, node: node)
             cells[key]?.merge(try RollupCell(decoding: Array(bytes.readableBytesView)))
         }
-        let blobs = sorted.map { ByteBuffer(bytes: cells[$0.key]!.encoded()) }
+        let blobs = keys.map { ByteBuffer(bytes: cells[$0]!.encoded()) }
         try await connection.query("""
             INSERT INTO stats_rollups (span_ms, start_ms, sfu_url, cell)
             SELECT * FROM UNNEST(\(spans)::bigint[], \(starts)::bigint[], \(nodes)::text[], \(blobs)::bytea[])
