@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import TetherEngine
 import TetherEvents
+import TetherService
 
 /// The benchmark scenarios. Each has bounded size and time and stops what it started.
 public enum Scenarios {
@@ -45,8 +46,10 @@ public enum Scenarios {
             // With `tether serve`'s default reconnect caps: the reconnections a drop sets
             // off share the cores with the detection of the other sessions' losses, and
             // serve never lets all of them dial at once.
+            let serve = ServiceConfiguration()
             let fleet = try await Fleet.join(
-                count: sessions, url: simulator.url, policy: .default, limiter: ReconnectLimiter(maxInFlight: 256, perSecond: 1000))
+                count: sessions, url: simulator.url, policy: .default,
+                limiter: ReconnectLimiter(maxInFlight: serve.maxReconnectsInFlight, perSecond: serve.maxReconnectsPerSecond))
             for _ in 0..<rounds {
                 let before = fleet.count("reconnected", since: .now - .seconds(3600))
                 let t0 = ContinuousClock.now
@@ -199,7 +202,10 @@ public enum Scenarios {
             let allBack = await fleet.wait(timeout: .seconds(60)) { fleet.count("reconnected", since: t0) >= sessions }
             let elapsed = ContinuousClock.now - t0
             let sinceListening = ContinuousClock.now - listening
-            let failed = fleet.all().filter { $0.type == "reconnect_failed" && $0.at >= t0 }.count
+            // Everything the storm recorded, read once for the counts below.
+            let stamps = fleet.all().filter { $0.at >= t0 }
+            func count(_ type: String) -> Int { stamps.filter { $0.type == type }.count }
+            let failed = count("reconnect_failed")
             let state = try await Admin.state(simulator)
             let counters = state["counters"] as? [String: Any] ?? [:]
             let peak = counters["peak_connections_per_second"] as? Int ?? -1
@@ -221,20 +227,18 @@ public enum Scenarios {
                 target: "≤ 1.1×")
             // The storm's shape: where the time beyond the ideal went.
             var perSecondBack: [Int] = []
-            for stamp in fleet.all() where stamp.type == "reconnected" && stamp.at >= listening {
+            for stamp in stamps where stamp.type == "reconnected" && stamp.at >= listening {
                 let second = Int((stamp.at - listening).inSeconds)
                 if second >= perSecondBack.count { perSecondBack += Array(repeating: 0, count: second - perSecondBack.count + 1) }
                 perSecondBack[second] += 1
             }
             report.add("reconnected in each second after the SFU listened", perSecondBack.map(String.init).joined(separator: ", "))
-            let refused = fleet.all().filter { $0.type == "reconnect_attempt_failed" && $0.at >= t0 }.count
-            report.add("attempts that failed on the way (SFU still down, FAST refused)", "\(refused)")
+            report.add("attempts that failed on the way (SFU still down, FAST refused)", "\(count("reconnect_attempt_failed"))")
             report.add("failures", "\(failed)", target: "0")
             report.add("peak connections per second at the SFU", "\(peak)", target: "≤ cap (\(perSecond))")
             report.add("connections the restarted SFU accepted", "\(accepted)")
             report.add("connections per session", String(format: "%.3f", Double(accepted) / Double(max(sessions, 1))), target: "≤ 1.2")
-            let skipped = fleet.all().filter { $0.type == "strategy_escalated" && $0.at >= t0 }.count
-            report.add("sessions that escalated FAST → REJOIN", "\(skipped)")
+            report.add("sessions that escalated FAST → REJOIN", "\(count("strategy_escalated"))")
             report.add("peak attempts in flight", "\(await limiter.peakInFlight)", target: "≤ \(inFlight)")
             await fleet.leaveAll()
         }
