@@ -40,7 +40,9 @@ struct BenchCommand: AsyncParsableCommand {
             when it is missing). Each scenario's table then adds ratio rows next to its \
             absolute ones: its p99 as a multiple of the WebSocket floor, its storm time \
             against sessions ÷ cap plus that floor, its insert and request rates as a \
-            percentage of the raw SQLite and trivial-route floors. webhooks has no floor: it \
+            percentage of the raw SQLite and trivial-route floors. detection also measures a \
+            floor of its own size: --sessions raw TCP connections closed at once by their \
+            server, each client's close timed. webhooks has no floor: it \
             reports delivery throughput at each --webhook-pending size and a healthy \
             endpoint's lateness beside one that never answers, against a local sink. stats \
             spreads --events over --stats-days of event time, times the console's overview \
